@@ -2,8 +2,9 @@
 
 Phone numbers are the join key of every cross-party protocol (PSI hashes the canonical
 form), so both nodes normalise them with exactly this code. Resident identity numbers
-(GB 11643-1999) are validated here too. Nothing in this module logs or transmits a value;
-callers get a canonical value or a *reason* for rejection that never echoes the input.
+(GB 11643-1999) are validated here too. Nothing in this module logs or transmits a
+value; callers get a canonical value or a *reason* for rejection that never echoes the
+input.
 """
 
 from __future__ import annotations
@@ -113,8 +114,10 @@ def resident_id_check_char(first17: str) -> str:
 def resident_id_rejection_reason(raw: object) -> str | None:
     """Return why `raw` is not a valid 18-character resident ID, or None if valid."""
     text = "" if raw is None else str(raw).strip().upper()
-    if len(text) != 18 or not text[:17].isdigit() or not (
-        text[17].isdigit() or text[17] == "X"
+    if (
+        len(text) != 18
+        or not text[:17].isdigit()
+        or not (text[17].isdigit() or text[17] == "X")
     ):
         return RESIDENT_ID_MALFORMED
     if resident_id_check_char(text[:17]) != text[17]:

@@ -1,0 +1,26 @@
+"""`bank-node`: the bank's service, job runner and administrative commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from node_core.cli import NodeCli
+from node_core.node import NodeContext, Registration
+from protocol.auth import PeerDirectory
+
+
+def bank_services(ctx: NodeContext, directory: PeerDirectory) -> Iterable[Registration]:
+    """Services the bank offers (the operator calls back during some protocols)."""
+    return []
+
+
+def build_cli() -> NodeCli:
+    return NodeCli("bank-node", "bank", bank_services)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return build_cli().main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

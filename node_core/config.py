@@ -1,0 +1,269 @@
+"""Node configuration: one TOML file per node, validated with errors naming the key.
+
+Every section maps onto a frozen dataclass; unknown keys, wrong types, missing required
+keys and bad values raise ConfigError("<file>: <key.path>: <problem>"). Relative paths
+are resolved against the config file's directory, so a config folder can be moved whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from protocol.transport import TransportLimits
+
+_PARTY_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
+_ADDRESS_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
+_REQUIRED = object()
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    max_message_mb: float = 16.0
+    chunk_kb: int = 1024
+    deadline_s: float = 30.0
+    stream_deadline_s: float = 3600.0
+    shutdown_grace_s: float = 30.0
+    max_workers: int = 16
+
+    def limits(self) -> TransportLimits:
+        return TransportLimits(
+            max_message_bytes=int(self.max_message_mb * (1 << 20)),
+            chunk_bytes=self.chunk_kb * 1024,
+            deadline_s=self.deadline_s,
+            stream_deadline_s=self.stream_deadline_s,
+        )
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    format: Literal["json", "text"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    file: Path | None = None
+
+
+@dataclass(frozen=True)
+class DataSourceConfig:
+    """A declared table: id column (phone), optional label, typed features, and
+    identity columns that never become features and never leave the node."""
+
+    path: Path
+    id: str = "phone"
+    label: str | None = None
+    identity: tuple[str, ...] = ()
+    resident_id_columns: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    missing_values: tuple[str, ...] = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
+    on_duplicate: Literal["error", "keep_first"] = "error"
+    format: Literal["auto", "csv", "parquet"] = "auto"
+
+
+@dataclass(frozen=True)
+class CounterpartLimits:
+    """What one counterpart may ask of this node (later protocols add fields)."""
+
+    max_transfer_mb: float = 1024.0
+
+
+@dataclass(frozen=True)
+class CounterpartConfig:
+    party_id: str
+    identity: str
+    address: str | None = None
+    limits: CounterpartLimits = field(default_factory=CounterpartLimits)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    party_id: str
+    role: Literal["operator", "bank"]
+    listen: str
+    state_dir: Path
+    tls: TlsConfig
+    counterparts: tuple[CounterpartConfig, ...]
+    transport: TransportConfig = field(default_factory=TransportConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    data: dict[str, DataSourceConfig] = field(default_factory=dict)
+    source: Path = Path("<memory>")
+
+    def counterpart(self, party_id: str) -> CounterpartConfig:
+        for cp in self.counterparts:
+            if cp.party_id == party_id:
+                return cp
+        known = ", ".join(cp.party_id for cp in self.counterparts)
+        raise ConfigError(
+            f"{self.source}: counterparts: no counterpart {party_id!r} (known: {known})"
+        )
+
+    def data_source(self, name: str) -> DataSourceConfig:
+        if name not in self.data:
+            known = ", ".join(sorted(self.data)) or "none"
+            raise ConfigError(
+                f"{self.source}: data.{name}: not declared (known: {known})"
+            )
+        return self.data[name]
+
+
+class _Loader:
+    def __init__(self, source: Path) -> None:
+        self.source = source
+        self.base = source.parent
+
+    def fail(self, key: str, problem: str) -> typing.NoReturn:
+        raise ConfigError(f"{self.source}: {key}: {problem}")
+
+    def load(self, cls: type, table: Any, key: str) -> Any:
+        if not isinstance(table, dict):
+            self.fail(key, f"expected a table, got {type(table).__name__}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+        for name in table:
+            if name not in fields:
+                self.fail(f"{key}.{name}" if key else name, "unknown key")
+        values = {}
+        for name, f in fields.items():
+            sub = f"{key}.{name}" if key else name
+            if name in table:
+                values[name] = self.convert(hints[name], table[name], sub)
+            elif (
+                f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING
+            ):
+                self.fail(sub, "missing required key")
+        return cls(**values)
+
+    def convert(self, hint: Any, value: Any, key: str) -> Any:
+        origin = typing.get_origin(hint)
+        args = typing.get_args(hint)
+        if origin in (typing.Union, types.UnionType):
+            options = [a for a in args if a is not type(None)]
+            return self.convert(options[0], value, key)
+        if origin is Literal:
+            if value not in args:
+                allowed = ", ".join(repr(a) for a in args)
+                self.fail(key, f"must be one of {allowed}, got {value!r}")
+            return value
+        if origin is tuple:
+            if not isinstance(value, list):
+                self.fail(key, f"expected a list, got {type(value).__name__}")
+            return tuple(
+                self.convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)
+            )
+        if origin is dict:
+            if not isinstance(value, dict):
+                self.fail(key, f"expected a table, got {type(value).__name__}")
+            return {k: self.convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
+        if dataclasses.is_dataclass(hint):
+            return self.load(hint, value, key)  # type: ignore[arg-type]
+        if hint is Path:
+            if not isinstance(value, str) or not value:
+                self.fail(key, "expected a non-empty path string")
+            path = Path(value).expanduser()
+            return path if path.is_absolute() else (self.base / path).resolve()
+        if hint is bool:
+            if not isinstance(value, bool):
+                self.fail(key, f"expected true or false, got {value!r}")
+            return value
+        if hint is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.fail(key, f"expected an integer, got {value!r}")
+            if value < 0:
+                self.fail(key, f"must be >= 0, got {value}")
+            return value
+        if hint is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.fail(key, f"expected a number, got {value!r}")
+            if value <= 0:
+                self.fail(key, f"must be > 0, got {value}")
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str):
+                self.fail(key, f"expected a string, got {type(value).__name__}")
+            return value
+        raise TypeError(f"unsupported config type {hint!r} at {key}")
+
+
+def _check_address(loader: _Loader, key: str, value: str) -> None:
+    match = _ADDRESS_RE.match(value)
+    if not match or int(match.group(2)) > 65535:
+        loader.fail(key, f"expected host:port, got {value!r}")
+
+
+def _check_party(loader: _Loader, key: str, value: str) -> None:
+    if not _PARTY_RE.match(value):
+        loader.fail(key, "party id must be lowercase letters, digits, '.' or '-'")
+
+
+def _validate(loader: _Loader, cfg: NodeConfig) -> None:
+    _check_party(loader, "party_id", cfg.party_id)
+    _check_address(loader, "listen", cfg.listen)
+    if not cfg.counterparts:
+        loader.fail("counterparts", "at least one counterpart is required")
+    seen: set[tuple[str, str]] = set()
+    for i, cp in enumerate(cfg.counterparts):
+        key = f"counterparts[{i}]"
+        _check_party(loader, f"{key}.party_id", cp.party_id)
+        if cp.party_id == cfg.party_id:
+            loader.fail(f"{key}.party_id", "a node cannot be its own counterpart")
+        if cp.address is not None:
+            _check_address(loader, f"{key}.address", cp.address)
+        for what, value in (("party_id", cp.party_id), ("identity", cp.identity)):
+            if (what, value) in seen:
+                loader.fail(f"{key}.{what}", f"duplicate {what} {value!r}")
+            seen.add((what, value))
+    for name, src in cfg.data.items():
+        key = f"data.{name}"
+        overlap = {c for c in src.identity if c in (*src.numeric, *src.categorical)}
+        if overlap:
+            loader.fail(
+                f"{key}.identity",
+                f"identity columns can never be features: {', '.join(sorted(overlap))}",
+            )
+        if src.label and src.label in (*src.numeric, *src.categorical, *src.identity):
+            loader.fail(f"{key}.label", "the label column cannot also be declared")
+        for col in src.resident_id_columns:
+            if col not in src.identity:
+                loader.fail(
+                    f"{key}.resident_id_columns", f"{col!r} must also be in identity"
+                )
+
+
+def load_config(path: Path | str) -> NodeConfig:
+    """Read and validate a node's TOML config."""
+    source = Path(path)
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    return parse_config(raw, source)
+
+
+def parse_config(raw: dict[str, Any], source: Path) -> NodeConfig:
+    loader = _Loader(source)
+    if "counterparts" in raw and not isinstance(raw["counterparts"], list):
+        loader.fail("counterparts", "expected an array of tables ([[counterparts]])")
+    cfg = loader.load(NodeConfig, raw, "")
+    cfg = dataclasses.replace(cfg, source=source)
+    _validate(loader, cfg)
+    return cfg

@@ -1,0 +1,148 @@
+"""A node's runtime context and its long-running serve loop, shared by both roles.
+
+`NodeContext` bundles what every command needs (validated config, TLS material, state
+store, transport limits) and opens authenticated channels to counterparts. `serve()`
+starts the mutual-TLS server with the common services plus the role's own, writes a
+runtime file (pid, bound port) into the state dir, and on SIGTERM/SIGINT refuses new
+calls while letting in-flight calls finish within the configured grace period.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from node_core.config import NodeConfig
+from node_core.store import SqliteStateStore
+from protocol.auth import PeerDirectory
+from protocol.diagnostics import diagnostics_service
+from protocol.domain import Hello, Peer
+from protocol.session import handshake, local_hello, session_service
+from protocol.transport import TlsMaterial, TransportLimits, connect, start_server
+
+log = logging.getLogger(__name__)
+
+Registration = Callable[[grpc.Server], None]
+
+
+@dataclass
+class NodeContext:
+    config: NodeConfig
+    tls: TlsMaterial
+    store: SqliteStateStore
+    limits: TransportLimits
+
+    @classmethod
+    def open(cls, config: NodeConfig) -> NodeContext:
+        tls = TlsMaterial.from_files(config.tls.ca, config.tls.cert, config.tls.key)
+        store = SqliteStateStore(config.state_dir, config.party_id)
+        return cls(config, tls, store, config.transport.limits())
+
+    @property
+    def party_id(self) -> str:
+        return self.config.party_id
+
+    def directory(self) -> PeerDirectory:
+        return PeerDirectory(
+            {cp.identity: cp.party_id for cp in self.config.counterparts},
+            self.config.party_id,
+        )
+
+    def hello(self) -> Hello:
+        return local_hello(self.config.party_id)
+
+    def channel(self, counterpart: str) -> grpc.Channel:
+        cp = self.config.counterpart(counterpart)
+        if cp.address is None:
+            raise ValueError(
+                f"{self.config.source}: counterparts: {counterpart!r} has no address"
+            )
+        return connect(cp.address, cp.identity, self.tls, self.limits)
+
+    def handshake(self, channel: grpc.Channel, counterpart: str) -> Hello:
+        reply = handshake(channel, self.hello(), counterpart, self.limits.deadline_s)
+        self.store.append_audit(
+            "session.hello.sent",
+            counterpart=counterpart,
+            detail={"shared_capabilities": list(reply.shared_capabilities)},
+        )
+        return reply
+
+    def max_transfer_bytes(self, peer: Peer) -> int:
+        cp = self.config.counterpart(peer.party_id)
+        return int(cp.limits.max_transfer_mb * (1 << 20))
+
+    def common_services(self, directory: PeerDirectory) -> list[Registration]:
+        def on_hello(peer: Peer, reply: Hello) -> None:
+            self.store.append_audit(
+                "session.hello.received",
+                counterpart=peer.party_id,
+                detail={"shared_capabilities": list(reply.shared_capabilities)},
+            )
+
+        return [
+            session_service(directory, self.hello(), on_hello),
+            diagnostics_service(
+                directory, self.max_transfer_bytes, self.limits.chunk_bytes
+            ),
+        ]
+
+
+def runtime_file(state_dir: Path) -> Path:
+    return state_dir / "node.json"
+
+
+def serve(
+    ctx: NodeContext,
+    role_services: Callable[[NodeContext, PeerDirectory], Iterable[Registration]],
+    ready: threading.Event | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Serve until SIGTERM/SIGINT (or `stop` is set); returns the exit status."""
+    cfg = ctx.config
+    directory = ctx.directory()
+    server = start_server(
+        cfg.listen,
+        ctx.tls,
+        directory,
+        [*ctx.common_services(directory), *role_services(ctx, directory)],
+        ctx.limits,
+        cfg.transport.max_workers,
+    )
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    host = cfg.listen.rsplit(":", 1)[0]
+    runtime = {
+        "party_id": cfg.party_id,
+        "pid": os.getpid(),
+        "address": f"{host}:{server.port}",
+        "port": server.port,
+        "started_at": time.time(),
+    }
+    path = runtime_file(cfg.state_dir)
+    path.write_text(json.dumps(runtime))
+    ctx.store.append_audit("node.started", detail={"port": server.port})
+    log.info(
+        "serving",
+        extra={"port": server.port, "counterparts": len(cfg.counterparts)},
+    )
+    if ready is not None:
+        ready.set()
+    stop.wait()
+    log.info("stopping: refusing new calls, finishing in-flight calls")
+    server.stop(cfg.transport.shutdown_grace_s)
+    ctx.store.append_audit("node.stopped")
+    path.unlink(missing_ok=True)
+    log.info("stopped")
+    return 0

@@ -1,0 +1,338 @@
+"""Embedded per-node state store (SQLite): jobs with a status lifecycle, and an
+append-only, hash-chained audit log.
+
+The audit table refuses UPDATE and DELETE (triggers), and each entry carries the SHA-256
+of its predecessor, so `verify_audit()` detects any edit made behind the store's back.
+Identifiers never enter the store in clear: callers pass `pseudonym(value)`, a keyed
+HMAC under a secret that never leaves the node's state directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+# Allowed status transitions. Terminal states have no successors.
+JOB_TRANSITIONS: dict[str, frozenset[str]] = {
+    "created": frozenset(
+        {"pending_approval", "approved", "running", "refused", "failed", "cancelled"}
+    ),
+    "pending_approval": frozenset({"approved", "refused", "cancelled"}),
+    "approved": frozenset({"running", "cancelled", "failed"}),
+    "running": frozenset({"succeeded", "failed", "cancelled"}),
+    "succeeded": frozenset(),
+    "failed": frozenset(),
+    "refused": frozenset(),
+    "cancelled": frozenset(),
+}
+GENESIS_HASH = "0" * 64
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    kind: str
+    counterpart: str
+    status: str
+    spec: dict[str, Any]
+    result: dict[str, Any]
+    error: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    ts: float
+    actor: str
+    counterpart: str
+    action: str
+    subject: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class StateStore(Protocol):
+    """What node code may ask of its state store."""
+
+    def create_job(
+        self, kind: str, counterpart: str, spec: Mapping[str, Any], job_id: str | None
+    ) -> Job: ...
+    def get_job(self, job_id: str) -> Job: ...
+    def list_jobs(self, status: str | None = None) -> list[Job]: ...
+    def set_job_status(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        result: Mapping[str, Any] | None = None,
+        error: str = "",
+    ) -> Job: ...
+    def append_audit(
+        self,
+        action: str,
+        *,
+        counterpart: str = "",
+        subject: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuditEntry: ...
+    def audit_entries(self) -> list[AuditEntry]: ...
+    def verify_audit(self) -> int | None: ...
+    def pseudonym(self, value: str) -> str: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    counterpart TEXT NOT NULL,
+    status TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    result TEXT NOT NULL DEFAULT '{}',
+    error TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    actor TEXT NOT NULL,
+    counterpart TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+"""
+
+
+def _entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+class SqliteStateStore:
+    """StateStore on one SQLite file (WAL) under the node's state directory."""
+
+    def __init__(self, state_dir: Path, party_id: str) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.party_id = party_id
+        self.path = state_dir / "state.sqlite3"
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=30
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+        key_path = state_dir / "pseudonym.key"
+        if not key_path.exists():
+            _write_secret(key_path, secrets.token_bytes(32))
+        self._pseudonym_key = key_path.read_bytes()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ---- jobs ------------------------------------------------------------------
+    def create_job(
+        self,
+        kind: str,
+        counterpart: str,
+        spec: Mapping[str, Any],
+        job_id: str | None = None,
+    ) -> Job:
+        job_id = job_id or uuid.uuid4().hex
+        now = time.time()
+        with self._tx() as db:
+            try:
+                db.execute(
+                    "INSERT INTO jobs (id, kind, counterpart, status, spec, created_at,"
+                    " updated_at) VALUES (?, ?, ?, 'created', ?, ?, ?)",
+                    (job_id, kind, counterpart, json.dumps(dict(spec)), now, now),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"job {job_id} already exists") from None
+            self._append(db, "job.created", counterpart, job_id, {"kind": kind})
+        return self.get_job(job_id)
+
+    def get_job(self, job_id: str) -> Job:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, kind, counterpart, status, spec, result, error, created_at,"
+                " updated_at FROM jobs WHERE id = ?",
+                (job_id,),
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"no job {job_id}")
+        return Job(*row[:4], json.loads(row[4]), json.loads(row[5]), *row[6:])
+
+    def list_jobs(self, status: str | None = None) -> list[Job]:
+        query = "SELECT id FROM jobs"
+        args: tuple[Any, ...] = ()
+        if status is not None:
+            query, args = query + " WHERE status = ?", (status,)
+        with self._lock:
+            ids = [r[0] for r in self._db.execute(query + " ORDER BY created_at", args)]
+        return [self.get_job(i) for i in ids]
+
+    def set_job_status(
+        self,
+        job_id: str,
+        status: str,
+        *,
+        result: Mapping[str, Any] | None = None,
+        error: str = "",
+    ) -> Job:
+        if status not in JOB_TRANSITIONS:
+            raise StoreError(f"unknown job status {status!r}")
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT status, counterpart FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no job {job_id}")
+            current, counterpart = row
+            if status not in JOB_TRANSITIONS[current]:
+                raise StoreError(f"job {job_id} cannot go from {current} to {status}")
+            db.execute(
+                "UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ?"
+                " WHERE id = ?",
+                (status, json.dumps(dict(result or {})), error, time.time(), job_id),
+            )
+            detail = {"from": current, "to": status}
+            if error:
+                detail["error"] = error
+            self._append(db, f"job.{status}", counterpart, job_id, detail)
+        return self.get_job(job_id)
+
+    # ---- audit -----------------------------------------------------------------
+    def _append(
+        self,
+        db: sqlite3.Connection,
+        action: str,
+        counterpart: str,
+        subject: str,
+        detail: Mapping[str, Any],
+    ) -> AuditEntry:
+        last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        row = last.fetchone()
+        seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
+        fields = {
+            "seq": seq,
+            "ts": time.time(),
+            "actor": self.party_id,
+            "counterpart": counterpart,
+            "action": action,
+            "subject": subject,
+            "detail": dict(detail),
+        }
+        digest = _entry_hash(prev_hash, fields)
+        db.execute(
+            "INSERT INTO audit (seq, ts, actor, counterpart, action, subject, detail,"
+            " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                fields["ts"],
+                self.party_id,
+                counterpart,
+                action,
+                subject,
+                json.dumps(fields["detail"], sort_keys=True),
+                prev_hash,
+                digest,
+            ),
+        )
+        return AuditEntry(
+            seq, fields["ts"], self.party_id, counterpart, action, subject,
+            fields["detail"], prev_hash, digest,
+        )  # fmt: skip
+
+    def append_audit(
+        self,
+        action: str,
+        *,
+        counterpart: str = "",
+        subject: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        with self._tx() as db:
+            return self._append(db, action, counterpart, subject, detail or {})
+
+    def audit_entries(self) -> list[AuditEntry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, ts, actor, counterpart, action, subject, detail,"
+                " prev_hash, hash FROM audit ORDER BY seq"
+            ).fetchall()
+        return [AuditEntry(*r[:6], json.loads(r[6]), r[7], r[8]) for r in rows]
+
+    def verify_audit(self) -> int | None:
+        """Return the seq of the first entry that fails verification, or None."""
+        prev_hash = GENESIS_HASH
+        expected_seq = 1
+        for entry in self.audit_entries():
+            fields = {
+                "seq": entry.seq,
+                "ts": entry.ts,
+                "actor": entry.actor,
+                "counterpart": entry.counterpart,
+                "action": entry.action,
+                "subject": entry.subject,
+                "detail": entry.detail,
+            }
+            if (
+                entry.seq != expected_seq
+                or entry.prev_hash != prev_hash
+                or _entry_hash(prev_hash, fields) != entry.hash
+            ):
+                return entry.seq
+            prev_hash, expected_seq = entry.hash, expected_seq + 1
+        return None
+
+    def pseudonym(self, value: str) -> str:
+        """Keyed pseudonym of an identifier, for audit entries and quotas."""
+        return hmac.new(
+            self._pseudonym_key, value.encode(), hashlib.sha256
+        ).hexdigest()[:32]

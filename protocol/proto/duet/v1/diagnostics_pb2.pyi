@@ -1,0 +1,16 @@
+from typing import ClassVar as _ClassVar
+
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class DownloadRequest(_message.Message):
+    __slots__ = ("total_bytes", "chunk_bytes")
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    total_bytes: int
+    chunk_bytes: int
+    def __init__(
+        self, total_bytes: int | None = ..., chunk_bytes: int | None = ...
+    ) -> None: ...

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from models.binning import quantile_edges
 from models.jsonable import to_jsonable
 
 # Rule-of-thumb PSI bands used across credit-risk practice (e.g. Siddiqi, "Credit Risk
@@ -356,11 +357,8 @@ def population_stability_index(
         raise ValueError(f"n_bins must be at least 2, got {n_bins}")
     if not epsilon > 0:
         raise ValueError(f"epsilon must be positive, got {epsilon}")
-    quantiles = np.quantile(
-        expected_values, np.arange(1, n_bins) / n_bins, method="inverted_cdf"
-    )
-    edges = np.unique(quantiles)
-    edges = edges[edges < expected_values.max()]
+    # The same equal-frequency edges as feature binning (observed values, ties merged).
+    edges = quantile_edges(expected_values, n_bins)
     n_cells = edges.size + 1
     expected_counts = np.bincount(
         np.searchsorted(edges, expected_values, side="left"), minlength=n_cells

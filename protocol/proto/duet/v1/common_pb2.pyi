@@ -1,9 +1,8 @@
-from collections.abc import Mapping as _Mapping
-from typing import ClassVar as _ClassVar
-
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -15,8 +14,7 @@ class StreamHeader(_message.Message):
         VALUE_FIELD_NUMBER: _ClassVar[int]
         key: str
         value: str
-        def __init__(self, key: str | None = ..., value: str | None = ...) -> None: ...
-
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     KIND_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -27,14 +25,7 @@ class StreamHeader(_message.Message):
     total_bytes: int
     item_bytes: int
     params: _containers.ScalarMap[str, str]
-    def __init__(
-        self,
-        kind: str | None = ...,
-        session_id: str | None = ...,
-        total_bytes: int | None = ...,
-        item_bytes: int | None = ...,
-        params: _Mapping[str, str] | None = ...,
-    ) -> None: ...
+    def __init__(self, kind: _Optional[str] = ..., session_id: _Optional[str] = ..., total_bytes: _Optional[int] = ..., item_bytes: _Optional[int] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Chunk(_message.Message):
     __slots__ = ("header", "data")
@@ -42,9 +33,7 @@ class Chunk(_message.Message):
     DATA_FIELD_NUMBER: _ClassVar[int]
     header: StreamHeader
     data: bytes
-    def __init__(
-        self, header: StreamHeader | _Mapping | None = ..., data: bytes | None = ...
-    ) -> None: ...
+    def __init__(self, header: _Optional[_Union[StreamHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class TransferSummary(_message.Message):
     __slots__ = ("total_bytes", "chunks", "sha256")
@@ -54,9 +43,4 @@ class TransferSummary(_message.Message):
     total_bytes: int
     chunks: int
     sha256: bytes
-    def __init__(
-        self,
-        total_bytes: int | None = ...,
-        chunks: int | None = ...,
-        sha256: bytes | None = ...,
-    ) -> None: ...
+    def __init__(self, total_bytes: _Optional[int] = ..., chunks: _Optional[int] = ..., sha256: _Optional[bytes] = ...) -> None: ...

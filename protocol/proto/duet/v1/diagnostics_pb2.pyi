@@ -1,7 +1,7 @@
-from typing import ClassVar as _ClassVar
-
+from protocol.proto.duet.v1 import common_pb2 as _common_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -11,6 +11,4 @@ class DownloadRequest(_message.Message):
     CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
     total_bytes: int
     chunk_bytes: int
-    def __init__(
-        self, total_bytes: int | None = ..., chunk_bytes: int | None = ...
-    ) -> None: ...
+    def __init__(self, total_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ...) -> None: ...

@@ -1,9 +1,8 @@
-from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar
-
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf.internal import containers as _containers
+from collections.abc import Iterable as _Iterable
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -17,22 +16,10 @@ class HelloRequest(_message.Message):
     protocol_version: int
     capabilities: _containers.RepeatedScalarFieldContainer[str]
     software_version: str
-    def __init__(
-        self,
-        party_id: str | None = ...,
-        protocol_version: int | None = ...,
-        capabilities: _Iterable[str] | None = ...,
-        software_version: str | None = ...,
-    ) -> None: ...
+    def __init__(self, party_id: _Optional[str] = ..., protocol_version: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., software_version: _Optional[str] = ...) -> None: ...
 
 class HelloReply(_message.Message):
-    __slots__ = (
-        "party_id",
-        "protocol_version",
-        "capabilities",
-        "software_version",
-        "shared_capabilities",
-    )
+    __slots__ = ("party_id", "protocol_version", "capabilities", "software_version", "shared_capabilities")
     PARTY_ID_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
@@ -43,11 +30,4 @@ class HelloReply(_message.Message):
     capabilities: _containers.RepeatedScalarFieldContainer[str]
     software_version: str
     shared_capabilities: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(
-        self,
-        party_id: str | None = ...,
-        protocol_version: int | None = ...,
-        capabilities: _Iterable[str] | None = ...,
-        software_version: str | None = ...,
-        shared_capabilities: _Iterable[str] | None = ...,
-    ) -> None: ...
+    def __init__(self, party_id: _Optional[str] = ..., protocol_version: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., software_version: _Optional[str] = ..., shared_capabilities: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -1,0 +1,267 @@
+"""Real mutual-TLS servers on port 0: who is admitted, who is refused, and that the
+server keeps serving the good peer after every refusal."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from protocol import diagnostics
+from protocol.domain import Hello
+from protocol.errors import PeerCallError
+from protocol.session import handshake, local_hello
+from protocol.transport import TlsMaterial, TransportLimits, connect, health_check
+from tests.nodes import Pki, RunningNode, running_node, write_config
+
+LIMITS = TransportLimits(
+    max_message_bytes=1 << 20, chunk_bytes=256 << 10, deadline_s=10
+)
+
+
+@pytest.fixture(scope="module")
+def operator(
+    pki: Pki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningNode]:
+    root = Path(tmp_path_factory.mktemp("operator"))
+    config = write_config(
+        root / "operator.toml",
+        pki,
+        "operator",
+        "operator",
+        [
+            {
+                "party_id": "bank-a",
+                "identity": "bank-a",
+                "limits": {"max_transfer_mb": 8},
+            }
+        ],
+        transport={"max_message_mb": 1, "chunk_kb": 256},
+    )
+    with running_node(config) as node:
+        yield node
+
+
+def tls_of(pki: Pki, party: str) -> TlsMaterial:
+    cert = pki.certs[party]
+    return TlsMaterial.from_files(pki.ca.cert, cert.cert, cert.key)
+
+
+def bank_channel(pki: Pki, node: RunningNode, **limits: int) -> grpc.Channel:
+    chosen = TransportLimits(**{**vars(LIMITS), **limits}) if limits else LIMITS
+    return connect(node.address, "operator", tls_of(pki, "bank-a"), chosen)
+
+
+def assert_good_peer_still_served(pki: Pki, node: RunningNode) -> None:
+    with bank_channel(pki, node) as channel:
+        reply = handshake(channel, local_hello("bank-a"), "operator", 10)
+    assert reply.party_id == "operator"
+
+
+def test_handshake_succeeds_if_peer_is_configured_counterpart(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare
+    with bank_channel(pki, operator) as channel:
+        # Execute
+        reply = handshake(channel, local_hello("bank-a"), "operator", 10)
+        status = health_check(channel, 10)
+    # Assert
+    assert reply.party_id == "operator"
+    assert "session/hello/1" in reply.shared_capabilities
+    assert status == "SERVING"
+    actions = [e.action for e in operator.ctx.store.audit_entries()]
+    assert "session.hello.received" in actions
+
+
+def _refused_code(channel: grpc.Channel) -> tuple[str, str]:
+    with pytest.raises(PeerCallError) as info:
+        handshake(channel, local_hello("bank-a"), "operator", 5)
+    return info.value.code, info.value.details
+
+
+def test_call_refused_if_client_sends_no_certificate(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare
+    creds = grpc.ssl_channel_credentials(root_certificates=pki.ca.cert.read_bytes())
+    options = [("grpc.ssl_target_name_override", "operator")]
+    # Execute
+    with grpc.secure_channel(operator.address, creds, options=options) as channel:
+        code, _ = _refused_code(channel)
+    # Assert
+    assert code == "UNAVAILABLE"
+    assert_good_peer_still_served(pki, operator)
+
+
+def test_call_refused_if_certificate_is_from_another_ca(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare
+    tls = TlsMaterial.from_files(pki.ca.cert, pki.rogue_bank.cert, pki.rogue_bank.key)
+    # Execute
+    with connect(operator.address, "operator", tls, LIMITS) as channel:
+        code, _ = _refused_code(channel)
+    # Assert
+    assert code == "UNAVAILABLE"
+    assert_good_peer_still_served(pki, operator)
+
+
+def test_call_refused_if_certificate_is_expired(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare
+    tls = TlsMaterial.from_files(
+        pki.ca.cert, pki.expired_bank.cert, pki.expired_bank.key
+    )
+    # Execute
+    with connect(operator.address, "operator", tls, LIMITS) as channel:
+        code, _ = _refused_code(channel)
+    # Assert
+    assert code == "UNAVAILABLE"
+    assert_good_peer_still_served(pki, operator)
+
+
+def test_call_unauthenticated_if_certificate_names_another_party(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare: bank-b holds a valid certificate, but is not the operator's counterpart.
+    with connect(
+        operator.address, "operator", tls_of(pki, "bank-b"), LIMITS
+    ) as channel:
+        # Execute
+        with pytest.raises(PeerCallError) as info:
+            handshake(channel, local_hello("bank-b"), "operator", 5)
+        with pytest.raises(PeerCallError) as upload_info:
+            diagnostics.upload(channel, [b"x"], 1, 1024, 5)
+    # Assert
+    assert info.value.code == "UNAUTHENTICATED"
+    assert info.value.details == (
+        "certificate identity 'bank-b' is not a configured counterpart of operator"
+    )
+    assert upload_info.value.code == "UNAUTHENTICATED"
+    assert_good_peer_still_served(pki, operator)
+
+
+def test_connect_fails_if_server_is_not_the_expected_party(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare: the bank expects bank-b at this address, but the operator answers.
+    with connect(operator.address, "bank-b", tls_of(pki, "bank-a"), LIMITS) as channel:
+        # Execute
+        code, _ = _refused_code(channel)
+    # Assert
+    assert code == "UNAVAILABLE"
+
+
+def test_hello_permission_denied_if_claimed_party_differs_from_certificate(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare
+    with bank_channel(pki, operator) as channel:
+        # Execute
+        with pytest.raises(PeerCallError) as info:
+            handshake(channel, local_hello("bank-b"), "operator", 5)
+    # Assert
+    assert info.value.code == "PERMISSION_DENIED"
+    assert info.value.details == (
+        "claimed party id 'bank-b' does not match the certificate's party 'bank-a'"
+    )
+
+
+def test_hello_failed_precondition_names_both_versions_if_versions_differ(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare
+    future = Hello("bank-a", 2, ("session/hello/2",), "9.0.0")
+    with bank_channel(pki, operator) as channel:
+        # Execute
+        with pytest.raises(PeerCallError) as info:
+            handshake(channel, future, "operator", 5)
+    # Assert
+    assert info.value.code == "FAILED_PRECONDITION"
+    assert info.value.details == (
+        "protocol version mismatch: bank-a speaks duet protocol v2, operator speaks v1"
+    )
+
+
+def test_hello_invalid_argument_if_payload_does_not_decode(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare: raw bytes that are not a HelloRequest (truncated length-delimited field).
+    with bank_channel(pki, operator) as channel:
+        raw = channel.unary_unary("/duet.v1.Session/Hello")
+        # Execute
+        with pytest.raises(grpc.RpcError) as info:
+            raw(b"\x0a\xff\xff\xff", timeout=5)
+    # Assert
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == "malformed HelloRequest message: DecodeError"
+    assert_good_peer_still_served(pki, operator)
+
+
+def test_hello_invalid_argument_names_field_if_party_id_malformed(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare
+    bad = Hello("Bank A!", 1, ("session/hello/1",))
+    with bank_channel(pki, operator) as channel:
+        # Execute
+        with pytest.raises(PeerCallError) as info:
+            handshake(channel, bad, "operator", 5)
+    # Assert
+    assert info.value.code == "INVALID_ARGUMENT"
+    assert info.value.details.startswith("HelloRequest.party_id: party id must be")
+
+
+def test_upload_resource_exhausted_if_message_exceeds_server_limit(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare: the client allows 4 MiB messages, the server only 1 MiB.
+    payload = os.urandom(2 << 20)
+    with bank_channel(pki, operator, max_message_bytes=8 << 20) as channel:
+        # Execute: a single 2 MiB chunk.
+        with pytest.raises(PeerCallError) as info:
+            diagnostics.upload(channel, [payload], len(payload), len(payload), 10)
+    # Assert
+    assert info.value.code == "RESOURCE_EXHAUSTED"
+    assert_good_peer_still_served(pki, operator)
+
+
+def test_upload_resource_exhausted_if_announced_size_exceeds_transfer_limit(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare: bank-a may send at most 8 MiB per transfer.
+    total = 9 << 20
+    parts = (os.urandom(1 << 20) for _ in range(9))
+    with bank_channel(pki, operator) as channel:
+        # Execute
+        with pytest.raises(PeerCallError) as info:
+            diagnostics.upload(channel, parts, total, 256 << 10, 10)
+    # Assert
+    assert info.value.code == "RESOURCE_EXHAUSTED"
+    assert info.value.details == (
+        "stream 'diagnostics.random' announces 9437184 bytes, over the limit of"
+        " 8388608 bytes"
+    )
+
+
+def test_upload_reassembles_chunked_payload_if_larger_than_message_limit(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare: 6 MiB through a 1 MiB message limit, in 256 KiB chunks.
+    payload = os.urandom(6 << 20)
+    with bank_channel(pki, operator) as channel:
+        # Execute
+        summary = diagnostics.upload(channel, [payload], len(payload), 256 << 10, 30)
+        received = diagnostics.download(channel, 3 << 20, 256 << 10, 30)
+    # Assert
+    assert summary.total_bytes == len(payload)
+    assert summary.chunks == 24
+    assert summary.sha256 == hashlib.sha256(payload).digest()
+    assert received.total_bytes == 3 << 20
+    assert received.chunks == 12

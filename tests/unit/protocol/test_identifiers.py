@@ -1,0 +1,103 @@
+"""Phone normalisation and resident-ID validation shared by both parties."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from protocol.identifiers import (
+    PHONE_EMPTY,
+    PHONE_NON_DIGIT,
+    PHONE_NOT_MOBILE,
+    PHONE_WRONG_LENGTH,
+    RESIDENT_ID_BAD_CHECKSUM,
+    RESIDENT_ID_BAD_DATE,
+    RESIDENT_ID_MALFORMED,
+    InvalidPhoneError,
+    normalize_phone,
+    normalize_phones,
+    resident_id_check_char,
+    resident_id_reasons,
+    resident_id_rejection_reason,
+)
+
+ACCEPTED = ["+86 138-0013-8000", "8613800138000", "13800138000", "+8613800138000",
+            "0086 138 0013 8000", " 138 0013 8000 ", 13800138000]  # fmt: skip
+REJECTED = [
+    ("1380013800", PHONE_WRONG_LENGTH),
+    ("138001380001", PHONE_WRONG_LENGTH),
+    ("12800138000", PHONE_NOT_MOBILE),
+    ("23800138000", PHONE_NOT_MOBILE),
+    ("138OO138000", PHONE_NON_DIGIT),
+    ("+1 415 555 0100", PHONE_NON_DIGIT),
+    ("4155550100", PHONE_WRONG_LENGTH),
+    ("１３８００１３８０００", PHONE_NON_DIGIT),
+    ("", PHONE_EMPTY),
+    ("   ", PHONE_EMPTY),
+    (None, PHONE_EMPTY),
+    (1.38e10, PHONE_NON_DIGIT),
+]
+
+
+@pytest.mark.parametrize("raw", ACCEPTED)
+def test_normalize_phone_returns_canonical_if_format_variant(raw: object) -> None:
+    # Execute / Assert
+    assert normalize_phone(raw) == "13800138000"
+
+
+@pytest.mark.parametrize(("raw", "reason"), REJECTED)
+def test_normalize_phone_raises_reason_if_not_mobile_number(
+    raw: object, reason: str
+) -> None:
+    # Execute
+    with pytest.raises(InvalidPhoneError) as info:
+        normalize_phone(raw)
+    # Assert
+    assert str(info.value) == reason
+
+
+def test_normalize_phones_matches_scalar_if_vectorised() -> None:
+    # Prepare
+    values = pd.Series([*ACCEPTED, *(r for r, _ in REJECTED)], dtype=object)
+    # Execute
+    canonical, reasons = normalize_phones(values)
+    # Assert
+    assert canonical.iloc[: len(ACCEPTED)].tolist() == ["13800138000"] * len(ACCEPTED)
+    assert reasons.iloc[len(ACCEPTED) :].tolist() == [r for _, r in REJECTED]
+    assert canonical.isna().sum() == len(REJECTED)
+
+
+def test_resident_id_check_char_matches_gb11643_if_known_example() -> None:
+    # The standard's worked example: 11010519491231002X.
+    assert resident_id_check_char("11010519491231002") == "X"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("11010519491231002X", None),
+        ("11010519491231002x", None),
+        ("110105194912310021", RESIDENT_ID_BAD_CHECKSUM),
+        ("1101051949123100", RESIDENT_ID_MALFORMED),
+        ("11010519491231002Y", RESIDENT_ID_MALFORMED),
+        (None, RESIDENT_ID_MALFORMED),
+    ],
+)
+def test_resident_id_rejection_reason_if_malformed(
+    raw: object, reason: str | None
+) -> None:
+    # Execute / Assert
+    assert resident_id_rejection_reason(raw) == reason
+
+
+def test_resident_id_reasons_flags_impossible_date_if_checksum_valid() -> None:
+    # Prepare: 1949-02-30 with a correct check character.
+    first17 = "11010519490230002"
+    valid_checksum = first17 + resident_id_check_char(first17)
+    values = pd.Series(["11010519491231002X", valid_checksum, "110105194912310021"])
+    # Execute
+    reasons = resident_id_reasons(values)
+    # Assert
+    assert reasons.tolist()[1:] == [RESIDENT_ID_BAD_DATE, RESIDENT_ID_BAD_CHECKSUM]
+    assert pd.isna(reasons.iloc[0])
+    assert resident_id_rejection_reason(valid_checksum) == RESIDENT_ID_BAD_DATE

@@ -206,7 +206,11 @@ class SqliteStateStore:
             ).fetchone()
         if row is None:
             raise StoreError(f"no job {job_id}")
-        return Job(*row[:4], json.loads(row[4]), json.loads(row[5]), *row[6:])
+        return Job(
+            id=row[0], kind=row[1], counterpart=row[2], status=row[3],
+            spec=json.loads(row[4]), result=json.loads(row[5]), error=row[6],
+            created_at=row[7], updated_at=row[8],
+        )  # fmt: skip
 
     def list_jobs(self, status: str | None = None) -> list[Job]:
         query = "SELECT id FROM jobs"
@@ -259,14 +263,16 @@ class SqliteStateStore:
         last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         row = last.fetchone()
         seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
+        ts = time.time()
+        payload = dict(detail)
         fields = {
             "seq": seq,
-            "ts": time.time(),
+            "ts": ts,
             "actor": self.party_id,
             "counterpart": counterpart,
             "action": action,
             "subject": subject,
-            "detail": dict(detail),
+            "detail": payload,
         }
         digest = _entry_hash(prev_hash, fields)
         db.execute(
@@ -274,19 +280,20 @@ class SqliteStateStore:
             " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 seq,
-                fields["ts"],
+                ts,
                 self.party_id,
                 counterpart,
                 action,
                 subject,
-                json.dumps(fields["detail"], sort_keys=True),
+                json.dumps(payload, sort_keys=True),
                 prev_hash,
                 digest,
             ),
         )
         return AuditEntry(
-            seq, fields["ts"], self.party_id, counterpart, action, subject,
-            fields["detail"], prev_hash, digest,
+            seq=seq, ts=ts, actor=self.party_id, counterpart=counterpart,
+            action=action, subject=subject, detail=payload, prev_hash=prev_hash,
+            hash=digest,
         )  # fmt: skip
 
     def append_audit(
@@ -306,7 +313,13 @@ class SqliteStateStore:
                 "SELECT seq, ts, actor, counterpart, action, subject, detail,"
                 " prev_hash, hash FROM audit ORDER BY seq"
             ).fetchall()
-        return [AuditEntry(*r[:6], json.loads(r[6]), r[7], r[8]) for r in rows]
+        return [
+            AuditEntry(
+                seq=r[0], ts=r[1], actor=r[2], counterpart=r[3], action=r[4],
+                subject=r[5], detail=json.loads(r[6]), prev_hash=r[7], hash=r[8],
+            )  # fmt: skip
+            for r in rows
+        ]
 
     def verify_audit(self) -> int | None:
         """Return the seq of the first entry that fails verification, or None."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -253,7 +254,7 @@ def test_population_stability_index_merges_bins_if_expected_scores_tied() -> Non
 
 @pytest.mark.parametrize("strategy", ["uniform", "quantile"])
 def test_calibration_matches_sklearn_calibration_curve_if_real_scores(
-    breast_scores, strategy: str
+    breast_scores, strategy: Literal["uniform", "quantile"]
 ) -> None:
     # Prepare
     y_train, p_train, _, _ = breast_scores

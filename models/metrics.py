@@ -123,6 +123,7 @@ class RocCurve:
         return RocCurve(self.fpr[idx], self.tpr[idx], self.thresholds[idx])
 
     def to_dict(self) -> dict[str, Any]:
+        """Lists of floats; the leading +inf threshold becomes null (strict JSON)."""
         return to_jsonable(
             {"fpr": self.fpr, "tpr": self.tpr, "thresholds": self.thresholds}
         )

@@ -167,7 +167,11 @@ def woe_iv_table(
     labels = np.asarray(y)
     if labels.shape != (len(df),):
         raise ValueError(f"y has {labels.shape[0]} rows but data has {len(df)}")
-    model = binning or BinningModel.fit(df, columns, method=method, n_bins=n_bins)
+    model = (
+        BinningModel.fit(df, columns, method=method, n_bins=n_bins)
+        if binning is None
+        else binning
+    )
     indices = model.transform(df)
     return {
         name: woe_iv_from_counts(

@@ -85,11 +85,33 @@ class CounterpartLimits:
 
 
 @dataclass(frozen=True)
+class CounterpartPolicy:
+    """What a counterpart may do with this node's data in joint jobs (operator side).
+
+    Checked before any work on every job; a refusal names the rule that failed.
+    """
+
+    purposes: tuple[str, ...] = ()
+    # Feature names or glob patterns (e.g. "usage_*") the counterpart may request.
+    features: tuple[str, ...] = ()
+    max_rows: int = 1_000_000
+    approval: Literal["auto", "manual"] = "manual"
+    # Smallest training batch the counterpart may choose (protects against small-batch
+    # inference even though gradients are never revealed).
+    min_batch_size: int = 512
+    # Disclose real feature names in reports, or stable aliases (f001, f002, ...).
+    disclose_feature_names: bool = True
+    # Data source served to this counterpart in joint jobs.
+    source: str = "subscribers"
+
+
+@dataclass(frozen=True)
 class CounterpartConfig:
     party_id: str
     identity: str
     address: str | None = None
     limits: CounterpartLimits = field(default_factory=CounterpartLimits)
+    policy: CounterpartPolicy = field(default_factory=CounterpartPolicy)
 
 
 @dataclass(frozen=True)
@@ -123,7 +145,9 @@ class NodeConfig:
         return self.data[name]
 
 
-class _Loader:
+class TomlLoader:
+    """Maps TOML tables onto frozen dataclasses; errors read "<file>: <key>: <why>"."""
+
     def __init__(self, source: Path) -> None:
         self.source = source
         self.base = source.parent
@@ -202,18 +226,18 @@ class _Loader:
         raise TypeError(f"unsupported config type {hint!r} at {key}")
 
 
-def _check_address(loader: _Loader, key: str, value: str) -> None:
+def _check_address(loader: TomlLoader, key: str, value: str) -> None:
     match = _ADDRESS_RE.match(value)
     if not match or int(match.group(2)) > 65535:
         loader.fail(key, f"expected host:port, got {value!r}")
 
 
-def _check_party(loader: _Loader, key: str, value: str) -> None:
+def _check_party(loader: TomlLoader, key: str, value: str) -> None:
     if not _PARTY_RE.match(value):
         loader.fail(key, "party id must be lowercase letters, digits, '.' or '-'")
 
 
-def _validate(loader: _Loader, cfg: NodeConfig) -> None:
+def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
     _check_party(loader, "party_id", cfg.party_id)
     _check_address(loader, "listen", cfg.listen)
     if not cfg.counterparts:
@@ -260,7 +284,7 @@ def load_config(path: Path | str) -> NodeConfig:
 
 
 def parse_config(raw: dict[str, Any], source: Path) -> NodeConfig:
-    loader = _Loader(source)
+    loader = TomlLoader(source)
     if "counterparts" in raw and not isinstance(raw["counterparts"], list):
         loader.fail("counterparts", "expected an array of tables ([[counterparts]])")
     cfg = loader.load(NodeConfig, raw, "")

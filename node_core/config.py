@@ -82,6 +82,15 @@ class CounterpartLimits:
     """What one counterpart may ask of this node (later protocols add fields)."""
 
     max_transfer_mb: float = 1024.0
+    # PSI (protocol/psi): sets under the minimum are refused, because the counts of two
+    # tiny sets differing by one number reveal that person; the per-request maximum and
+    # the daily budget (sum of announced set sizes per UTC day, an upper bound on the
+    # distinct numbers queried) bound how fast such differences can be taken.
+    psi_min_set_size: int = 100
+    psi_max_set_size: int = 50_000_000
+    psi_max_daily_numbers: int = 200_000_000
+    # Unbalanced mode: the counterpart may use the operator's per-epoch cached set.
+    psi_allow_unbalanced: bool = True
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,23 @@ class CounterpartPolicy:
 
 
 @dataclass(frozen=True)
+class PsiConfig:
+    """PSI settings of this node (protocol/psi)."""
+
+    # Operator: the declared data source its PSI serves (id column = phone numbers);
+    # unset = each counterpart's policy.source, so alignments match its joint jobs.
+    source: str | None = None
+    # Processes doing scalar multiplications; 0 = one per core.
+    workers: int = 0
+    # Items per worker task (~0.14 s of work at 4096).
+    batch_items: int = 4096
+    # Operator, unbalanced mode: length of a key epoch; keys and caches rotate after it.
+    epoch_days: int = 7
+    # Operator: sessions one counterpart may have open at once.
+    max_sessions: int = 2
+
+
+@dataclass(frozen=True)
 class CounterpartConfig:
     party_id: str
     identity: str
@@ -125,6 +151,7 @@ class NodeConfig:
     transport: TransportConfig = field(default_factory=TransportConfig)
     log: LogConfig = field(default_factory=LogConfig)
     data: dict[str, DataSourceConfig] = field(default_factory=dict)
+    psi: PsiConfig = field(default_factory=PsiConfig)
     source: Path = Path("<memory>")
 
     def counterpart(self, party_id: str) -> CounterpartConfig:
@@ -254,6 +281,14 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             if (what, value) in seen:
                 loader.fail(f"{key}.{what}", f"duplicate {what} {value!r}")
             seen.add((what, value))
+        limits = cp.limits
+        if limits.psi_min_set_size > limits.psi_max_set_size:
+            loader.fail(
+                f"{key}.limits.psi_min_set_size",
+                f"must be <= psi_max_set_size ({limits.psi_max_set_size}),"
+                f" got {limits.psi_min_set_size}",
+            )
+    _validate_psi(loader, cfg)
     for name, src in cfg.data.items():
         key = f"data.{name}"
         overlap = {c for c in src.identity if c in (*src.numeric, *src.categorical)}
@@ -269,6 +304,18 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
                 loader.fail(
                     f"{key}.resident_id_columns", f"{col!r} must also be in identity"
                 )
+
+
+def _validate_psi(loader: TomlLoader, cfg: NodeConfig) -> None:
+    psi = cfg.psi
+    if psi.source is not None and psi.source not in cfg.data:
+        known = ", ".join(sorted(cfg.data)) or "none"
+        loader.fail(
+            "psi.source", f"data source {psi.source!r} is not declared (known: {known})"
+        )
+    for name in ("batch_items", "epoch_days", "max_sessions"):
+        if getattr(psi, name) < 1:
+            loader.fail(f"psi.{name}", f"must be >= 1, got {getattr(psi, name)}")
 
 
 def load_config(path: Path | str) -> NodeConfig:

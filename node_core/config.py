@@ -152,7 +152,8 @@ class NodeConfig:
     log: LogConfig = field(default_factory=LogConfig)
     data: dict[str, DataSourceConfig] = field(default_factory=dict)
     psi: PsiConfig = field(default_factory=PsiConfig)
-    source: Path = Path("<memory>")
+    # Where the config was read from (not a TOML key).
+    source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 
     def counterpart(self, party_id: str) -> CounterpartConfig:
         for cp in self.counterparts:
@@ -186,7 +187,9 @@ class TomlLoader:
         if not isinstance(table, dict):
             self.fail(key, f"expected a table, got {type(table).__name__}")
         hints = typing.get_type_hints(cls)
-        fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+        fields = {
+            f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")
+        }
         for name in table:
             if name not in fields:
                 self.fail(f"{key}.{name}" if key else name, "unknown key")
@@ -243,8 +246,8 @@ class TomlLoader:
         if hint is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.fail(key, f"expected a number, got {value!r}")
-            if value <= 0:
-                self.fail(key, f"must be > 0, got {value}")
+            if value < 0:
+                self.fail(key, f"must be >= 0, got {value}")
             return float(value)
         if hint is str:
             if not isinstance(value, str):
@@ -269,6 +272,9 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
     _check_address(loader, "listen", cfg.listen)
     if not cfg.counterparts:
         loader.fail("counterparts", "at least one counterpart is required")
+    for name, value in vars(cfg.transport).items():
+        if value == 0:
+            loader.fail(f"transport.{name}", "must be > 0")
     seen: set[tuple[str, str]] = set()
     for i, cp in enumerate(cfg.counterparts):
         key = f"counterparts[{i}]"
@@ -277,6 +283,9 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             loader.fail(f"{key}.party_id", "a node cannot be its own counterpart")
         if cp.address is not None:
             _check_address(loader, f"{key}.address", cp.address)
+        for name, value in vars(cp.limits).items():
+            if value == 0:
+                loader.fail(f"{key}.limits.{name}", "must be > 0")
         for what, value in (("party_id", cp.party_id), ("identity", cp.identity)):
             if (what, value) in seen:
                 loader.fail(f"{key}.{what}", f"duplicate {what} {value!r}")

@@ -16,12 +16,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
 from node_core.config import NodeConfig
+from node_core.ingest import Dataset, load_dataset
 from node_core.store import SqliteStateStore
 from protocol.auth import PeerDirectory
 from protocol.diagnostics import diagnostics_service
@@ -40,6 +41,8 @@ class NodeContext:
     tls: TlsMaterial
     store: SqliteStateStore
     limits: TransportLimits
+    _datasets: dict[str, Dataset] = field(default_factory=dict, repr=False)
+    _datasets_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeContext:
@@ -50,6 +53,32 @@ class NodeContext:
     @property
     def party_id(self) -> str:
         return self.config.party_id
+
+    def dataset(self, name: str) -> Dataset:
+        """A declared data source, validated and loaded once per process."""
+        with self._datasets_lock:
+            if name not in self._datasets:
+                dataset = load_dataset(name, self.config.data_source(name))
+                report = dataset.report
+                self.store.append_audit(
+                    "data.loaded",
+                    subject=name,
+                    detail={
+                        "rows_read": report.rows_read,
+                        "rows_accepted": report.rows_accepted,
+                        "rejected_by_reason": report.rejected_by_reason,
+                    },
+                )
+                log.info(
+                    "data source loaded",
+                    extra={
+                        "source": name,
+                        "rows_accepted": report.rows_accepted,
+                        "rows_rejected": report.rows_rejected,
+                    },
+                )
+                self._datasets[name] = dataset
+            return self._datasets[name]
 
     def directory(self) -> PeerDirectory:
         return PeerDirectory(

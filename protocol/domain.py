@@ -40,3 +40,47 @@ class Peer:
 
     party_id: str
     identity: str
+
+
+@dataclass(frozen=True)
+class JobProposal:
+    """A bank's request to run a joint job on the operator's data."""
+
+    job_id: str
+    purpose: str
+    features: tuple[str, ...]
+    model: str
+    max_rows: int
+    batch_size: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorFeature:
+    index: int
+    display_name: str
+    kind: str  # "numeric" | "categorical"
+
+
+@dataclass(frozen=True)
+class JobDecision:
+    job_id: str
+    status: str
+    message: str = ""
+    features: tuple[OperatorFeature, ...] = ()
+    min_batch_size: int = 0
+
+
+@dataclass(frozen=True)
+class JobBinding:
+    job_id: str
+    alignment_id: str
+    rows: int
+    validation_bitmap: bytes
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job_id: str
+    succeeded: bool
+    message: str = ""

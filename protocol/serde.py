@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import re
 
-from protocol.domain import Hello, StreamHeader, TransferSummary
+from protocol.domain import (
+    Hello,
+    JobBinding,
+    JobDecision,
+    JobOutcome,
+    JobProposal,
+    OperatorFeature,
+    StreamHeader,
+    TransferSummary,
+)
 from protocol.errors import InvalidArgument
-from protocol.proto.duet.v1 import common_pb2, diagnostics_pb2, session_pb2
+from protocol.proto.duet.v1 import common_pb2, diagnostics_pb2, jobs_pb2, session_pb2
 
 _PARTY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
 _CAPABILITY_RE = re.compile(r"^[a-z0-9-]+/[a-z0-9.-]+/[0-9]+$")
@@ -129,3 +138,129 @@ def download_request_from_proto(
     if msg.total_bytes == 0:
         raise InvalidArgument("DownloadRequest.total_bytes: must be > 0")
     return int(msg.total_bytes), int(msg.chunk_bytes)
+
+
+# ---- jobs ------------------------------------------------------------------------
+_JOB_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{7,63}$")
+JOB_STATUSES = (
+    "approved", "pending_approval", "refused", "running", "succeeded", "failed",
+)  # fmt: skip
+FEATURE_KINDS = ("numeric", "categorical")
+
+
+def check_job_id(value: str, field: str) -> str:
+    if not _JOB_ID_RE.match(value):
+        raise InvalidArgument(
+            f"{field}: job id must be 8-64 lowercase letters, digits or '-'"
+        )
+    return value
+
+
+def job_proposal_to_proto(p: JobProposal) -> jobs_pb2.JobProposal:
+    return jobs_pb2.JobProposal(
+        job_id=p.job_id,
+        purpose=p.purpose,
+        features=list(p.features),
+        model=p.model,
+        max_rows=p.max_rows,
+        batch_size=p.batch_size,
+        description=p.description,
+    )
+
+
+def job_proposal_from_proto(msg: jobs_pb2.JobProposal) -> JobProposal:
+    check_job_id(msg.job_id, "JobProposal.job_id")
+    if not msg.purpose:
+        raise InvalidArgument("JobProposal.purpose: missing")
+    if not msg.features:
+        raise InvalidArgument("JobProposal.features: at least one feature is required")
+    if not msg.model:
+        raise InvalidArgument("JobProposal.model: missing")
+    return JobProposal(
+        job_id=msg.job_id,
+        purpose=msg.purpose,
+        features=tuple(msg.features),
+        model=msg.model,
+        max_rows=int(msg.max_rows),
+        batch_size=int(msg.batch_size),
+        description=msg.description,
+    )
+
+
+def job_ref_to_proto(job_id: str) -> jobs_pb2.JobRef:
+    return jobs_pb2.JobRef(job_id=job_id)
+
+
+def job_ref_from_proto(msg: jobs_pb2.JobRef) -> str:
+    return check_job_id(msg.job_id, "JobRef.job_id")
+
+
+def job_decision_to_proto(d: JobDecision) -> jobs_pb2.JobDecision:
+    return jobs_pb2.JobDecision(
+        job_id=d.job_id,
+        status=d.status,
+        message=d.message,
+        features=[
+            jobs_pb2.OperatorFeature(
+                index=f.index, display_name=f.display_name, kind=f.kind
+            )
+            for f in d.features
+        ],
+        min_batch_size=d.min_batch_size,
+    )
+
+
+def job_decision_from_proto(msg: jobs_pb2.JobDecision) -> JobDecision:
+    check_job_id(msg.job_id, "JobDecision.job_id")
+    if msg.status not in JOB_STATUSES:
+        raise InvalidArgument(f"JobDecision.status: unknown status {msg.status!r}")
+    features = []
+    for i, f in enumerate(msg.features):
+        if f.index != i:
+            raise InvalidArgument(f"JobDecision.features[{i}].index: must be {i}")
+        if f.kind not in FEATURE_KINDS:
+            raise InvalidArgument(f"JobDecision.features[{i}].kind: unknown kind")
+        features.append(OperatorFeature(int(f.index), f.display_name, f.kind))
+    return JobDecision(
+        job_id=msg.job_id,
+        status=msg.status,
+        message=msg.message,
+        features=tuple(features),
+        min_batch_size=int(msg.min_batch_size),
+    )
+
+
+def job_binding_to_proto(b: JobBinding) -> jobs_pb2.JobBinding:
+    return jobs_pb2.JobBinding(
+        job_id=b.job_id,
+        alignment_id=b.alignment_id,
+        rows=b.rows,
+        validation_bitmap=b.validation_bitmap,
+    )
+
+
+def job_binding_from_proto(msg: jobs_pb2.JobBinding) -> JobBinding:
+    check_job_id(msg.job_id, "JobBinding.job_id")
+    if not msg.alignment_id:
+        raise InvalidArgument("JobBinding.alignment_id: missing")
+    if msg.rows == 0:
+        raise InvalidArgument("JobBinding.rows: must be > 0")
+    if len(msg.validation_bitmap) != (msg.rows + 7) // 8:
+        raise InvalidArgument(
+            f"JobBinding.validation_bitmap: expected {(msg.rows + 7) // 8} bytes for"
+            f" {msg.rows} rows, got {len(msg.validation_bitmap)}"
+        )
+    return JobBinding(
+        msg.job_id, msg.alignment_id, int(msg.rows), bytes(msg.validation_bitmap)
+    )
+
+
+def job_outcome_to_proto(o: JobOutcome) -> jobs_pb2.JobOutcome:
+    return jobs_pb2.JobOutcome(
+        job_id=o.job_id, succeeded=o.succeeded, message=o.message
+    )
+
+
+def job_outcome_from_proto(msg: jobs_pb2.JobOutcome) -> JobOutcome:
+    check_job_id(msg.job_id, "JobOutcome.job_id")
+    return JobOutcome(msg.job_id, bool(msg.succeeded), msg.message)

@@ -1,0 +1,121 @@
+"""Jobs service adapter and client: proposals, approval status, binding, outcome.
+
+What each party learns: the operator learns the job's purpose, requested feature
+patterns, model family, row bound, batch size and, at binding, which aligned positions
+are validation rows; the bank learns the decision and the operator's feature list
+under the names the operator discloses. No personal data crosses here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import grpc
+
+from protocol import serde
+from protocol.auth import PeerDirectory
+from protocol.domain import JobBinding, JobDecision, JobOutcome, JobProposal, Peer
+from protocol.proto.duet.v1 import jobs_pb2_grpc
+from protocol.rpc import call_peer, serve_unary
+from protocol.transport import register_idempotent
+
+register_idempotent("duet.v1.Jobs", ("Propose", "GetStatus"))
+
+
+class JobsHandler(Protocol):
+    """The operator's side of the Jobs service, on domain types."""
+
+    def propose(self, peer: Peer, proposal: JobProposal) -> JobDecision: ...
+    def status(self, peer: Peer, job_id: str) -> JobDecision: ...
+    def bind(self, peer: Peer, binding: JobBinding) -> JobDecision: ...
+    def finish(self, peer: Peer, outcome: JobOutcome) -> JobDecision: ...
+
+
+class _JobsServicer(jobs_pb2_grpc.JobsServicer):
+    def __init__(self, directory: PeerDirectory, handler: JobsHandler) -> None:
+        self._directory = directory
+        self._handler = handler
+
+    def Propose(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+        return serve_unary(
+            context,
+            self._directory,
+            "Jobs/Propose",
+            lambda peer: serde.job_decision_to_proto(
+                self._handler.propose(peer, serde.job_proposal_from_proto(request))
+            ),
+        )
+
+    def GetStatus(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+        return serve_unary(
+            context,
+            self._directory,
+            "Jobs/GetStatus",
+            lambda peer: serde.job_decision_to_proto(
+                self._handler.status(peer, serde.job_ref_from_proto(request))
+            ),
+        )
+
+    def Bind(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+        return serve_unary(
+            context,
+            self._directory,
+            "Jobs/Bind",
+            lambda peer: serde.job_decision_to_proto(
+                self._handler.bind(peer, serde.job_binding_from_proto(request))
+            ),
+        )
+
+    def Finish(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+        return serve_unary(
+            context,
+            self._directory,
+            "Jobs/Finish",
+            lambda peer: serde.job_decision_to_proto(
+                self._handler.finish(peer, serde.job_outcome_from_proto(request))
+            ),
+        )
+
+
+def jobs_service(
+    directory: PeerDirectory, handler: JobsHandler
+) -> Callable[[grpc.Server], None]:
+    servicer = _JobsServicer(directory, handler)
+    return lambda server: jobs_pb2_grpc.add_JobsServicer_to_server(servicer, server)
+
+
+class JobsClient:
+    """The bank's side: typed calls with a deadline on each."""
+
+    def __init__(self, channel: grpc.Channel, deadline_s: float) -> None:
+        self._stub = jobs_pb2_grpc.JobsStub(channel)
+        self._deadline = deadline_s
+
+    def propose(self, proposal: JobProposal) -> JobDecision:
+        msg = serde.job_proposal_to_proto(proposal)
+        reply = call_peer(
+            "Jobs/Propose", lambda: self._stub.Propose(msg, timeout=self._deadline)
+        )
+        return serde.job_decision_from_proto(reply)
+
+    def status(self, job_id: str) -> JobDecision:
+        msg = serde.job_ref_to_proto(job_id)
+        reply = call_peer(
+            "Jobs/GetStatus", lambda: self._stub.GetStatus(msg, timeout=self._deadline)
+        )
+        return serde.job_decision_from_proto(reply)
+
+    def bind(self, binding: JobBinding) -> JobDecision:
+        msg = serde.job_binding_to_proto(binding)
+        reply = call_peer(
+            "Jobs/Bind", lambda: self._stub.Bind(msg, timeout=self._deadline)
+        )
+        return serde.job_decision_from_proto(reply)
+
+    def finish(self, outcome: JobOutcome) -> JobDecision:
+        msg = serde.job_outcome_to_proto(outcome)
+        reply = call_peer(
+            "Jobs/Finish", lambda: self._stub.Finish(msg, timeout=self._deadline)
+        )
+        return serde.job_decision_from_proto(reply)

@@ -1,0 +1,586 @@
+"""Paillier ciphertext vectors: encryption, decryption, homomorphic ops, re-randomizing.
+
+A CiphertextVector is a list of raw gmpy2 ciphertexts plus the encoding both parties
+need to read it (fixed-point scale, declared value bound, optional packing) and two
+local bounds that are never sent: the largest magnitude a value/slot can have, checked
+before every operation so that overflow raises instead of wrapping, and the largest DJN
+randomness exponent, which sizes re-randomization.
+
+Who may call what:
+- anyone with the public key: `encrypt_vector`, homomorphic operations, `rerandomize`;
+- the key owner only: `owner_encrypt_vector` (CRT, faster) and `decrypt_*`.
+
+Re-randomization. Results of homomorphic work (sums, scalar products, plaintext
+additions, even a product with 0) must be re-randomized before they leave the party:
+otherwise the key holder, who knows its own ciphertexts, can test which of them went
+into a sum. Vectors remember this (`needs_rerandomization`) and the wire encoder refuses
+them. The fresh exponent is 40 bits longer than the accumulated one, so the result is
+statistically independent of which inputs were combined, even for the key holder (see
+paillier_raw). This assumes inputs were encrypted by this module (DJN randomness); for
+ciphertexts from other encryptors (phe's r^n) pass `uniform=True`, which multiplies by
+r^n with r uniform in Z_n* like phe's obfuscate(), at phe's cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import gmpy2
+import numpy as np
+import numpy.typing as npt
+import phe
+from gmpy2 import mpz
+
+from protocol.crypto import paillier_raw as raw
+from protocol.crypto import parallel
+from protocol.crypto.fixedpoint import (
+    FixedPointCodec,
+    PackingOverflowError,
+    PackingSpec,
+    decode_fixed_point,
+    plaintext_capacity_bits,
+)
+from protocol.crypto.paillier_keys import PaillierPrivateKey, PaillierPublicKey
+
+DEFAULT_VALUE_BITS = 64
+
+# Below these sizes the pools cost more than they save.
+_MIN_CHUNK_ENCRYPT = 8
+_MIN_CHUNK_DECRYPT = 4
+_MIN_CHUNK_MULMOD = 2048
+_MIN_CHUNK_POWMOD = 64
+
+_FRESH_NOISE_BOUND = (1 << raw.DJN_EXPONENT_BITS) - 1
+
+# Vectors read from the wire are assumed to carry DJN exponents below 2^(256 + 64): true
+# for fresh encryptions and for sums of up to 2^64 of them, which is what honest peers
+# send. It only sizes the flooding exponent of a later re-randomization.
+WIRE_NOISE_BOUND = (1 << (raw.DJN_EXPONENT_BITS + 64)) - 1
+
+
+@dataclass(frozen=True)
+class VectorEncoding:
+    """What a reader needs to decode a vector; travels on the wire with it."""
+
+    length: int
+    scale_bits: int
+    value_bits: int
+    packing: PackingSpec | None = None
+
+    @property
+    def n_ciphertexts(self) -> int:
+        if self.packing is None:
+            return self.length
+        return self.packing.n_plaintexts(self.length)
+
+    def magnitude_capacity(self, n_bits: int) -> int:
+        """Largest |value| (or |slot|) this encoding can hold under an n_bits key."""
+        if self.packing is not None:
+            return self.packing.slot_capacity
+        return (1 << plaintext_capacity_bits(n_bits)) - 1
+
+    def fresh_magnitude(self) -> int:
+        """Bound on |value| (or |slot|) of freshly encrypted data."""
+        return (1 << self.value_bits) - 1
+
+
+class CiphertextVector:
+    """Encrypted integers (fixed-point, optionally packed) under one public key."""
+
+    __slots__ = (
+        "ciphertexts",
+        "encoding",
+        "magnitude_bound",
+        "needs_rerandomization",
+        "noise_bound",
+        "public_key",
+    )
+
+    def __init__(
+        self,
+        public_key: PaillierPublicKey,
+        ciphertexts: list[mpz],
+        encoding: VectorEncoding,
+        *,
+        magnitude_bound: int | None = None,
+        noise_bound: int | None = _FRESH_NOISE_BOUND,
+        needs_rerandomization: bool = False,
+    ):
+        if len(ciphertexts) != encoding.n_ciphertexts:
+            raise ValueError(
+                f"{len(ciphertexts)} ciphertexts for an encoding that needs "
+                f"{encoding.n_ciphertexts}"
+            )
+        self.public_key = public_key
+        self.ciphertexts = ciphertexts
+        self.encoding = encoding
+        self.magnitude_bound = (
+            encoding.fresh_magnitude() if magnitude_bound is None else magnitude_bound
+        )
+        self.noise_bound = noise_bound
+        self.needs_rerandomization = needs_rerandomization
+        _check_magnitude(self)
+
+    def __len__(self) -> int:
+        return self.encoding.length
+
+    def __repr__(self) -> str:
+        return (
+            f"<CiphertextVector len={len(self)} ciphertexts={len(self.ciphertexts)} "
+            f"scale=2^-{self.encoding.scale_bits} packing={self.encoding.packing}>"
+        )
+
+    def _derived(
+        self,
+        ciphertexts: list[mpz],
+        *,
+        magnitude_bound: int,
+        noise_bound: int | None,
+        encoding: VectorEncoding | None = None,
+    ) -> CiphertextVector:
+        return CiphertextVector(
+            self.public_key,
+            ciphertexts,
+            encoding or self.encoding,
+            magnitude_bound=magnitude_bound,
+            noise_bound=noise_bound,
+            needs_rerandomization=True,
+        )
+
+
+def _noise_sum(*bounds: int | None) -> int | None:
+    # None: randomness not from a DJN exponent (phe's r^n); it stays unknown.
+    return None if any(b is None for b in bounds) else sum(b for b in bounds if b)
+
+
+def _noise_times(bound: int | None, factor: int) -> int | None:
+    return None if bound is None else bound * max(factor, 1)
+
+
+def _check_magnitude(vec: CiphertextVector) -> None:
+    capacity = vec.encoding.magnitude_capacity(vec.public_key.n_bits)
+    if vec.magnitude_bound <= capacity:
+        return
+    packing = vec.encoding.packing
+    if packing is not None:
+        raise PackingOverflowError(
+            f"slot bound {vec.magnitude_bound.bit_length()} bits exceeds the slot "
+            f"capacity 2**{packing.slot_bits - 1} - 1 "
+            f"(value_bits={packing.value_bits}, "
+            f"max_summands={packing.max_summands}); declare more headroom"
+        )
+    raise OverflowError(
+        f"value bound {vec.magnitude_bound.bit_length()} bits exceeds the plaintext "
+        f"capacity of a {vec.public_key.n_bits}-bit key"
+    )
+
+
+def _chunks(count: int, min_size: int) -> list[tuple[int, int]]:
+    return parallel.split_ranges(count, 4 * parallel.worker_count(), min_size)
+
+
+def _plaintexts(
+    n_bits: int,
+    ints: Sequence[int] | npt.ArrayLike,
+    encoding_value_bits: int,
+    packing: PackingSpec | None,
+) -> tuple[list[int], int]:
+    """Check bounds and return (plaintext integers, number of values)."""
+    values = [int(v) for v in np.asarray(ints, dtype=object).ravel()]
+    if packing is not None:
+        packing.check_fits(n_bits)
+        return packing.pack(values), len(values)
+    bound = (1 << encoding_value_bits) - 1
+    for index, v in enumerate(values):
+        if not -bound <= v <= bound:
+            raise OverflowError(
+                f"value at index {index} exceeds the declared bound "
+                f"+-(2**{encoding_value_bits} - 1)"
+            )
+    return values, len(values)
+
+
+def _encoding_for(
+    n_bits: int,
+    length: int,
+    scale_bits: int,
+    value_bits: int | None,
+    packing: PackingSpec | None,
+) -> VectorEncoding:
+    if packing is not None:
+        if value_bits not in (None, packing.value_bits):
+            raise ValueError("value_bits must equal packing.value_bits when packing")
+        value_bits = packing.value_bits
+    elif value_bits is None:
+        value_bits = DEFAULT_VALUE_BITS
+    if value_bits > plaintext_capacity_bits(n_bits):
+        raise ValueError(
+            f"value_bits={value_bits} exceeds the plaintext capacity "
+            f"({plaintext_capacity_bits(n_bits)} bits) of a {n_bits}-bit key"
+        )
+    return VectorEncoding(length, scale_bits, value_bits, packing)
+
+
+def _encrypt(
+    public_key: PaillierPublicKey,
+    ints: Sequence[int] | npt.ArrayLike,
+    scale_bits: int,
+    value_bits: int | None,
+    packing: PackingSpec | None,
+    owner: tuple[int, int],
+) -> CiphertextVector:
+    n_bits = public_key.n_bits
+    probe = _encoding_for(n_bits, 0, scale_bits, value_bits, packing)
+    plaintexts, length = _plaintexts(n_bits, ints, probe.value_bits, packing)
+    encoding = replace(probe, length=length)
+    n, width = int(public_key.n), public_key.ciphertext_width
+    tasks = [
+        (n, plaintexts[a:b], raw.DJN_EXPONENT_BITS, width, owner)
+        for a, b in _chunks(len(plaintexts), _MIN_CHUNK_ENCRYPT)
+    ]
+    blobs = parallel.map_processes(raw.encrypt_chunk, tasks)
+    ciphertexts = [c for blob in blobs for c in raw.from_fixed_bytes(blob, width)]
+    return CiphertextVector(public_key, ciphertexts, encoding)
+
+
+def encrypt_vector(
+    public_key: PaillierPublicKey,
+    ints: Sequence[int] | npt.ArrayLike,
+    *,
+    scale_bits: int = 0,
+    value_bits: int | None = None,
+    packing: PackingSpec | None = None,
+) -> CiphertextVector:
+    """Encrypt fixed-point integers (|v| < 2**value_bits) with the public key.
+
+    `scale_bits` is metadata: the integers already carry the scale (FixedPointCodec).
+    With `packing`, values are packed into slots first and value_bits is the spec's.
+    """
+    return _encrypt(public_key, ints, scale_bits, value_bits, packing, (0, 0))
+
+
+def owner_encrypt_vector(
+    private_key: PaillierPrivateKey,
+    ints: Sequence[int] | npt.ArrayLike,
+    *,
+    scale_bits: int = 0,
+    value_bits: int | None = None,
+    packing: PackingSpec | None = None,
+) -> CiphertextVector:
+    """Like encrypt_vector, for the key owner: CRT mod p^2 and q^2, same output."""
+    owner = (int(private_key.p), int(private_key.q))
+    return _encrypt(
+        private_key.public_key, ints, scale_bits, value_bits, packing, owner
+    )
+
+
+def encrypt_floats(
+    public_key: PaillierPublicKey,
+    values: npt.ArrayLike,
+    codec: FixedPointCodec,
+    *,
+    packing: PackingSpec | None = None,
+) -> CiphertextVector:
+    """Encode floats with `codec` and encrypt them with the public key."""
+    return encrypt_vector(
+        public_key,
+        codec.encode(values),
+        scale_bits=codec.scale_bits,
+        value_bits=None if packing else codec.value_bits,
+        packing=packing,
+    )
+
+
+def owner_encrypt_floats(
+    private_key: PaillierPrivateKey,
+    values: npt.ArrayLike,
+    codec: FixedPointCodec,
+    *,
+    packing: PackingSpec | None = None,
+) -> CiphertextVector:
+    """Encode floats with `codec` and encrypt them with the owner's CRT path."""
+    return owner_encrypt_vector(
+        private_key,
+        codec.encode(values),
+        scale_bits=codec.scale_bits,
+        value_bits=None if packing else codec.value_bits,
+        packing=packing,
+    )
+
+
+def encrypt_packed(
+    public_key: PaillierPublicKey,
+    ints: Sequence[int] | npt.ArrayLike,
+    spec: PackingSpec,
+    *,
+    scale_bits: int = 0,
+) -> CiphertextVector:
+    """Pack integers by `spec` and encrypt the plaintexts."""
+    return encrypt_vector(public_key, ints, scale_bits=scale_bits, packing=spec)
+
+
+def _check_owner(private_key: PaillierPrivateKey, vec: CiphertextVector) -> None:
+    if private_key.public_key != vec.public_key:
+        raise ValueError("the vector was encrypted under a different public key")
+
+
+def decrypt_ints(private_key: PaillierPrivateKey, vec: CiphertextVector) -> list[int]:
+    """Return the signed fixed-point integers (slots unpacked), exactly."""
+    _check_owner(private_key, vec)
+    p, q = int(private_key.p), int(private_key.q)
+    raw.owner_context(p, q)  # build once here, not racily in the threads
+    cts = vec.ciphertexts
+    parts = parallel.map_threads(
+        lambda a, b: raw.decrypt_ciphertexts(p, q, cts[a:b]),
+        _chunks(len(cts), _MIN_CHUNK_DECRYPT),
+    )
+    n = int(private_key.public_key.n)
+    signed = [raw.to_signed(m, n) for part in parts for m in part]
+    packing = vec.encoding.packing
+    if packing is not None:
+        return packing.unpack(signed, vec.encoding.length)
+    return signed
+
+
+def decrypt_packed(private_key: PaillierPrivateKey, vec: CiphertextVector) -> list[int]:
+    """Decrypt a packed vector into its slot values (overflow-checked)."""
+    if vec.encoding.packing is None:
+        raise ValueError("vector is not packed")
+    return decrypt_ints(private_key, vec)
+
+
+def decrypt_vector(
+    private_key: PaillierPrivateKey, vec: CiphertextVector
+) -> npt.NDArray[np.float64]:
+    """Decrypt and decode to floats at the vector's fixed-point scale."""
+    ints = decrypt_ints(private_key, vec)
+    return decode_fixed_point(np.array(ints, dtype=object), vec.encoding.scale_bits)
+
+
+def _check_compatible(a: CiphertextVector, b: CiphertextVector) -> None:
+    if a.public_key != b.public_key:
+        raise ValueError("vectors are encrypted under different public keys")
+    if a.encoding != b.encoding:
+        raise ValueError(
+            f"vectors have different encodings: {a.encoding} and {b.encoding}"
+        )
+
+
+def _threaded_mulmod(a: Sequence[mpz], b: Sequence[mpz], nsquare: mpz) -> list[mpz]:
+    parts = parallel.map_threads(
+        lambda lo, hi: raw.add_ciphertexts(a[lo:hi], b[lo:hi], nsquare),
+        _chunks(len(a), _MIN_CHUNK_MULMOD),
+    )
+    return [c for part in parts for c in part]
+
+
+def add(a: CiphertextVector, b: CiphertextVector) -> CiphertextVector:
+    """Elementwise (slotwise) sum of two vectors with the same key and encoding."""
+    _check_compatible(a, b)
+    cts = _threaded_mulmod(a.ciphertexts, b.ciphertexts, a.public_key.nsquare)
+    return a._derived(
+        cts,
+        magnitude_bound=a.magnitude_bound + b.magnitude_bound,
+        noise_bound=_noise_sum(a.noise_bound, b.noise_bound),
+    )
+
+
+def add_plain(
+    a: CiphertextVector, ints: Sequence[int] | npt.ArrayLike
+) -> CiphertextVector:
+    """Add plaintext fixed-point integers at the vector's scale (and packing)."""
+    enc = a.encoding
+    plaintexts, length = _plaintexts(
+        a.public_key.n_bits, ints, enc.value_bits, enc.packing
+    )
+    if length != enc.length:
+        raise ValueError(f"plaintext has {length} values, vector has {enc.length}")
+    pub = a.public_key
+    encoded = [1 + (p % pub.n) * pub.n for p in plaintexts]  # (n+1)^p mod n^2
+    cts = _threaded_mulmod(a.ciphertexts, encoded, pub.nsquare)
+    return a._derived(
+        cts,
+        magnitude_bound=a.magnitude_bound + enc.fresh_magnitude(),
+        noise_bound=a.noise_bound,
+    )
+
+
+def mul_scalar(
+    a: CiphertextVector, scalar: int, *, scale_bits: int = 0
+) -> CiphertextVector:
+    """Multiply every value (every slot) by one integer; the scale adds `scale_bits`."""
+    return _mul(a, [int(scalar)] * len(a.ciphertexts), abs(int(scalar)), scale_bits)
+
+
+def mul_plain(
+    a: CiphertextVector, ints: Sequence[int] | npt.ArrayLike, *, scale_bits: int = 0
+) -> CiphertextVector:
+    """Elementwise product with plaintext integers (unpacked vectors only)."""
+    if a.encoding.packing is not None:
+        raise ValueError("mul_plain multiplies values one by one; the vector is packed")
+    scalars = [int(v) for v in np.asarray(ints, dtype=object).ravel()]
+    if len(scalars) != len(a):
+        raise ValueError(f"plaintext has {len(scalars)} values, vector has {len(a)}")
+    return _mul(a, scalars, max((abs(k) for k in scalars), default=0), scale_bits)
+
+
+def _mul(
+    a: CiphertextVector, scalars: list[int], max_abs: int, scale_bits: int
+) -> CiphertextVector:
+    nsquare = a.public_key.nsquare
+    cts = a.ciphertexts
+    parts = parallel.map_threads(
+        lambda lo, hi: raw.mul_scalars(cts[lo:hi], scalars[lo:hi], nsquare),
+        _chunks(len(cts), _MIN_CHUNK_POWMOD),
+    )
+    encoding = replace(a.encoding, scale_bits=a.encoding.scale_bits + scale_bits)
+    return a._derived(
+        [c for part in parts for c in part],
+        magnitude_bound=a.magnitude_bound * max_abs,
+        noise_bound=_noise_times(a.noise_bound, max_abs),
+        encoding=encoding,
+    )
+
+
+def sum_groups(
+    a: CiphertextVector, groups: npt.ArrayLike, n_groups: int
+) -> CiphertextVector:
+    """Per-group sums of ciphertexts (histogram bins): out[g] = sum of rows in group g.
+
+    `groups[i]` is the group of ciphertext i (for packed vectors, of plaintext i, so
+    each ciphertext should hold one row's slots); negative groups are skipped. The
+    result has n_groups ciphertexts with the same packing.
+    """
+    group_ids = np.asarray(groups, dtype=np.int64).ravel()
+    if len(group_ids) != len(a.ciphertexts):
+        raise ValueError(
+            f"{len(group_ids)} group ids for {len(a.ciphertexts)} ciphertexts"
+        )
+    counts = np.bincount(group_ids[group_ids >= 0], minlength=n_groups)[:n_groups]
+    largest = int(counts.max()) if n_groups else 0
+    nsquare = a.public_key.nsquare
+    cts = a.ciphertexts
+    ids = group_ids.tolist()
+    parts = parallel.map_threads(
+        lambda lo, hi: raw.grouped_products(cts[lo:hi], ids[lo:hi], n_groups, nsquare),
+        _chunks(len(cts), _MIN_CHUNK_MULMOD),
+    )
+    sums = (
+        parts[0]
+        if len(parts) == 1
+        else [raw.product(col, nsquare) for col in zip(*parts, strict=True)]
+    )
+    packing = a.encoding.packing
+    length = n_groups * packing.n_slots if packing else n_groups
+    return a._derived(
+        sums,
+        magnitude_bound=a.magnitude_bound * largest,
+        noise_bound=_noise_times(a.noise_bound, largest),
+        encoding=replace(a.encoding, length=length),
+    )
+
+
+def sum_all(a: CiphertextVector) -> CiphertextVector:
+    """Sum of all ciphertexts: one value (packed: one plaintext of slotwise sums)."""
+    return sum_groups(a, np.zeros(len(a.ciphertexts), dtype=np.int64), 1)
+
+
+def rerandomize(a: CiphertextVector, *, uniform: bool = False) -> CiphertextVector:
+    """Same plaintexts under fresh randomness: safe to send to the key holder.
+
+    The fresh exponent has STATISTICAL_SECURITY_BITS more bits than the accumulated
+    randomness bound, so the sum hides which inputs it came from (distance <= 2^-40).
+    `uniform=True` multiplies by r^n with r uniform (phe's obfuscation, ~60x slower); it
+    is also used whenever the inputs' randomness is unknown (vectors from phe).
+    """
+    pub = a.public_key
+    noise: int | None
+    if uniform or a.noise_bound is None:
+        cts = a.ciphertexts
+        parts = parallel.map_threads(
+            lambda lo, hi: _uniform_obfuscation(pub, cts[lo:hi]),
+            _chunks(len(cts), _MIN_CHUNK_DECRYPT),
+        )
+        fresh = [c for part in parts for c in part]
+        noise = None
+    else:
+        bits = max(
+            raw.DJN_EXPONENT_BITS,
+            a.noise_bound.bit_length() + raw.STATISTICAL_SECURITY_BITS,
+        )
+        width = pub.ciphertext_width
+        tasks = [
+            (int(pub.n), raw.to_fixed_bytes(a.ciphertexts[lo:hi], width), bits, width)
+            for lo, hi in _chunks(len(a.ciphertexts), _MIN_CHUNK_ENCRYPT)
+        ]
+        blobs = parallel.map_processes(raw.rerandomize_chunk, tasks)
+        fresh = [c for blob in blobs for c in raw.from_fixed_bytes(blob, width)]
+        noise = a.noise_bound + (1 << bits) - 1
+    return CiphertextVector(
+        pub, fresh, a.encoding, magnitude_bound=a.magnitude_bound, noise_bound=noise
+    )
+
+
+def _uniform_obfuscation(pub: PaillierPublicKey, cts: Sequence[mpz]) -> list[mpz]:
+    n, nsquare = pub.n, pub.nsquare
+    r_values = raw.random_exponents(pub.n_bits + 64, len(cts))
+    return [
+        c * gmpy2.powmod(r % n, n, nsquare) % nsquare
+        for c, r in zip(cts, r_values, strict=True)
+    ]
+
+
+def warm_up(
+    key: PaillierPublicKey | PaillierPrivateKey, *, rerandomize_bits: int = 0
+) -> None:
+    """Build the encryption tables in every worker now (they are ~0.5 s per key)."""
+    bits = max(raw.DJN_EXPONENT_BITS, rerandomize_bits)
+    if isinstance(key, PaillierPrivateKey):
+        args = (int(key.public_key.n), bits, (int(key.p), int(key.q)))
+    else:
+        args = (int(key.n), bits, (0, 0))
+    pool = parallel.process_pool()
+    if pool is None:
+        raw.warm_up(*args)
+    else:
+        pool.broadcast(raw.warm_up, args)
+
+
+def to_phe(vec: CiphertextVector) -> list[phe.EncryptedNumber]:
+    """phe EncryptedNumbers of an unpacked vector (base-16 exponent -scale/4)."""
+    if vec.encoding.packing is not None:
+        raise ValueError("phe cannot decode packed plaintexts")
+    if vec.encoding.scale_bits % 4:
+        raise ValueError(
+            "phe exponents are base 16: scale_bits must be a multiple of 4"
+        )
+    if vec.needs_rerandomization:
+        raise ValueError("re-randomize homomorphic results before handing them out")
+    key = vec.public_key.to_phe()
+    exponent = -vec.encoding.scale_bits // 4
+    return [phe.EncryptedNumber(key, int(c), exponent) for c in vec.ciphertexts]
+
+
+def from_phe(
+    public_key: PaillierPublicKey,
+    numbers: Sequence[phe.EncryptedNumber],
+    *,
+    value_bits: int = DEFAULT_VALUE_BITS,
+) -> CiphertextVector:
+    """Wrap phe EncryptedNumbers sharing one exponent; |value| < 2**value_bits."""
+    exponents = {num.exponent for num in numbers}
+    if len(exponents) > 1:
+        raise ValueError(f"phe numbers carry {len(exponents)} different exponents")
+    exponent = exponents.pop() if exponents else 0
+    if exponent > 0:
+        raise ValueError("positive phe exponents are not fixed-point values")
+    for num in numbers:
+        if num.public_key.n != public_key.n:
+            raise ValueError("a phe number is encrypted under a different key")
+    encoding = _encoding_for(
+        public_key.n_bits, len(numbers), -4 * exponent, value_bits, None
+    )
+    cts = [mpz(num.ciphertext(be_secure=False)) for num in numbers]
+    # phe's ciphertexts carry r^n randomness, not a bounded DJN exponent.
+    return CiphertextVector(public_key, cts, encoding, noise_bound=None)

@@ -5,7 +5,7 @@ Ciphertext vector (all integers big-endian):
     offset size  field
     0      4     magic b"DPCV"
     4      1     format version (1)
-    5      1     flags: bit 0 = packed
+    5      1     flags: bit 0 = packed, bit 1 = randomness not from DJN (e.g. phe's r^n)
     6      32    SHA-256 fingerprint of the public key (paillier_keys)
     38     2     n_bits of the key
     40     2     ciphertext width W in bytes (= ceil(2 * n_bits / 8))
@@ -17,11 +17,13 @@ Ciphertext vector (all integers big-endian):
     64     8     count: number of ciphertexts
     72     W*count  ciphertexts, each W bytes
 
-Only declared parameters travel: no running bounds, counts of additions or anything else
-derived from data. The reader checks the fingerprint against the key it expects and
-every ciphertext's range before any arithmetic. Vectors holding homomorphic results are
-refused unless re-randomized (see paillier.rerandomize); `allow_not_rerandomized=True`
-is for storage that stays inside the party.
+Only declared parameters travel: no running bounds, counts of additions or anything
+else derived from data, so a reader tracks overflow from the declared value bound as for
+fresh data (honest peers send fresh vectors or final results). The reader checks the
+fingerprint against the key it expects and every ciphertext's range before any
+arithmetic. Vectors holding homomorphic results are refused unless re-randomized (see
+paillier.rerandomize); `allow_not_rerandomized=True` is for storage that stays inside
+the party.
 
 Public key: b"DPPK", version, n_bits (2 bytes), n (ceil(n_bits/8) bytes).
 Private key: b"DPSK", version, n_bits, p, q (ceil(n_bits/16) bytes each), written
@@ -51,6 +53,9 @@ _SECRET_MAGIC = b"DPSK"
 _VECTOR_HEADER = struct.Struct(">4sBB32sHHHHHQQQ")
 _KEY_HEADER = struct.Struct(">4sBH")
 _FLAG_PACKED = 0x01
+# The encryptor's randomness is not a short DJN exponent (ciphertexts from phe): the
+# receiver must re-randomize such results uniformly (paillier.rerandomize).
+_FLAG_NON_DJN = 0x02
 
 
 class WireFormatError(ValueError):
@@ -140,7 +145,8 @@ def vector_to_bytes(
     header = _VECTOR_HEADER.pack(
         _VECTOR_MAGIC,
         FORMAT_VERSION,
-        _FLAG_PACKED if packing else 0,
+        (_FLAG_PACKED if packing else 0)
+        | (_FLAG_NON_DJN if vec.noise_bound is None else 0),
         key.fingerprint,
         key.n_bits,
         key.ciphertext_width,
@@ -177,7 +183,7 @@ def vector_from_bytes(data: bytes, public_key: PaillierPublicKey) -> CiphertextV
         raise WireFormatError("ciphertext vector is encrypted under a different key")
     if n_bits != public_key.n_bits or width != public_key.ciphertext_width:
         raise WireFormatError(f"key size {n_bits} / width {width} do not match the key")
-    if flags & ~_FLAG_PACKED:
+    if flags & ~(_FLAG_PACKED | _FLAG_NON_DJN):
         raise WireFormatError(f"unknown flags {flags:#x}")
     packing = None
     if flags & _FLAG_PACKED:
@@ -202,8 +208,7 @@ def vector_from_bytes(data: bytes, public_key: PaillierPublicKey) -> CiphertextV
         if not 0 < c < nsquare:
             raise WireFormatError(f"ciphertext {index} is outside (0, n^2)")
     try:
-        return CiphertextVector(
-            public_key, ciphertexts, encoding, noise_bound=WIRE_NOISE_BOUND
-        )
+        noise = None if flags & _FLAG_NON_DJN else WIRE_NOISE_BOUND
+        return CiphertextVector(public_key, ciphertexts, encoding, noise_bound=noise)
     except (ValueError, OverflowError) as exc:
         raise WireFormatError(f"invalid encoding: {exc}") from exc

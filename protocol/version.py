@@ -14,4 +14,5 @@ SOFTWARE_VERSION = "0.1.0"
 CAPABILITIES: tuple[str, ...] = (
     "session/hello/1",
     "diagnostics/chunked-stream/1",
+    "psi/ecdh-x25519/1",
 )

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from node_core.cli import NodeCli
 from node_core.node import NodeContext, Registration
+from operator_node.psi import psi_registration
 from protocol.auth import PeerDirectory
 
 
@@ -13,7 +14,7 @@ def operator_services(
     ctx: NodeContext, directory: PeerDirectory
 ) -> Iterable[Registration]:
     """Passive-party services the operator offers its counterparts."""
-    return []
+    return [psi_registration(ctx, directory)]
 
 
 def build_cli() -> NodeCli:

@@ -1,0 +1,488 @@
+"""The operator's passive role in the PSI: policy checks, sessions, blinded sets.
+
+The operator serves its subscriber data source (`psi.source`, else the counterpart's
+`policy.source`), loaded once through node_core.ingest (the same accepted rows a joint
+job sees, so alignments index the same rows) and reloaded when the file changes.
+
+Every Open is checked before any data moves: minimum set size (FAILED_PRECONDITION),
+per-request maximum, open sessions and the daily budget (RESOURCE_EXHAUSTED); each
+refusal is written to the audit chain as `psi.refused` with its reason. Accepted
+sessions are audited as `psi.session.opened` and `psi.session.finished` (sizes only;
+mode both adds the alignment's digest).
+
+Pipelining: at Open the operator submits the blinding of its own (shuffled) set to the
+process pool; the bank's uploaded batches are re-blinded as they arrive, queued behind
+it, and both downloads stream results as soon as they are ready. So the cores of both
+parties stay busy, and memory holds each set once at wire size (32 bytes per item).
+What each party learns is stated in protocol/psi/__init__.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from node_core.config import CounterpartConfig
+from node_core.ingest import load_dataset
+from node_core.node import NodeContext, Registration
+from operator_node.psi_epochs import EpochSets, epoch_of
+from operator_node.psi_quota import DailyBudget
+from protocol.auth import PeerDirectory
+from protocol.domain import Peer, StreamHeader
+from protocol.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    ResourceExhausted,
+)
+from protocol.psi.alignment import align, data_fingerprint, save_alignment
+from protocol.psi.group import ITEM_BYTES, SUITE, BlindingKey
+from protocol.psi.matching import as_items, secure_permutation, unpack_pairs
+from protocol.psi.messages import (
+    BANK_REBLINDED,
+    MATCH_ITEM_BYTES,
+    OPERATOR_BLINDED,
+    PsiFinished,
+    PsiMode,
+    PsiOpen,
+    PsiOpened,
+)
+from protocol.psi.pool import (
+    InvalidGroupElement,
+    OrderedResults,
+    PsiPool,
+    batches,
+    shared_pool,
+)
+from protocol.psi.service import Outgoing, psi_service
+from protocol.streams import IncomingStream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscribers:
+    """The phone numbers of one data source, as packed 11-byte canonical strings."""
+
+    name: str
+    phones: np.ndarray  # 'S11', in accepted-row order
+    fingerprint: str
+    stamp: tuple[int, int]  # (mtime_ns, size) of the file when loaded
+
+
+@dataclass
+class _Session:
+    session_id: str
+    counterpart: str
+    mode: PsiMode
+    bank_set_size: int
+    operator_set_size: int
+    key: BlindingKey
+    order: np.ndarray  # operator rows in the order its set is streamed
+    own: Callable[[Callable[[], bool]], Iterator[bytes]]
+    own_follows: bool
+    fingerprint: str
+    unbalanced: bool
+    expires: float
+    set_id: str = ""  # unbalanced: the epoch set's id
+    reblinded: OrderedResults = field(default_factory=OrderedResults)
+    upload_started: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _checked(parts: Iterator[bytes]) -> Iterator[bytes]:
+    """Turn a worker's refusal of a bank item into the bank's INVALID_ARGUMENT."""
+    try:
+        yield from parts
+    except InvalidGroupElement as exc:
+        raise InvalidArgument(f"uploaded set: {exc}") from None
+
+
+class OperatorPsi:
+    """PsiHandler of the operator node (one per node process)."""
+
+    def __init__(self, ctx: NodeContext, pool: PsiPool | None = None) -> None:
+        self._ctx = ctx
+        self._psi = ctx.config.psi
+        self._pool = pool
+        self._budget = DailyBudget(ctx.config.state_dir)
+        self._epochs = EpochSets(ctx.config.state_dir)
+        self._sessions: dict[str, _Session] = {}
+        self._subscribers: dict[str, Subscribers] = {}
+        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+
+    # ---- set-up --------------------------------------------------------------------
+    def pool(self) -> PsiPool:
+        if self._pool is None:
+            self._pool = shared_pool(self._psi.workers)
+        return self._pool
+
+    def source_for(self, cp: CounterpartConfig) -> str | None:
+        name = self._psi.source or cp.policy.source
+        return name if name in self._ctx.config.data else None
+
+    def warm_up(self) -> None:
+        """Start the workers and load every served source (run in the background)."""
+        sources = {self.source_for(cp) for cp in self._ctx.config.counterparts}
+        sources.discard(None)
+        if not sources:
+            return  # no PSI data: no workers either
+        try:
+            self.pool().warm_up()
+            for name in sorted(s for s in sources if s is not None):
+                self.subscribers(name)
+        except Exception:  # noqa: BLE001 - Open reports the problem to the bank
+            log.exception("PSI warm-up failed")
+
+    def subscribers(self, name: str) -> Subscribers:
+        """The source's numbers, loaded once and again only when the file changes."""
+        src = self._ctx.config.data_source(name)
+        stat = src.path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with self._load_lock:
+            cached = self._subscribers.get(name)
+            if cached is not None and cached.stamp == stamp:
+                return cached
+            dataset = load_dataset(name, src)
+            report = dataset.report
+            loaded = Subscribers(
+                name=name,
+                phones=dataset.ids.astype("S11"),
+                fingerprint=data_fingerprint(src.path, report.rows_accepted),
+                stamp=stamp,
+            )
+            del dataset
+            self._subscribers[name] = loaded
+        self._ctx.store.append_audit(
+            "psi.data.loaded",
+            subject=name,
+            detail={
+                "rows_read": report.rows_read,
+                "rows_accepted": report.rows_accepted,
+                "rejected_by_reason": report.rejected_by_reason,
+            },
+        )
+        log.info("PSI data loaded", extra={"source": name, "rows": len(loaded.phones)})
+        return loaded
+
+    # ---- PsiHandler ----------------------------------------------------------------
+    def open(self, peer: Peer, request: PsiOpen) -> PsiOpened:
+        cp = self._ctx.config.counterpart(peer.party_id)
+        limits = cp.limits
+        n = request.bank_set_size
+        detail: dict[str, Any] = {
+            "mode": request.mode.value,
+            "bank_set_size": n,
+            "unbalanced": request.unbalanced,
+        }
+
+        def refuse(error: ProtocolError, reason: str) -> ProtocolError:
+            self._ctx.store.append_audit(
+                "psi.refused",
+                counterpart=cp.party_id,
+                detail={**detail, "reason": reason, "code": error.code},
+            )
+            return error
+
+        source = self.source_for(cp)
+        if source is None:
+            raise refuse(
+                FailedPrecondition(
+                    f"{self._ctx.party_id} serves no PSI data to {cp.party_id}"
+                ),
+                "no data source",
+            )
+        if request.suite != SUITE:
+            raise refuse(
+                FailedPrecondition(
+                    f"PSI suite {request.suite!r} is not supported (supported: {SUITE})"
+                ),
+                "unsupported suite",
+            )
+        if n < limits.psi_min_set_size:
+            raise refuse(
+                FailedPrecondition(
+                    f"PSI set of {n} numbers is under the minimum of"
+                    f" {limits.psi_min_set_size} per query for {cp.party_id}"
+                ),
+                "under minimum set size",
+            )
+        if n > limits.psi_max_set_size:
+            raise refuse(
+                ResourceExhausted(
+                    f"PSI set of {n} numbers is over the per-request limit of"
+                    f" {limits.psi_max_set_size} for {cp.party_id}"
+                ),
+                "over maximum set size",
+            )
+        if request.unbalanced and request.mode is PsiMode.CARDINALITY:
+            raise refuse(
+                FailedPrecondition(
+                    "unbalanced PSI is not offered with mode cardinality: values stable"
+                    " within an epoch would let a later session reveal the counted"
+                    " records"
+                ),
+                "unbalanced cardinality",
+            )
+        if request.unbalanced and not limits.psi_allow_unbalanced:
+            raise refuse(
+                PermissionDenied(f"unbalanced PSI is not enabled for {cp.party_id}"),
+                "unbalanced not allowed",
+            )
+        subscribers = self.subscribers(source)
+        now = time.time()
+        with self._lock:
+            self._expire(now)
+            open_now = sum(
+                1 for s in self._sessions.values() if s.counterpart == cp.party_id
+            )
+            if open_now >= self._psi.max_sessions:
+                raise refuse(
+                    ResourceExhausted(
+                        f"{cp.party_id} already has {open_now} PSI sessions open (limit"
+                        f" {self._psi.max_sessions})"
+                    ),
+                    "too many sessions",
+                )
+            charge = self._budget.charge(
+                cp.party_id, n, limits.psi_max_daily_numbers, now
+            )
+            if not charge.granted:
+                raise refuse(
+                    ResourceExhausted(
+                        f"PSI daily budget of {cp.party_id} exhausted:"
+                        f" {charge.used_before} numbers already queried on {charge.day}"
+                        f" (UTC), {n} more would pass the limit of"
+                        f" {limits.psi_max_daily_numbers}"
+                    ),
+                    "daily budget exhausted",
+                )
+            session = self._start(cp.party_id, request, subscribers, now)
+            self._sessions[session.session_id] = session
+        self._ctx.store.append_audit(
+            "psi.session.opened",
+            counterpart=cp.party_id,
+            subject=session.session_id,
+            detail={**detail, "operator_set_size": session.operator_set_size},
+        )
+        return PsiOpened(
+            session_id=session.session_id,
+            operator_set_size=session.operator_set_size,
+            suite=SUITE,
+            operator_set_id=session.set_id if session.unbalanced else "",
+            operator_set_follows=session.own_follows,
+        )
+
+    def upload(self, peer: Peer, incoming: IncomingStream) -> int:
+        header = incoming.header
+        session = self._session(peer, header.session_id)
+        with session.lock:
+            if session.upload_started:
+                raise FailedPrecondition("this session's set was already uploaded")
+            session.upload_started = True
+        pool = self.pool()
+        try:
+            expected = session.bank_set_size * ITEM_BYTES
+            if header.item_bytes != ITEM_BYTES or header.total_bytes != expected:
+                raise InvalidArgument(
+                    f"upload of {header.total_bytes} bytes does not match the"
+                    f" {session.bank_set_size} items of {ITEM_BYTES} bytes announced"
+                    " at Open"
+                )
+            for batch in incoming.iter_items(self._psi.batch_items):
+                session.reblinded.append(pool.multiply(session.key, batch))
+        except BaseException:
+            session.reblinded.fail(
+                FailedPrecondition("the bank's upload failed; session abandoned")
+            )
+            self._drop(session, "upload failed")
+            raise
+        session.reblinded.close()
+        return session.bank_set_size
+
+    def download_reblinded(
+        self, peer: Peer, session_id: str, alive: Callable[[], bool]
+    ) -> Outgoing:
+        session = self._session(peer, session_id)
+        header = StreamHeader(
+            BANK_REBLINDED, session.bank_set_size * ITEM_BYTES, session_id, ITEM_BYTES
+        )
+        if session.mode is PsiMode.CARDINALITY:
+            return header, self._shuffled(session, alive)
+        return header, _checked(session.reblinded.iterate(alive))
+
+    def download_operator_set(
+        self, peer: Peer, session_id: str, alive: Callable[[], bool]
+    ) -> Outgoing:
+        session = self._session(peer, session_id)
+        if not session.own_follows:
+            raise FailedPrecondition(
+                "the bank holds this epoch's operator set; it is not sent again"
+            )
+        header = StreamHeader(
+            OPERATOR_BLINDED,
+            session.operator_set_size * ITEM_BYTES,
+            session_id,
+            ITEM_BYTES,
+        )
+        return header, session.own(alive)
+
+    def finish(self, peer: Peer, incoming: IncomingStream) -> PsiFinished:
+        header = incoming.header
+        session = self._session(peer, header.session_id)
+        try:
+            finished = self._finish(session, incoming)
+        except BaseException:
+            self._drop(session, "finish failed")
+            raise
+        self._drop(session, None)
+        detail: dict[str, Any] = {
+            "mode": session.mode.value,
+            "bank_set_size": session.bank_set_size,
+            "operator_set_size": session.operator_set_size,
+        }
+        if finished.alignment_id:
+            detail["aligned_rows"] = finished.intersection_size
+        self._ctx.store.append_audit(
+            "psi.session.finished",
+            counterpart=session.counterpart,
+            subject=session.session_id,
+            detail=detail,
+        )
+        return finished
+
+    # ---- internals -----------------------------------------------------------------
+    def _start(
+        self, counterpart: str, request: PsiOpen, subs: Subscribers, now: float
+    ) -> _Session:
+        own: Callable[[Callable[[], bool]], Iterator[bytes]]
+        set_id = ""
+        if request.unbalanced:
+            entry = self._epochs.current(
+                counterpart,
+                epoch_of(now, self._psi.epoch_days),
+                subs.fingerprint,
+                subs.phones,
+                self.pool(),
+                self._psi.batch_items,
+            )
+            key, order, own, set_id = entry.key, entry.order, entry.parts, entry.set_id
+        else:
+            # Fresh scalar and fresh secret order for every balanced session.
+            key = BlindingKey.generate()
+            order = secure_permutation(len(subs.phones))
+            packed = np.ascontiguousarray(subs.phones[order]).tobytes()
+            results = OrderedResults()
+            pool = self.pool()
+            width = subs.phones.dtype.itemsize
+            for part in batches(packed, width, self._psi.batch_items):
+                results.append(pool.blind(key, part))
+            results.close()
+            own = results.iterate
+        return _Session(
+            session_id=secrets.token_hex(16),
+            counterpart=counterpart,
+            mode=request.mode,
+            bank_set_size=request.bank_set_size,
+            operator_set_size=len(subs.phones),
+            key=key,
+            order=order,
+            own=own,
+            own_follows=not set_id or request.cached_set_id != set_id,
+            fingerprint=subs.fingerprint,
+            unbalanced=request.unbalanced,
+            expires=now + self._ctx.limits.stream_deadline_s,
+            set_id=set_id,
+        )
+
+    def _session(self, peer: Peer, session_id: str) -> _Session:
+        with self._lock:
+            session = self._sessions.get(session_id)
+        # Another counterpart's session is reported exactly like a missing one.
+        if session is None or session.counterpart != peer.party_id:
+            raise NotFound(f"no open PSI session {session_id}")
+        return session
+
+    def _shuffled(
+        self, session: _Session, alive: Callable[[], bool]
+    ) -> Iterator[bytes]:
+        """Cardinality: all re-blinded items in a fresh secret order, never kept."""
+        items = as_items(b"".join(_checked(session.reblinded.iterate(alive))))
+        if items.shape[0] != session.bank_set_size:
+            return  # the bank went away; the stream ends short and is rejected
+        shuffled = items[secure_permutation(items.shape[0])]
+        yield shuffled.tobytes()
+
+    def _finish(self, session: _Session, incoming: IncomingStream) -> PsiFinished:
+        header = incoming.header
+        if session.mode is not PsiMode.BOTH:
+            if header.total_bytes:
+                raise InvalidArgument("matches are sent only in mode both")
+            incoming.read_all()
+            return PsiFinished()
+        if header.item_bytes != MATCH_ITEM_BYTES:
+            raise InvalidArgument(f"matches must be {MATCH_ITEM_BYTES}-byte items")
+        count = header.total_bytes // MATCH_ITEM_BYTES
+        if count > min(session.bank_set_size, session.operator_set_size):
+            raise InvalidArgument(
+                f"{count} matches cannot come from sets of {session.bank_set_size} and"
+                f" {session.operator_set_size} numbers"
+            )
+        if session.reblinded.error is not None or not session.upload_started:
+            raise FailedPrecondition("the bank's set was not uploaded in this session")
+        bank_pos, op_pos = unpack_pairs(incoming.read_all())
+        if count and (
+            bank_pos.max() >= session.bank_set_size
+            or op_pos.max() >= session.operator_set_size
+        ):
+            raise InvalidArgument("a match position is out of range")
+        if np.unique(bank_pos).size != count or np.unique(op_pos).size != count:
+            raise InvalidArgument("a match position repeats")
+        reblinded = as_items(b"".join(_checked(iter(session.reblinded))))
+        alignment = align(
+            session.session_id,
+            session.counterpart,
+            reblinded[bank_pos],
+            session.order[op_pos],
+            session.fingerprint,
+        )
+        save_alignment(self._ctx.config.state_dir, alignment)
+        return PsiFinished(alignment.size, alignment.alignment_id)
+
+    def _drop(self, session: _Session, failure: str | None) -> None:
+        with self._lock:
+            self._sessions.pop(session.session_id, None)
+        if failure is not None:
+            session.reblinded.cancel(FailedPrecondition(f"PSI session {failure}"))
+            self._ctx.store.append_audit(
+                "psi.session.failed",
+                counterpart=session.counterpart,
+                subject=session.session_id,
+                detail={"reason": failure},
+            )
+
+    def _expire(self, now: float) -> None:
+        """Drop sessions past their deadline (caller holds self._lock)."""
+        for session in [s for s in self._sessions.values() if s.expires < now]:
+            del self._sessions[session.session_id]
+            session.reblinded.cancel(FailedPrecondition("PSI session expired"))
+            log.info("PSI session expired", extra={"session": session.session_id})
+
+
+def psi_registration(ctx: NodeContext, directory: PeerDirectory) -> Registration:
+    """The Psi service of the operator node; loads its data in the background."""
+    handler = OperatorPsi(ctx)
+    threading.Thread(target=handler.warm_up, name="psi-warm-up", daemon=True).start()
+    return psi_service(
+        directory, handler, ctx.max_transfer_bytes, ctx.limits.chunk_bytes
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from bank_node.psi_command import add_psi_command
 from node_core.cli import NodeCli
 from node_core.node import NodeContext, Registration
 from protocol.auth import PeerDirectory
@@ -15,7 +16,9 @@ def bank_services(ctx: NodeContext, directory: PeerDirectory) -> Iterable[Regist
 
 
 def build_cli() -> NodeCli:
-    return NodeCli("bank-node", "bank", bank_services)
+    cli = NodeCli("bank-node", "bank", bank_services)
+    add_psi_command(cli)
+    return cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,55 @@
+"""Unbalanced PSI, bank side: the operator's epoch set H(y)^a, kept between sessions.
+
+The operator sends its blinded set once per epoch and data snapshot (named by an opaque
+set id); the bank keeps the latest one per counterpart under
+`<state_dir>/psi/operator_sets/<counterpart>/<set id>.npy` and deletes older ones when
+a new id arrives. The values are useless without the operator's scalar: the bank can
+only test a number by asking the operator to re-blind it, which the operator counts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from protocol.errors import FailedPrecondition
+from protocol.psi.group import ITEM_BYTES
+
+_SET_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+class OperatorSetCache:
+    def __init__(self, state_dir: Path, counterpart: str) -> None:
+        self.folder = state_dir / "psi" / "operator_sets" / counterpart
+
+    def held(self) -> str:
+        """Id of the set held for this counterpart, or "" if none."""
+        found = sorted(self.folder.glob("*.npy"))
+        return found[-1].stem if len(found) == 1 else ""
+
+    def store(self, set_id: str, blinded: bytes | bytearray) -> None:
+        if not _SET_ID_RE.match(set_id):
+            raise FailedPrecondition("operator sent a set without a valid set id")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob("*.npy"):
+            old.unlink()
+        items = np.frombuffer(blinded, dtype=np.uint8).reshape(-1, ITEM_BYTES)
+        tmp = self.folder / f"{set_id}.tmp"
+        with tmp.open("wb") as fh:
+            np.save(fh, items, allow_pickle=False)
+        tmp.replace(self.folder / f"{set_id}.npy")
+
+    def load(self, set_id: str, expected_items: int) -> np.ndarray:
+        path = self.folder / f"{set_id}.npy"
+        if not _SET_ID_RE.match(set_id) or not path.exists():
+            raise FailedPrecondition(
+                "the operator's epoch set is not cached here; run again to fetch it"
+            )
+        items = np.load(path, mmap_mode="r", allow_pickle=False)
+        if items.shape != (expected_items, ITEM_BYTES):
+            raise FailedPrecondition(
+                "the cached operator set does not match the size the operator announced"
+            )
+        return items

@@ -1,0 +1,3 @@
+"""Synthetic operator-and-bank world: subscribers, bank customers, hidden outcomes."""
+
+GENERATOR_VERSION = "duet-world/1.0"

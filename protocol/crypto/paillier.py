@@ -1,10 +1,8 @@
 """Paillier ciphertext vectors: encryption, decryption, homomorphic ops, re-randomizing.
 
-A CiphertextVector is a list of raw gmpy2 ciphertexts plus the encoding both parties
-need to read it (fixed-point scale, declared value bound, optional packing) and two
-local bounds that are never sent: the largest magnitude a value/slot can have, checked
-before every operation so that overflow raises instead of wrapping, and the largest DJN
-randomness exponent, which sizes re-randomization.
+Operations take and return CiphertextVector (paillier_vector): raw gmpy2 ciphertexts
+with their encoding and local overflow bounds, no per-value objects. phe interop is in
+phe_interop, wire forms are in wire.
 
 Who may call what:
 - anyone with the public key: `encrypt_vector`, homomorphic operations, `rerandomize`;
@@ -24,156 +22,55 @@ r^n with r uniform in Z_n* like phe's obfuscate(), at phe's cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import gmpy2
 import numpy as np
 import numpy.typing as npt
-import phe
 from gmpy2 import mpz
 
 from protocol.crypto import paillier_raw as raw
 from protocol.crypto import parallel
 from protocol.crypto.fixedpoint import (
     FixedPointCodec,
-    PackingOverflowError,
     PackingSpec,
     decode_fixed_point,
-    plaintext_capacity_bits,
 )
 from protocol.crypto.paillier_keys import PaillierPrivateKey, PaillierPublicKey
+from protocol.crypto.paillier_vector import (
+    CiphertextVector,
+    VectorEncoding,
+    make_encoding,
+    noise_sum,
+    noise_times,
+)
 
-DEFAULT_VALUE_BITS = 64
+__all__ = [
+    "CiphertextVector",
+    "VectorEncoding",
+    "add",
+    "add_plain",
+    "decrypt_ints",
+    "decrypt_packed",
+    "decrypt_vector",
+    "encrypt_floats",
+    "encrypt_packed",
+    "encrypt_vector",
+    "mul_plain",
+    "mul_scalar",
+    "owner_encrypt_floats",
+    "owner_encrypt_vector",
+    "rerandomize",
+    "sum_all",
+    "sum_groups",
+    "warm_up",
+]
 
 # Below these sizes the pools cost more than they save.
 _MIN_CHUNK_ENCRYPT = 8
 _MIN_CHUNK_DECRYPT = 4
-_MIN_CHUNK_MULMOD = 2048
+_MIN_CHUNK_MULMOD = 256
 _MIN_CHUNK_POWMOD = 64
-
-_FRESH_NOISE_BOUND = (1 << raw.DJN_EXPONENT_BITS) - 1
-
-# Vectors read from the wire are assumed to carry DJN exponents below 2^(256 + 64): true
-# for fresh encryptions and for sums of up to 2^64 of them, which is what honest peers
-# send. It only sizes the flooding exponent of a later re-randomization.
-WIRE_NOISE_BOUND = (1 << (raw.DJN_EXPONENT_BITS + 64)) - 1
-
-
-@dataclass(frozen=True)
-class VectorEncoding:
-    """What a reader needs to decode a vector; travels on the wire with it."""
-
-    length: int
-    scale_bits: int
-    value_bits: int
-    packing: PackingSpec | None = None
-
-    @property
-    def n_ciphertexts(self) -> int:
-        if self.packing is None:
-            return self.length
-        return self.packing.n_plaintexts(self.length)
-
-    def magnitude_capacity(self, n_bits: int) -> int:
-        """Largest |value| (or |slot|) this encoding can hold under an n_bits key."""
-        if self.packing is not None:
-            return self.packing.slot_capacity
-        return (1 << plaintext_capacity_bits(n_bits)) - 1
-
-    def fresh_magnitude(self) -> int:
-        """Bound on |value| (or |slot|) of freshly encrypted data."""
-        return (1 << self.value_bits) - 1
-
-
-class CiphertextVector:
-    """Encrypted integers (fixed-point, optionally packed) under one public key."""
-
-    __slots__ = (
-        "ciphertexts",
-        "encoding",
-        "magnitude_bound",
-        "needs_rerandomization",
-        "noise_bound",
-        "public_key",
-    )
-
-    def __init__(
-        self,
-        public_key: PaillierPublicKey,
-        ciphertexts: list[mpz],
-        encoding: VectorEncoding,
-        *,
-        magnitude_bound: int | None = None,
-        noise_bound: int | None = _FRESH_NOISE_BOUND,
-        needs_rerandomization: bool = False,
-    ):
-        if len(ciphertexts) != encoding.n_ciphertexts:
-            raise ValueError(
-                f"{len(ciphertexts)} ciphertexts for an encoding that needs "
-                f"{encoding.n_ciphertexts}"
-            )
-        self.public_key = public_key
-        self.ciphertexts = ciphertexts
-        self.encoding = encoding
-        self.magnitude_bound = (
-            encoding.fresh_magnitude() if magnitude_bound is None else magnitude_bound
-        )
-        self.noise_bound = noise_bound
-        self.needs_rerandomization = needs_rerandomization
-        _check_magnitude(self)
-
-    def __len__(self) -> int:
-        return self.encoding.length
-
-    def __repr__(self) -> str:
-        return (
-            f"<CiphertextVector len={len(self)} ciphertexts={len(self.ciphertexts)} "
-            f"scale=2^-{self.encoding.scale_bits} packing={self.encoding.packing}>"
-        )
-
-    def _derived(
-        self,
-        ciphertexts: list[mpz],
-        *,
-        magnitude_bound: int,
-        noise_bound: int | None,
-        encoding: VectorEncoding | None = None,
-    ) -> CiphertextVector:
-        return CiphertextVector(
-            self.public_key,
-            ciphertexts,
-            encoding or self.encoding,
-            magnitude_bound=magnitude_bound,
-            noise_bound=noise_bound,
-            needs_rerandomization=True,
-        )
-
-
-def _noise_sum(*bounds: int | None) -> int | None:
-    # None: randomness not from a DJN exponent (phe's r^n); it stays unknown.
-    return None if any(b is None for b in bounds) else sum(b for b in bounds if b)
-
-
-def _noise_times(bound: int | None, factor: int) -> int | None:
-    return None if bound is None else bound * max(factor, 1)
-
-
-def _check_magnitude(vec: CiphertextVector) -> None:
-    capacity = vec.encoding.magnitude_capacity(vec.public_key.n_bits)
-    if vec.magnitude_bound <= capacity:
-        return
-    packing = vec.encoding.packing
-    if packing is not None:
-        raise PackingOverflowError(
-            f"slot bound {vec.magnitude_bound.bit_length()} bits exceeds the slot "
-            f"capacity 2**{packing.slot_bits - 1} - 1 "
-            f"(value_bits={packing.value_bits}, "
-            f"max_summands={packing.max_summands}); declare more headroom"
-        )
-    raise OverflowError(
-        f"value bound {vec.magnitude_bound.bit_length()} bits exceeds the plaintext "
-        f"capacity of a {vec.public_key.n_bits}-bit key"
-    )
 
 
 def _chunks(count: int, min_size: int) -> list[tuple[int, int]]:
@@ -201,27 +98,6 @@ def _plaintexts(
     return values, len(values)
 
 
-def _encoding_for(
-    n_bits: int,
-    length: int,
-    scale_bits: int,
-    value_bits: int | None,
-    packing: PackingSpec | None,
-) -> VectorEncoding:
-    if packing is not None:
-        if value_bits not in (None, packing.value_bits):
-            raise ValueError("value_bits must equal packing.value_bits when packing")
-        value_bits = packing.value_bits
-    elif value_bits is None:
-        value_bits = DEFAULT_VALUE_BITS
-    if value_bits > plaintext_capacity_bits(n_bits):
-        raise ValueError(
-            f"value_bits={value_bits} exceeds the plaintext capacity "
-            f"({plaintext_capacity_bits(n_bits)} bits) of a {n_bits}-bit key"
-        )
-    return VectorEncoding(length, scale_bits, value_bits, packing)
-
-
 def _encrypt(
     public_key: PaillierPublicKey,
     ints: Sequence[int] | npt.ArrayLike,
@@ -231,7 +107,7 @@ def _encrypt(
     owner: tuple[int, int],
 ) -> CiphertextVector:
     n_bits = public_key.n_bits
-    probe = _encoding_for(n_bits, 0, scale_bits, value_bits, packing)
+    probe = make_encoding(n_bits, 0, scale_bits, value_bits, packing)
     plaintexts, length = _plaintexts(n_bits, ints, probe.value_bits, packing)
     encoding = replace(probe, length=length)
     n, width = int(public_key.n), public_key.ciphertext_width
@@ -382,7 +258,7 @@ def add(a: CiphertextVector, b: CiphertextVector) -> CiphertextVector:
     return a._derived(
         cts,
         magnitude_bound=a.magnitude_bound + b.magnitude_bound,
-        noise_bound=_noise_sum(a.noise_bound, b.noise_bound),
+        noise_bound=noise_sum(a.noise_bound, b.noise_bound),
     )
 
 
@@ -438,7 +314,7 @@ def _mul(
     return a._derived(
         [c for part in parts for c in part],
         magnitude_bound=a.magnitude_bound * max_abs,
-        noise_bound=_noise_times(a.noise_bound, max_abs),
+        noise_bound=noise_times(a.noise_bound, max_abs),
         encoding=encoding,
     )
 
@@ -476,7 +352,7 @@ def sum_groups(
     return a._derived(
         sums,
         magnitude_bound=a.magnitude_bound * largest,
-        noise_bound=_noise_times(a.noise_bound, largest),
+        noise_bound=noise_times(a.noise_bound, largest),
         encoding=replace(a.encoding, length=length),
     )
 
@@ -545,42 +421,3 @@ def warm_up(
         raw.warm_up(*args)
     else:
         pool.broadcast(raw.warm_up, args)
-
-
-def to_phe(vec: CiphertextVector) -> list[phe.EncryptedNumber]:
-    """phe EncryptedNumbers of an unpacked vector (base-16 exponent -scale/4)."""
-    if vec.encoding.packing is not None:
-        raise ValueError("phe cannot decode packed plaintexts")
-    if vec.encoding.scale_bits % 4:
-        raise ValueError(
-            "phe exponents are base 16: scale_bits must be a multiple of 4"
-        )
-    if vec.needs_rerandomization:
-        raise ValueError("re-randomize homomorphic results before handing them out")
-    key = vec.public_key.to_phe()
-    exponent = -vec.encoding.scale_bits // 4
-    return [phe.EncryptedNumber(key, int(c), exponent) for c in vec.ciphertexts]
-
-
-def from_phe(
-    public_key: PaillierPublicKey,
-    numbers: Sequence[phe.EncryptedNumber],
-    *,
-    value_bits: int = DEFAULT_VALUE_BITS,
-) -> CiphertextVector:
-    """Wrap phe EncryptedNumbers sharing one exponent; |value| < 2**value_bits."""
-    exponents = {num.exponent for num in numbers}
-    if len(exponents) > 1:
-        raise ValueError(f"phe numbers carry {len(exponents)} different exponents")
-    exponent = exponents.pop() if exponents else 0
-    if exponent > 0:
-        raise ValueError("positive phe exponents are not fixed-point values")
-    for num in numbers:
-        if num.public_key.n != public_key.n:
-            raise ValueError("a phe number is encrypted under a different key")
-    encoding = _encoding_for(
-        public_key.n_bits, len(numbers), -4 * exponent, value_bits, None
-    )
-    cts = [mpz(num.ciphertext(be_secure=False)) for num in numbers]
-    # phe's ciphertexts carry r^n randomness, not a bounded DJN exponent.
-    return CiphertextVector(public_key, cts, encoding, noise_bound=None)

@@ -38,12 +38,12 @@ from gmpy2 import mpz
 
 from protocol.crypto import paillier_raw as raw
 from protocol.crypto.fixedpoint import PackingSpec
-from protocol.crypto.paillier import (
+from protocol.crypto.paillier_keys import PaillierPrivateKey, PaillierPublicKey
+from protocol.crypto.paillier_vector import (
     WIRE_NOISE_BOUND,
     CiphertextVector,
     VectorEncoding,
 )
-from protocol.crypto.paillier_keys import PaillierPrivateKey, PaillierPublicKey
 
 FORMAT_VERSION = 1
 

@@ -16,13 +16,14 @@ from protocol.crypto.fixedpoint import (
     PackingOverflowError,
     PackingSpec,
 )
-from protocol.crypto.paillier import CiphertextVector
 from protocol.crypto.paillier_keys import (
     InsecureKeyError,
     PaillierPrivateKey,
     PaillierPublicKey,
     generate_keypair,
 )
+from protocol.crypto.paillier_vector import CiphertextVector
+from protocol.crypto.phe_interop import from_phe, to_phe
 from protocol.crypto.wire import vector_from_bytes, vector_to_bytes
 
 
@@ -257,7 +258,7 @@ def test_phe_decrypts_our_ciphertexts_if_the_scale_is_a_multiple_of_four(
     vec = through_wire(he.encrypt_floats(public_key, x, codec))
 
     # Execute
-    numbers = he.to_phe(vec)
+    numbers = to_phe(vec)
     decrypted = [private_key.to_phe().decrypt(num) for num in numbers]
 
     # Assert
@@ -272,7 +273,7 @@ def test_we_decrypt_phe_ciphertexts_if_phe_encrypted_them(
     numbers = [phe_key.encrypt(v) for v in (0, -3, 2**50)]
 
     # Execute
-    vec = through_wire(he.from_phe(public_key, numbers))
+    vec = through_wire(from_phe(public_key, numbers))
     summed = he.sum_all(vec)
 
     # Assert

@@ -6,7 +6,7 @@ protocol.crypto. Prints one JSON line per key size at the end and writes everyth
 bench_results/crypto.json. Timings drift with machine load, which is recorded with each
 result; compare ratios, not absolute rates.
 
-    .venv/bin/python scripts/bench_crypto.py [--bits 2048 3072] [--quick]
+    .venv/bin/python scripts/bench_crypto.py [--bits 2048 3072] [--quick] [--workers N]
 
 Definitions (per second, wall clock):
 - encrypt: public-key encryptions of int64 values (ours: DJN + tables, all cores).
@@ -204,7 +204,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bits", type=int, nargs="+", default=[2048, 3072])
     parser.add_argument("--quick", action="store_true", help="fewer operations")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="cores for ours (default: all)"
+    )
     args = parser.parse_args()
+    if args.workers:
+        parallel.set_worker_count(args.workers)
     scale = 4 if args.quick else 1
 
     report: dict[str, Any] = {

@@ -90,6 +90,7 @@ class ProcessPool:
     def __init__(self, n_workers: int):
         ctx = mp.get_context("spawn")  # fork is unsafe once TenSEAL/gRPC threads exist
         self._lock = threading.Lock()
+        self._broken = False
         self._workers: list[tuple[Any, Connection]] = []
         for _ in range(n_workers):
             parent, child = ctx.Pipe(duplex=True)
@@ -102,44 +103,65 @@ class ProcessPool:
     def size(self) -> int:
         return len(self._workers)
 
+    @property
+    def broken(self) -> bool:
+        """True once an interrupted call may have left replies in the pipes."""
+        return self._broken
+
     def map(self, fn: Callable[..., T], tasks: Sequence[tuple[Any, ...]]) -> list[T]:
         """Run fn(*task) for every task on whichever worker is free; keep order."""
-        results: list[Any] = [None] * len(tasks)
-        errors: list[str] = []
         with self._lock:
-            idle = [conn for _, conn in self._workers]
-            busy: dict[Connection, int] = {}
-            next_task = 0
-            while next_task < len(tasks) or busy:
-                while idle and next_task < len(tasks) and not errors:
-                    conn = idle.pop()
-                    conn.send((fn, tasks[next_task]))
-                    busy[conn] = next_task
-                    next_task += 1
-                if not busy:
-                    break
-                for ready in wait(list(busy)):
-                    assert isinstance(ready, Connection)
-                    index = busy.pop(ready)
-                    try:
-                        status, value = ready.recv()
-                    except EOFError as exc:
-                        raise WorkerError("a crypto worker process died") from exc
-                    if status == "ok":
-                        results[index] = value
-                    else:
-                        errors.append(value)
-                    idle.append(ready)
+            try:
+                results, errors = self._run(fn, tasks)
+            except BaseException:
+                # Interrupted mid-call (Ctrl-C, dead worker): replies may still be in
+                # flight, so this pool must not serve another call.
+                self._broken = True
+                raise
         if errors:
             raise WorkerError(errors[0])
         return results
 
+    def _run(
+        self, fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]]
+    ) -> tuple[list[Any], list[str]]:
+        results: list[Any] = [None] * len(tasks)
+        errors: list[str] = []
+        idle = [conn for _, conn in self._workers]
+        busy: dict[Connection, int] = {}
+        next_task = 0
+        while next_task < len(tasks) or busy:
+            while idle and next_task < len(tasks) and not errors:
+                conn = idle.pop()
+                conn.send((fn, tasks[next_task]))
+                busy[conn] = next_task
+                next_task += 1
+            if not busy:
+                break
+            for ready in wait(list(busy)):
+                assert isinstance(ready, Connection)
+                index = busy.pop(ready)
+                try:
+                    status, value = ready.recv()
+                except EOFError as exc:
+                    raise WorkerError("a crypto worker process died") from exc
+                if status == "ok":
+                    results[index] = value
+                else:
+                    errors.append(value)
+                idle.append(ready)
+        return results, errors
+
     def broadcast(self, fn: Callable[..., T], args: tuple[Any, ...]) -> list[T]:
         """Run fn(*args) once on every worker (e.g. to build its tables)."""
         with self._lock:
-            for _, conn in self._workers:
-                conn.send((fn, args))
-            replies = [conn.recv() for _, conn in self._workers]
+            try:
+                for _, conn in self._workers:
+                    conn.send((fn, args))
+                replies = [conn.recv() for _, conn in self._workers]
+            except BaseException:
+                self._broken = True
+                raise
         for status, value in replies:
             if status != "ok":
                 raise WorkerError(value)
@@ -150,13 +172,15 @@ class ProcessPool:
         with self._lock:
             for process, conn in self._workers:
                 try:
-                    conn.send(None)
+                    if not self._broken:  # a broken pool's workers may be mid-task
+                        conn.send(None)
                     conn.close()
                 except OSError:
                     pass
-                process.join(timeout=5)
+                process.join(timeout=0 if self._broken else 5)
                 if process.is_alive():
                     process.terminate()
+                    process.join(timeout=5)
             self._workers = []
 
 
@@ -197,6 +221,9 @@ def process_pool() -> ProcessPool | None:
     with _pools.lock:
         if _pools.n_workers <= 1:
             return None
+        if _pools.processes is not None and _pools.processes.broken:
+            _pools.processes.close()
+            _pools.processes = None
         if _pools.processes is None:
             _pools.processes = ProcessPool(_pools.n_workers)
         return _pools.processes

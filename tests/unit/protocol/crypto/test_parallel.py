@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
@@ -46,6 +47,20 @@ def test_process_pool_raises_worker_error_with_the_cause_if_a_task_fails():
             pool.map(math.sqrt, [(4.0,), (-1.0,), (9.0,)])
         # the pool stays usable after a failed task
         assert pool.map(math.sqrt, [(4.0,), (9.0,)]) == [2.0, 3.0]
+    finally:
+        pool.close()
+
+
+def test_process_pool_marks_itself_broken_if_a_worker_dies():
+    # Prepare
+    pool = parallel.ProcessPool(2)
+    try:
+        # Execute / Assert: a worker exiting mid-task cannot be trusted to reply again
+        with pytest.raises(
+            parallel.WorkerError, match="^a crypto worker process died$"
+        ):
+            pool.map(os._exit, [(3,)])
+        assert pool.broken
     finally:
         pool.close()
 

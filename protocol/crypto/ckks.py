@@ -20,7 +20,7 @@ key. So every protocol uses two helpers:
   decoding: resolution ~ B * 2^(h - 52). Default h = 30.
 - `decrypt_with_flooding` (key owner): adds uniform noise in [-2^lambda E, 2^lambda E]
   to every decrypted slot, E = the preset's bound on the CKKS error. By the smudging
-  lemma (Asharov et al., EUROCRYPT 2012, Lemma 2.3) the noisy result is within
+  lemma (Asharov et al., EUROCRYPT 2012) the noisy result is within
   statistical distance 2^-lambda of one that does not depend on the error, so it says
   nothing about the secret key. The cost is precision: the returned values are accurate
   to ~2^lambda E (table below). lambda is a required argument because the right

@@ -16,19 +16,19 @@ parties compute the same h_s from the phe public key alone.
 
 Exponent length L = DJN_EXPONENT_BITS = 256 = 2 * 128 (the 128-bit security level).
 - Damgard, Jurik, Nielsen, "A generalization of Paillier's public-key system with
-  applications to electronic voting", IJIS 9(6), 2010, Sec. 4: h_s^r with r of about
-  n_bits/2 bits is indistinguishable from a random n-th residue under DCR plus a
-  factoring argument; Intel's Paillier Cryptosystem Library (ipcl, "DJN" mode) uses
-  that length.
+  applications to electronic voting", IJIS 9(6), 2010, propose this form with r of
+  about n_bits/2 bits, secure under DCR; Intel's Paillier Cryptosystem Library (ipcl,
+  "DJN" mode) implements it with n_bits/2-bit exponents.
 - We use the shorter 2*lambda-bit exponent, the standard short-exponent choice for
   discrete-log groups: the best known attack on an L-bit exponent without the group
   order is Pollard's lambda (kangaroo) method in ~2^(L/2) group operations (van
   Oorschot, Wiener, "On Diffie-Hellman key agreement with short exponents", EUROCRYPT
-  1996), and short-exponent pseudo-randomness reduces to the
+  1996). In prime-order groups short-exponent powers are pseudo-random under the
   discrete-log-with-short-exponent assumption (Koshiba, Kurosawa, "Short exponent
-  Diffie-Hellman problems", PKC 2004). Against parties that do not know the
-  factorization, which is everyone but the key holder, this gives 128-bit security; it
-  is 4x fewer digits than n_bits/2 at 2048 bits.
+  Diffie-Hellman problems", PKC 2004); we rely on the analogous assumption in the DJN
+  subgroup of Z_{n^2}*. Against parties that do not know the factorization, which is
+  everyone but the key holder, this targets 128-bit security with 4x fewer exponent
+  digits than n_bits/2 at 2048 bits.
 - The key holder knows the group order and can use Pohlig-Hellman on the smooth part of
   p-1, so a short exponent hides little *from it*. That matters only for
   re-randomization (hiding which of its own ciphertexts went into a sum), so

@@ -16,6 +16,7 @@ from protocol.crypto.ckks import (
     CkksPreset,
     CkksVector,
     decrypt_with_flooding,
+    flood,
     mask_for_decryption,
 )
 
@@ -172,3 +173,36 @@ def test_precise_preset_meets_its_error_bound_if_used_for_a_dot_product():
 
     # Assert
     assert abs(owner.decrypt(dot)[0] - x @ w) < PRECISE.error_bound
+
+
+def test_flood_raises_if_the_error_bound_is_not_positive():
+    # Execute / Assert
+    with pytest.raises(ValueError, match="^error_bound must be positive$"):
+        flood([1.0], error_bound=0.0, statistical_security_bits=10)
+
+
+def test_flood_adds_bounded_noise_if_values_come_from_decrypted_sums():
+    # Prepare
+    values = np.full(1000, 5.0)
+
+    # Execute
+    flooded = flood(values, error_bound=2.0**-20, statistical_security_bits=12)
+
+    # Assert
+    assert np.abs(flooded - 5.0).max() <= 2.0**-8
+    assert len(np.unique(flooded)) > 990
+
+
+def test_context_without_galois_keys_is_smaller_if_rotations_are_not_needed(
+    ckks_owner: CkksContext,
+):
+    # Prepare
+    owner = CkksContext.create(FAST, galois_keys=False)
+
+    # Execute
+    peer = CkksContext.from_bytes(owner.public_bytes())
+    vec = to_peer(peer.encrypt([1.0, 2.0]).mul_plain([3.0, 4.0]), owner)
+
+    # Assert
+    assert len(owner.public_bytes()) < len(ckks_owner.public_bytes()) / 5
+    assert np.allclose(owner.decrypt(vec), [3.0, 8.0], atol=FAST.error_bound)

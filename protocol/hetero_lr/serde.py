@@ -1,0 +1,308 @@
+"""HeteroLr messages: proto <-> domain (the only place that touches hetero_lr_pb2)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from protocol.errors import InvalidArgument
+from protocol.hetero_lr import messages as m
+from protocol.proto.duet.v1 import hetero_lr_pb2 as pb
+from protocol.serde import check_job_id
+
+_SPLITS: dict[str, pb.LrSplit] = {
+    m.TRAIN: pb.LR_SPLIT_TRAIN,
+    m.VALIDATION: pb.LR_SPLIT_VALIDATION,
+}
+_SPLIT_NAMES: dict[int, str] = {int(v): k for k, v in _SPLITS.items()}
+OPTIMIZERS = ("sgd", "momentum", "nesterov")
+
+
+def _split_from(value: int, field: str) -> str:
+    if value not in _SPLIT_NAMES:
+        raise InvalidArgument(f"{field}: must be train or validation")
+    return _SPLIT_NAMES[value]
+
+
+def _rows_to_bytes(rows: tuple[int, ...]) -> bytes:
+    return np.asarray(rows, dtype="<u4").tobytes()
+
+
+def _rows_from(data: bytes, field: str) -> tuple[int, ...]:
+    if not data or len(data) % 4:
+        raise InvalidArgument(f"{field}: expected a non-empty array of uint32")
+    return tuple(int(r) for r in np.frombuffer(data, dtype="<u4"))
+
+
+def _nonempty(items, field: str) -> tuple[bytes, ...]:  # type: ignore[no-untyped-def]
+    out = tuple(bytes(b) for b in items)
+    if any(not b for b in out):
+        raise InvalidArgument(f"{field}: empty ciphertext")
+    return out
+
+
+def setup_to_proto(s: m.LrSetup) -> pb.LrSetupRequest:
+    return pb.LrSetupRequest(
+        job_id=s.job_id,
+        bank_context=s.bank_context,
+        bank_dim=s.bank_dim,
+        operator_features=list(s.operator_features),
+        learning_rate=s.learning_rate,
+        optimizer=s.optimizer,
+        momentum=s.momentum,
+        lr_decay=s.lr_decay,
+        l2=s.l2,
+        batch_size=s.batch_size,
+        sigmoid_terms=s.sigmoid_terms,
+        sigmoid_range=s.sigmoid_range,
+        sigmoid_period=s.sigmoid_period,
+        clip=s.clip,
+    )
+
+
+def setup_from_proto(msg: pb.LrSetupRequest) -> m.LrSetup:
+    check_job_id(msg.job_id, "LrSetupRequest.job_id")
+    if not msg.bank_context:
+        raise InvalidArgument("LrSetupRequest.bank_context: missing")
+    if msg.bank_dim == 0:
+        raise InvalidArgument("LrSetupRequest.bank_dim: must be > 0")
+    if not msg.operator_features:
+        raise InvalidArgument("LrSetupRequest.operator_features: none selected")
+    if msg.optimizer not in OPTIMIZERS:
+        raise InvalidArgument(
+            f"LrSetupRequest.optimizer: must be one of {', '.join(OPTIMIZERS)}"
+        )
+    if not msg.learning_rate > 0:
+        raise InvalidArgument("LrSetupRequest.learning_rate: must be > 0")
+    if msg.sigmoid_terms == 0 or not 0 < msg.sigmoid_range < msg.sigmoid_period / 2:
+        raise InvalidArgument("LrSetupRequest.sigmoid_*: invalid Fourier parameters")
+    if msg.l2 < 0 or msg.lr_decay < 0 or not 0 <= msg.momentum < 1 or msg.clip < 0:
+        raise InvalidArgument(
+            "LrSetupRequest: l2, lr_decay, clip >= 0; momentum in [0, 1)"
+        )
+    return m.LrSetup(
+        job_id=msg.job_id,
+        bank_context=bytes(msg.bank_context),
+        bank_dim=int(msg.bank_dim),
+        operator_features=tuple(int(i) for i in msg.operator_features),
+        learning_rate=msg.learning_rate,
+        optimizer=msg.optimizer,
+        momentum=msg.momentum,
+        lr_decay=msg.lr_decay,
+        l2=msg.l2,
+        batch_size=int(msg.batch_size),
+        sigmoid_terms=int(msg.sigmoid_terms),
+        sigmoid_range=msg.sigmoid_range,
+        sigmoid_period=msg.sigmoid_period,
+        clip=msg.clip,
+    )
+
+
+def setup_reply_to_proto(r: m.LrSetupReply) -> pb.LrSetupReply:
+    return pb.LrSetupReply(
+        operator_context=r.operator_context,
+        operator_dim=r.operator_dim,
+        train_rows=r.train_rows,
+        validation_rows=r.validation_rows,
+    )
+
+
+def setup_reply_from_proto(msg: pb.LrSetupReply) -> m.LrSetupReply:
+    if not msg.operator_context or msg.operator_dim == 0:
+        raise InvalidArgument("LrSetupReply: missing operator context or dimension")
+    return m.LrSetupReply(
+        bytes(msg.operator_context),
+        int(msg.operator_dim),
+        int(msg.train_rows),
+        int(msg.validation_rows),
+    )
+
+
+def forward_to_proto(f: m.LrForward) -> pb.LrForwardRequest:
+    return pb.LrForwardRequest(
+        job_id=f.job_id,
+        epoch=f.epoch,
+        split=_SPLITS[f.split],
+        rows=_rows_to_bytes(f.rows),
+        bank_logits=f.bank_logits,
+        operator_step=list(f.operator_step),
+        step_epoch=f.step_epoch,
+        with_harmonics=f.with_harmonics,
+    )
+
+
+def forward_from_proto(msg: pb.LrForwardRequest) -> m.LrForward:
+    check_job_id(msg.job_id, "LrForwardRequest.job_id")
+    if not msg.bank_logits:
+        raise InvalidArgument("LrForwardRequest.bank_logits: missing")
+    return m.LrForward(
+        job_id=msg.job_id,
+        epoch=int(msg.epoch),
+        split=_split_from(msg.split, "LrForwardRequest.split"),
+        rows=_rows_from(msg.rows, "LrForwardRequest.rows"),
+        bank_logits=bytes(msg.bank_logits),
+        operator_step=_nonempty(msg.operator_step, "LrForwardRequest.operator_step"),
+        step_epoch=int(msg.step_epoch),
+        with_harmonics=bool(msg.with_harmonics),
+    )
+
+
+def forward_reply_to_proto(r: m.LrForwardReply) -> pb.LrForwardReply:
+    return pb.LrForwardReply(
+        operator_logits=r.operator_logits,
+        operator_harmonics=list(r.operator_harmonics),
+    )
+
+
+def forward_reply_from_proto(msg: pb.LrForwardReply) -> m.LrForwardReply:
+    if not msg.operator_logits:
+        raise InvalidArgument("LrForwardReply.operator_logits: missing")
+    return m.LrForwardReply(
+        bytes(msg.operator_logits),
+        _nonempty(msg.operator_harmonics, "LrForwardReply.operator_harmonics"),
+    )
+
+
+def sigmoid_to_proto(s: m.LrSigmoid) -> pb.LrSigmoidRequest:
+    return pb.LrSigmoidRequest(job_id=s.job_id, bank_harmonics=list(s.bank_harmonics))
+
+
+def sigmoid_from_proto(msg: pb.LrSigmoidRequest) -> m.LrSigmoid:
+    check_job_id(msg.job_id, "LrSigmoidRequest.job_id")
+    return m.LrSigmoid(
+        msg.job_id, _nonempty(msg.bank_harmonics, "LrSigmoidRequest.bank_harmonics")
+    )
+
+
+def sigmoid_reply_to_proto(r: m.LrSigmoidReply) -> pb.LrSigmoidReply:
+    return pb.LrSigmoidReply(
+        masked_residual=r.masked_residual, negated_mask=r.negated_mask
+    )
+
+
+def sigmoid_reply_from_proto(msg: pb.LrSigmoidReply) -> m.LrSigmoidReply:
+    if not msg.masked_residual or not msg.negated_mask:
+        raise InvalidArgument("LrSigmoidReply: missing ciphertext")
+    return m.LrSigmoidReply(bytes(msg.masked_residual), bytes(msg.negated_mask))
+
+
+def backward_to_proto(b: m.LrBackward) -> pb.LrBackwardRequest:
+    return pb.LrBackwardRequest(
+        job_id=b.job_id,
+        epoch=b.epoch,
+        residual_share=b.residual_share,
+        bank_products=list(b.bank_products),
+    )
+
+
+def backward_from_proto(msg: pb.LrBackwardRequest) -> m.LrBackward:
+    check_job_id(msg.job_id, "LrBackwardRequest.job_id")
+    if not msg.residual_share:
+        raise InvalidArgument("LrBackwardRequest.residual_share: missing")
+    return m.LrBackward(
+        msg.job_id,
+        int(msg.epoch),
+        bytes(msg.residual_share),
+        _nonempty(msg.bank_products, "LrBackwardRequest.bank_products"),
+    )
+
+
+def backward_reply_to_proto(r: m.LrBackwardReply) -> pb.LrBackwardReply:
+    return pb.LrBackwardReply(
+        operator_products=list(r.operator_products), bank_step=list(r.bank_step)
+    )
+
+
+def backward_reply_from_proto(msg: pb.LrBackwardReply) -> m.LrBackwardReply:
+    return m.LrBackwardReply(
+        _nonempty(msg.operator_products, "LrBackwardReply.operator_products"),
+        _nonempty(msg.bank_step, "LrBackwardReply.bank_step"),
+    )
+
+
+def loss_to_proto(loss: m.LrLoss) -> pb.LrLossRequest:
+    return pb.LrLossRequest(job_id=loss.job_id, masked_loss=loss.masked_loss)
+
+
+def loss_from_proto(msg: pb.LrLossRequest) -> m.LrLoss:
+    check_job_id(msg.job_id, "LrLossRequest.job_id")
+    if not msg.masked_loss:
+        raise InvalidArgument("LrLossRequest.masked_loss: missing")
+    return m.LrLoss(msg.job_id, bytes(msg.masked_loss))
+
+
+def keep_best_to_proto(job_id: str, epoch: int) -> pb.LrKeepBestRequest:
+    return pb.LrKeepBestRequest(job_id=job_id, epoch=epoch)
+
+
+def keep_best_from_proto(msg: pb.LrKeepBestRequest) -> tuple[str, int]:
+    return check_job_id(msg.job_id, "LrKeepBestRequest.job_id"), int(msg.epoch)
+
+
+def reveal_to_proto(r: m.LrReveal) -> pb.LrRevealRequest:
+    return pb.LrRevealRequest(
+        job_id=r.job_id,
+        bank_masked_weights=r.bank_masked_weights,
+        operator_step=list(r.operator_step),
+        step_epoch=r.step_epoch,
+    )
+
+
+def reveal_from_proto(msg: pb.LrRevealRequest) -> m.LrReveal:
+    check_job_id(msg.job_id, "LrRevealRequest.job_id")
+    if not msg.bank_masked_weights:
+        raise InvalidArgument("LrRevealRequest.bank_masked_weights: missing")
+    return m.LrReveal(
+        msg.job_id,
+        bytes(msg.bank_masked_weights),
+        _nonempty(msg.operator_step, "LrRevealRequest.operator_step"),
+        int(msg.step_epoch),
+    )
+
+
+def reveal_reply_to_proto(r: m.LrRevealReply) -> pb.LrRevealReply:
+    return pb.LrRevealReply(
+        bank_opened=list(r.bank_opened),
+        operator_masked_weights=r.operator_masked_weights,
+    )
+
+
+def reveal_reply_from_proto(msg: pb.LrRevealReply) -> m.LrRevealReply:
+    if not msg.operator_masked_weights:
+        raise InvalidArgument("LrRevealReply.operator_masked_weights: missing")
+    return m.LrRevealReply(tuple(msg.bank_opened), bytes(msg.operator_masked_weights))
+
+
+def reveal_finish_to_proto(r: m.LrRevealFinish) -> pb.LrRevealFinish:
+    return pb.LrRevealFinish(job_id=r.job_id, operator_opened=list(r.operator_opened))
+
+
+def reveal_finish_from_proto(msg: pb.LrRevealFinish) -> m.LrRevealFinish:
+    check_job_id(msg.job_id, "LrRevealFinish.job_id")
+    return m.LrRevealFinish(msg.job_id, tuple(msg.operator_opened))
+
+
+def scores_request_to_proto(job_id: str, split: str) -> pb.LrScoresRequest:
+    return pb.LrScoresRequest(job_id=job_id, split=_SPLITS[split])
+
+
+def scores_request_from_proto(msg: pb.LrScoresRequest) -> tuple[str, str]:
+    return (
+        check_job_id(msg.job_id, "LrScoresRequest.job_id"),
+        _split_from(msg.split, "LrScoresRequest.split"),
+    )
+
+
+def scores_to_proto(scores: np.ndarray) -> pb.LrScoresReply:
+    return pb.LrScoresReply(partial_scores=np.asarray(scores, dtype="<f8").tobytes())
+
+
+def scores_from_proto(msg: pb.LrScoresReply, rows: int) -> np.ndarray:
+    if len(msg.partial_scores) != 8 * rows:
+        raise InvalidArgument(
+            f"LrScoresReply.partial_scores: expected {rows} float64 values"
+        )
+    return np.frombuffer(msg.partial_scores, dtype="<f8").copy()
+
+
+def ack() -> pb.LrAck:
+    return pb.LrAck()

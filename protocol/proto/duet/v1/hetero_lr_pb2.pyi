@@ -1,0 +1,193 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LrSplit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LR_SPLIT_UNSPECIFIED: _ClassVar[LrSplit]
+    LR_SPLIT_TRAIN: _ClassVar[LrSplit]
+    LR_SPLIT_VALIDATION: _ClassVar[LrSplit]
+LR_SPLIT_UNSPECIFIED: LrSplit
+LR_SPLIT_TRAIN: LrSplit
+LR_SPLIT_VALIDATION: LrSplit
+
+class LrSetupRequest(_message.Message):
+    __slots__ = ("job_id", "bank_context", "bank_dim", "operator_features", "learning_rate", "optimizer", "momentum", "lr_decay", "l2", "batch_size", "sigmoid_terms", "sigmoid_range", "sigmoid_period", "clip")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    BANK_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    BANK_DIM_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
+    MOMENTUM_FIELD_NUMBER: _ClassVar[int]
+    LR_DECAY_FIELD_NUMBER: _ClassVar[int]
+    L2_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SIGMOID_TERMS_FIELD_NUMBER: _ClassVar[int]
+    SIGMOID_RANGE_FIELD_NUMBER: _ClassVar[int]
+    SIGMOID_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    CLIP_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    bank_context: bytes
+    bank_dim: int
+    operator_features: _containers.RepeatedScalarFieldContainer[int]
+    learning_rate: float
+    optimizer: str
+    momentum: float
+    lr_decay: float
+    l2: float
+    batch_size: int
+    sigmoid_terms: int
+    sigmoid_range: float
+    sigmoid_period: float
+    clip: float
+    def __init__(self, job_id: _Optional[str] = ..., bank_context: _Optional[bytes] = ..., bank_dim: _Optional[int] = ..., operator_features: _Optional[_Iterable[int]] = ..., learning_rate: _Optional[float] = ..., optimizer: _Optional[str] = ..., momentum: _Optional[float] = ..., lr_decay: _Optional[float] = ..., l2: _Optional[float] = ..., batch_size: _Optional[int] = ..., sigmoid_terms: _Optional[int] = ..., sigmoid_range: _Optional[float] = ..., sigmoid_period: _Optional[float] = ..., clip: _Optional[float] = ...) -> None: ...
+
+class LrSetupReply(_message.Message):
+    __slots__ = ("operator_context", "operator_dim", "train_rows", "validation_rows")
+    OPERATOR_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_DIM_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_ROWS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATION_ROWS_FIELD_NUMBER: _ClassVar[int]
+    operator_context: bytes
+    operator_dim: int
+    train_rows: int
+    validation_rows: int
+    def __init__(self, operator_context: _Optional[bytes] = ..., operator_dim: _Optional[int] = ..., train_rows: _Optional[int] = ..., validation_rows: _Optional[int] = ...) -> None: ...
+
+class LrForwardRequest(_message.Message):
+    __slots__ = ("job_id", "epoch", "split", "rows", "bank_logits", "operator_step", "step_epoch", "with_harmonics")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    BANK_LOGITS_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_STEP_FIELD_NUMBER: _ClassVar[int]
+    STEP_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    WITH_HARMONICS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    epoch: int
+    split: LrSplit
+    rows: bytes
+    bank_logits: bytes
+    operator_step: _containers.RepeatedScalarFieldContainer[bytes]
+    step_epoch: int
+    with_harmonics: bool
+    def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ..., split: _Optional[_Union[LrSplit, str]] = ..., rows: _Optional[bytes] = ..., bank_logits: _Optional[bytes] = ..., operator_step: _Optional[_Iterable[bytes]] = ..., step_epoch: _Optional[int] = ..., with_harmonics: _Optional[bool] = ...) -> None: ...
+
+class LrForwardReply(_message.Message):
+    __slots__ = ("operator_logits", "operator_harmonics")
+    OPERATOR_LOGITS_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_HARMONICS_FIELD_NUMBER: _ClassVar[int]
+    operator_logits: bytes
+    operator_harmonics: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, operator_logits: _Optional[bytes] = ..., operator_harmonics: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class LrSigmoidRequest(_message.Message):
+    __slots__ = ("job_id", "bank_harmonics")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    BANK_HARMONICS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    bank_harmonics: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, job_id: _Optional[str] = ..., bank_harmonics: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class LrSigmoidReply(_message.Message):
+    __slots__ = ("masked_residual", "negated_mask")
+    MASKED_RESIDUAL_FIELD_NUMBER: _ClassVar[int]
+    NEGATED_MASK_FIELD_NUMBER: _ClassVar[int]
+    masked_residual: bytes
+    negated_mask: bytes
+    def __init__(self, masked_residual: _Optional[bytes] = ..., negated_mask: _Optional[bytes] = ...) -> None: ...
+
+class LrBackwardRequest(_message.Message):
+    __slots__ = ("job_id", "epoch", "residual_share", "bank_products")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    RESIDUAL_SHARE_FIELD_NUMBER: _ClassVar[int]
+    BANK_PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    epoch: int
+    residual_share: bytes
+    bank_products: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ..., residual_share: _Optional[bytes] = ..., bank_products: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class LrBackwardReply(_message.Message):
+    __slots__ = ("operator_products", "bank_step")
+    OPERATOR_PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    BANK_STEP_FIELD_NUMBER: _ClassVar[int]
+    operator_products: _containers.RepeatedScalarFieldContainer[bytes]
+    bank_step: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, operator_products: _Optional[_Iterable[bytes]] = ..., bank_step: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class LrLossRequest(_message.Message):
+    __slots__ = ("job_id", "masked_loss")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    MASKED_LOSS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    masked_loss: bytes
+    def __init__(self, job_id: _Optional[str] = ..., masked_loss: _Optional[bytes] = ...) -> None: ...
+
+class LrLossReply(_message.Message):
+    __slots__ = ("masked_sum",)
+    MASKED_SUM_FIELD_NUMBER: _ClassVar[int]
+    masked_sum: float
+    def __init__(self, masked_sum: _Optional[float] = ...) -> None: ...
+
+class LrKeepBestRequest(_message.Message):
+    __slots__ = ("job_id", "epoch")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    epoch: int
+    def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
+
+class LrRevealRequest(_message.Message):
+    __slots__ = ("job_id", "bank_masked_weights", "operator_step", "step_epoch")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    BANK_MASKED_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_STEP_FIELD_NUMBER: _ClassVar[int]
+    STEP_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    bank_masked_weights: bytes
+    operator_step: _containers.RepeatedScalarFieldContainer[bytes]
+    step_epoch: int
+    def __init__(self, job_id: _Optional[str] = ..., bank_masked_weights: _Optional[bytes] = ..., operator_step: _Optional[_Iterable[bytes]] = ..., step_epoch: _Optional[int] = ...) -> None: ...
+
+class LrRevealReply(_message.Message):
+    __slots__ = ("bank_opened", "operator_masked_weights")
+    BANK_OPENED_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_MASKED_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    bank_opened: _containers.RepeatedScalarFieldContainer[float]
+    operator_masked_weights: bytes
+    def __init__(self, bank_opened: _Optional[_Iterable[float]] = ..., operator_masked_weights: _Optional[bytes] = ...) -> None: ...
+
+class LrRevealFinish(_message.Message):
+    __slots__ = ("job_id", "operator_opened")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_OPENED_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    operator_opened: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, job_id: _Optional[str] = ..., operator_opened: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class LrScoresRequest(_message.Message):
+    __slots__ = ("job_id", "split")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    split: LrSplit
+    def __init__(self, job_id: _Optional[str] = ..., split: _Optional[_Union[LrSplit, str]] = ...) -> None: ...
+
+class LrScoresReply(_message.Message):
+    __slots__ = ("partial_scores",)
+    PARTIAL_SCORES_FIELD_NUMBER: _ClassVar[int]
+    partial_scores: bytes
+    def __init__(self, partial_scores: _Optional[bytes] = ...) -> None: ...
+
+class LrAck(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

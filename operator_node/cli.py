@@ -2,23 +2,66 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable, Sequence
 
-from node_core.cli import NodeCli
+from node_core.cli import NodeCli, open_node
 from node_core.node import NodeContext, Registration
+from operator_node.binning import OperatorBinning
+from operator_node.hetero_lr import OperatorLr
+from operator_node.jobs import JobDesk, approve_job, describe_job
 from operator_node.psi import psi_registration
 from protocol.auth import PeerDirectory
+from protocol.binning import binning_service
+from protocol.hetero_lr.service import hetero_lr_service
+from protocol.jobs import jobs_service
 
 
 def operator_services(
     ctx: NodeContext, directory: PeerDirectory
 ) -> Iterable[Registration]:
     """Passive-party services the operator offers its counterparts."""
-    return [psi_registration(ctx, directory)]
+    desk = JobDesk(ctx)
+    return [
+        psi_registration(ctx, directory),
+        jobs_service(directory, desk),
+        binning_service(
+            directory,
+            OperatorBinning(ctx, desk),
+            ctx.max_transfer_bytes,
+            ctx.limits.chunk_bytes,
+        ),
+        hetero_lr_service(directory, OperatorLr(ctx, desk)),
+    ]
+
+
+def _approve(args: argparse.Namespace) -> int:
+    print(approve_job(open_node(args), args.job_id, True, ""))
+    return 0
+
+
+def _refuse(args: argparse.Namespace) -> int:
+    print(approve_job(open_node(args), args.job_id, False, args.reason))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    print(describe_job(open_node(args).store.get_job(args.job_id)))
+    return 0
 
 
 def build_cli() -> NodeCli:
-    return NodeCli("operator-node", "operator", operator_services)
+    cli = NodeCli("operator-node", "operator", operator_services)
+    for name, handler, text in (
+        ("approve", _approve, "approve a job waiting for manual approval"),
+        ("refuse", _refuse, "refuse a job waiting for manual approval"),
+        ("show", _show, "show a job's proposal and status"),
+    ):
+        parser = cli.with_config(cli.command(name, handler, text, group="jobs"))
+        parser.add_argument("job_id")
+        if name == "refuse":
+            parser.add_argument("--reason", default="", help="recorded in the audit")
+    return cli
 
 
 def main(argv: Sequence[str] | None = None) -> int:

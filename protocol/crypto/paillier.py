@@ -357,6 +357,32 @@ def sum_groups(
     )
 
 
+def concatenate(vectors: Sequence[CiphertextVector]) -> CiphertextVector:
+    """One vector holding the ciphertexts of `vectors` in order (same key, same
+    encoding apart from length); e.g. per-feature bin sums re-randomized together."""
+    if not vectors:
+        raise ValueError("nothing to concatenate")
+    first = vectors[0]
+    for vec in vectors[1:]:
+        if vec.public_key != first.public_key:
+            raise ValueError("vectors are under different keys")
+        if replace(vec.encoding, length=0) != replace(first.encoding, length=0):
+            raise ValueError("vectors have different encodings")
+    packing = first.encoding.packing
+    length = sum(
+        len(v.ciphertexts) * (packing.n_slots if packing else 1) for v in vectors
+    )
+    noise = [v.noise_bound for v in vectors]
+    return CiphertextVector(
+        first.public_key,
+        [c for v in vectors for c in v.ciphertexts],
+        replace(first.encoding, length=length),
+        magnitude_bound=max(v.magnitude_bound for v in vectors),
+        noise_bound=None if None in noise else max(n for n in noise if n is not None),
+        needs_rerandomization=any(v.needs_rerandomization for v in vectors),
+    )
+
+
 def sum_all(a: CiphertextVector) -> CiphertextVector:
     """Sum of all ciphertexts: one value (packed: one plaintext of slotwise sums)."""
     return sum_groups(a, np.zeros(len(a.ciphertexts), dtype=np.int64), 1)

@@ -1,0 +1,214 @@
+"""The bank's driver of two-party logistic regression (protocol.hetero_lr).
+
+The bank chooses the batches (a fresh permutation of the training rows every epoch,
+batches of at least the operator's minimum size), runs the three calls per batch,
+evaluates the training and validation loss after every epoch (each a flooded sum, the
+only values it learns), keeps the best epoch for early stopping, and finally learns its
+own weights while the operator learns its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from protocol.crypto.ckks import PRECISE, CkksContext
+from protocol.hetero_lr import messages as m
+from protocol.hetero_lr.party import BankLrParty, LrHyper
+from protocol.hetero_lr.service import HeteroLrClient
+
+Progress = Callable[[str], None]
+# Rows of the training split used for the per-epoch training-loss estimate.
+TRAIN_LOSS_SAMPLE = 4096
+
+
+@dataclass(frozen=True)
+class LrSettings:
+    epochs: int
+    batch_size: int
+    hyper: LrHyper
+    patience: int = 0
+    clip: float = 8.0
+    seed: int = 7
+
+
+@dataclass
+class LrHistory:
+    epochs: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LrResult:
+    weights: np.ndarray  # bank weights (last = intercept)
+    best_epoch: int
+    history: LrHistory
+    seconds_per_epoch: float
+
+
+class BankLrDriver:
+    def __init__(
+        self,
+        client: HeteroLrClient,
+        job_id: str,
+        features: np.ndarray,  # all aligned rows, preprocessed, intercept last
+        labels: np.ndarray,  # all aligned rows (0/1)
+        positions: dict[str, np.ndarray],  # "train" / "validation" -> aligned rows
+        operator_features: list[int],
+        settings: LrSettings,
+        progress: Progress = lambda _: None,
+    ) -> None:
+        self._client = client
+        self._job = job_id
+        self._positions = positions
+        self._settings = settings
+        self._progress = progress
+        self._keys = CkksContext.create(PRECISE, galois_keys=False)
+        h = settings.hyper
+        reply = client.setup(
+            m.LrSetup(
+                job_id=job_id,
+                bank_context=self._keys.public_bytes(),
+                bank_dim=features.shape[1],
+                operator_features=tuple(operator_features),
+                learning_rate=h.learning_rate,
+                optimizer=h.optimizer,
+                momentum=h.momentum,
+                lr_decay=h.lr_decay,
+                l2=h.l2,
+                batch_size=settings.batch_size,
+                sigmoid_terms=h.terms,
+                sigmoid_range=h.fit_range,
+                sigmoid_period=h.period,
+                clip=settings.clip,
+            )
+        )
+        if reply.train_rows != len(positions["train"]) or reply.validation_rows != len(
+            positions["validation"]
+        ):
+            raise RuntimeError(
+                "the operator's split sizes differ from the bank's: "
+                f"{reply.train_rows}/{reply.validation_rows} vs "
+                f"{len(positions['train'])}/{len(positions['validation'])}"
+            )
+        self.operator_dim = reply.operator_dim
+        self.party = BankLrParty(
+            features,
+            reply.operator_dim,
+            self._keys,
+            CkksContext.from_bytes(reply.operator_context),
+            h,
+            own_intercept=features.shape[1] - 1,
+            labels=labels,
+        )
+        self._pending: tuple[bytes, ...] = ()
+        self._pending_epoch = 0
+        self._rng = np.random.default_rng(settings.seed)
+
+    def _take_pending(self) -> tuple[tuple[bytes, ...], int]:
+        pending, epoch = self._pending, self._pending_epoch
+        self._pending = ()
+        return pending, epoch
+
+    def _batch(self, rows: np.ndarray, epoch: int) -> None:
+        aligned = self._positions["train"][rows]
+        party = self.party
+        party.start(aligned)
+        step, step_epoch = self._take_pending()
+        fwd = self._client.forward(
+            m.LrForward(
+                self._job, epoch, m.TRAIN, tuple(int(r) for r in rows),
+                party.masked_logits(), step, step_epoch,
+            )
+        )  # fmt: skip
+        harmonics = party.sigmoid_request(fwd.operator_logits)
+        sig = self._client.sigmoid(m.LrSigmoid(self._job, tuple(harmonics)))
+        share, products = party.backward_request(sig.masked_residual, sig.negated_mask)
+        back = self._client.backward(
+            m.LrBackward(self._job, epoch, share, tuple(products))
+        )
+        party.apply_step(list(back.bank_step), epoch)
+        self._pending = tuple(
+            party.masked_peer_step(list(back.operator_products), epoch)
+        )
+        self._pending_epoch = epoch
+
+    def _loss(self, split: str, rows: np.ndarray, epoch: int) -> float:
+        """Mean logistic loss over `rows` (positions within `split`)."""
+        party = self.party
+        total, count = 0.0, 0
+        for start in range(0, len(rows), party.slots):
+            chunk = rows[start : start + party.slots]
+            party.start(self._positions[split][chunk])
+            step, step_epoch = self._take_pending()
+            fwd = self._client.forward(
+                m.LrForward(
+                    self._job, epoch, split, tuple(int(r) for r in chunk),
+                    party.masked_logits(), step, step_epoch, with_harmonics=True,
+                )
+            )  # fmt: skip
+            masked = party.loss_products(
+                fwd.operator_logits, list(fwd.operator_harmonics)
+            )
+            total += party.loss_value(
+                self._client.loss(m.LrLoss(self._job, masked))
+            ) * len(chunk)
+            count += len(chunk)
+        return total / count
+
+    def train(self) -> LrResult:
+        s = self._settings
+        n_train = len(self._positions["train"])
+        n_val = len(self._positions["validation"])
+        history = LrHistory()
+        best, best_epoch, stale = np.inf, 0, 0
+        sample = self._rng.permutation(n_train)[:TRAIN_LOSS_SAMPLE]
+        for epoch in range(s.epochs):
+            started = time.perf_counter()
+            order = self._rng.permutation(n_train)
+            batches = [
+                order[i : i + s.batch_size] for i in range(0, n_train, s.batch_size)
+            ]
+            if len(batches) > 1 and len(batches[-1]) < s.batch_size // 2:
+                # Never send a small trailing batch: fold it into the previous one
+                # if it fits a ciphertext, otherwise split the two evenly.
+                tail = np.concatenate(batches[-2:])
+                batches = batches[:-2] + (
+                    [tail] if len(tail) <= self.party.slots else np.array_split(tail, 2)
+                )
+            for rows in batches:
+                self._batch(rows, epoch)
+            seconds = time.perf_counter() - started
+            train_loss = self._loss(m.TRAIN, sample, epoch)
+            val_loss = self._loss(m.VALIDATION, np.arange(n_val), epoch)
+            history.epochs.append(epoch + 1)
+            history.train_loss.append(train_loss)
+            history.validation_loss.append(val_loss)
+            history.seconds.append(seconds)
+            self._progress(
+                f"epoch {epoch + 1}/{s.epochs}: train loss {train_loss:.4f}, "
+                f"validation loss {val_loss:.4f} ({seconds:.1f} s)"
+            )
+            if val_loss < best - 1e-5:
+                best, best_epoch, stale = val_loss, epoch + 1, 0
+                self.party.keep_best()
+                self._client.keep_best(self._job, epoch + 1)
+            else:
+                stale += 1
+                if s.patience and stale >= s.patience:
+                    self._progress(f"early stop: no validation gain for {stale} epochs")
+                    break
+        masked, _ = self.party.masked_weights()
+        step, step_epoch = self._take_pending()
+        reveal = self._client.reveal(m.LrReveal(self._job, masked, step, step_epoch))
+        weights = self.party.own_weights(np.asarray(reveal.bank_opened))
+        opened = self.party.open_peer_weights(reveal.operator_masked_weights)
+        self._client.finish_reveal(
+            m.LrRevealFinish(self._job, tuple(float(v) for v in opened))
+        )
+        return LrResult(weights, best_epoch, history, float(np.mean(history.seconds)))

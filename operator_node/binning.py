@@ -1,0 +1,84 @@
+"""The operator's side of federated binning: bin locally, sum ciphertexts per bin.
+
+The operator bins each requested feature on the job's training rows with
+models.binning (equal-frequency by default, missing values in their own bin), adds the
+bank's encrypted label indicators per bin and re-randomizes every sum before it leaves
+(protocol.binning states what each party learns). It never decrypts anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from models.binning import BinningModel
+from node_core.node import NodeContext
+from operator_node.jobs import JobDesk
+from protocol.binning import BinSumsReply, BinSumsRequest, FeatureBins
+from protocol.crypto import paillier
+from protocol.domain import Peer
+from protocol.errors import InvalidArgument
+
+log = logging.getLogger(__name__)
+
+
+class OperatorBinning:
+    """Handler of the Binning service."""
+
+    def __init__(self, ctx: NodeContext, desk: JobDesk) -> None:
+        self._ctx = ctx
+        self._desk = desk
+
+    def bin_sums(self, peer: Peer, request: BinSumsRequest) -> BinSumsReply:
+        started = time.perf_counter()
+        session = self._desk.session(peer, request.job_id)
+        if session.validation is None:
+            raise InvalidArgument(f"job {request.job_id} is not bound to an alignment")
+        train = np.flatnonzero(~session.validation)
+        if len(request.labels.ciphertexts) != len(train):
+            raise InvalidArgument(
+                f"binning.labels: {len(request.labels.ciphertexts)} ciphertexts for"
+                f" {len(train)} training rows"
+            )
+        unknown = [f for f in request.features if not 0 <= f < len(session.columns)]
+        if unknown:
+            raise InvalidArgument(f"binning.labels: unknown feature index {unknown[0]}")
+        policy = self._ctx.config.counterpart(peer.party_id).policy
+        dataset = self._ctx.dataset(policy.source)
+        columns = [session.columns[f] for f in request.features]
+        frame = session.features(dataset.features).iloc[train][columns]
+        categorical = [c for c in columns if dataset.feature_types[c] == "categorical"]
+        binning = BinningModel.fit(
+            frame,
+            columns,
+            method=request.method,  # type: ignore[arg-type]
+            n_bins=request.bins,
+            categorical=categorical,
+        )
+        bins = binning.transform(frame)
+        parts, layout = [], []
+        for index, column in zip(request.features, columns, strict=True):
+            n_bins = binning.n_bins[column]
+            parts.append(paillier.sum_groups(request.labels, bins[column], n_bins))
+            name = session.display_name(index, policy.disclose_feature_names)
+            labels = (
+                tuple(binning.labels(column))
+                if policy.disclose_feature_names
+                else tuple(f"bin {b + 1}" for b in range(n_bins))
+            )
+            layout.append(FeatureBins(index, name, n_bins, labels))
+        sums = paillier.rerandomize(paillier.concatenate(parts))
+        session.state["binning"] = binning.to_dict()
+        self._ctx.store.append_audit(
+            "binning.sums",
+            counterpart=peer.party_id,
+            subject=request.job_id,
+            detail={
+                "features": len(columns),
+                "rows": len(train),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+        return BinSumsReply(tuple(layout), sums)

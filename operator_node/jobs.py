@@ -1,0 +1,320 @@
+"""The operator's job desk: per-counterpart policy, approval, and job sessions.
+
+Every joint job passes here before any data moves. A proposal is checked against the
+counterpart's policy (purpose, requested features, row bound, minimum batch size);
+a refusal names the rule. Approved jobs get a session that later protocol services
+(binning, logistic regression, prediction) look up with `session(peer, job_id)`, which
+refuses unknown jobs, other counterparts' jobs and jobs not (yet) approved.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from node_core.config import CounterpartPolicy
+from node_core.node import NodeContext
+from node_core.store import StoreError
+from protocol.domain import (
+    JobBinding,
+    JobDecision,
+    JobOutcome,
+    JobProposal,
+    OperatorFeature,
+    Peer,
+)
+from protocol.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from protocol.psi.alignment import data_fingerprint, load_alignment
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("approved", "running")
+
+
+@dataclass
+class JobSession:
+    """An approved job's working state on the operator (in memory)."""
+
+    job_id: str
+    counterpart: str
+    columns: list[str]  # operator columns, in OperatorFeature index order
+    kinds: list[str]
+    rows: np.ndarray | None = None  # dataset row per aligned position (after Bind)
+    validation: np.ndarray | None = None  # bool per aligned position
+    state: dict[str, Any] = field(default_factory=dict)  # per-protocol state
+
+    def display_name(self, index: int, disclose: bool) -> str:
+        """The name the bank sees: the real column or a stable alias."""
+        return self.columns[index] if disclose else f"f{index + 1:03d}"
+
+    def features(self, dataset_features: pd.DataFrame) -> pd.DataFrame:
+        """The job's operator features for the aligned rows, in aligned order."""
+        if self.rows is None:
+            raise FailedPrecondition(f"job {self.job_id} is not bound to an alignment")
+        frame = dataset_features.iloc[self.rows][self.columns]
+        return frame.reset_index(drop=True)
+
+
+def catalog_features(policy: CounterpartPolicy, columns: dict[str, str]) -> list[str]:
+    """The operator columns a counterpart may ever request under its policy."""
+    return [
+        c for c in columns if any(fnmatch.fnmatchcase(c, p) for p in policy.features)
+    ]
+
+
+class JobDesk:
+    """Handler of the Jobs service (see protocol.jobs.JobsHandler)."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self._ctx = ctx
+        self._lock = threading.Lock()
+        self._sessions: dict[str, JobSession] = {}
+
+    # ---- policy ----------------------------------------------------------------
+    def _policy(self, peer: Peer) -> CounterpartPolicy:
+        return self._ctx.config.counterpart(peer.party_id).policy
+
+    def _resolve_features(
+        self, peer: Peer, policy: CounterpartPolicy, requested: tuple[str, ...]
+    ) -> tuple[list[str], list[str]]:
+        types = self._ctx.dataset(policy.source).feature_types
+        chosen: list[str] = []
+        for pattern in requested:
+            hits = [c for c in types if fnmatch.fnmatchcase(c, pattern)]
+            if not hits:
+                raise InvalidArgument(
+                    f"requested operator feature {pattern!r} matches no feature"
+                )
+            chosen += [h for h in hits if h not in chosen]
+        allowed = set(catalog_features(policy, types))
+        outside = [c for c in chosen if c not in allowed]
+        if outside:
+            more = f" and {len(outside) - 1} more" if len(outside) > 1 else ""
+            raise PermissionDenied(
+                f"feature {outside[0]!r}{more} is outside {peer.party_id}'s policy"
+                " (policy.features)"
+            )
+        return chosen, [types[c] for c in chosen]
+
+    def _check(self, peer: Peer, proposal: JobProposal) -> tuple[list[str], list[str]]:
+        policy = self._policy(peer)
+        if proposal.purpose not in policy.purposes:
+            allowed = ", ".join(policy.purposes) or "none"
+            raise PermissionDenied(
+                f"purpose {proposal.purpose!r} is not allowed for {peer.party_id}"
+                f" (policy.purposes: {allowed})"
+            )
+        if proposal.max_rows > policy.max_rows:
+            raise PermissionDenied(
+                f"job asks for up to {proposal.max_rows} rows, over {peer.party_id}'s"
+                f" limit of {policy.max_rows} (policy.max_rows)"
+            )
+        if proposal.batch_size < policy.min_batch_size:
+            raise PermissionDenied(
+                f"batch size {proposal.batch_size} is below the minimum of"
+                f" {policy.min_batch_size} (policy.min_batch_size)"
+            )
+        return self._resolve_features(peer, policy, proposal.features)
+
+    def _decision(self, job_id: str, status: str, message: str = "") -> JobDecision:
+        session = self._sessions.get(job_id)
+        features: tuple[OperatorFeature, ...] = ()
+        if session is not None and status in (*ACTIVE, "succeeded"):
+            policy = self._ctx.config.counterpart(session.counterpart).policy
+            features = tuple(
+                OperatorFeature(
+                    i, c if policy.disclose_feature_names else f"f{i + 1:03d}", k
+                )
+                for i, (c, k) in enumerate(
+                    zip(session.columns, session.kinds, strict=True)
+                )
+            )
+        min_batch = 0
+        if session is not None:
+            min_batch = self._ctx.config.counterpart(
+                session.counterpart
+            ).policy.min_batch_size
+        return JobDecision(job_id, status, message, features, min_batch)
+
+    # ---- Jobs service ----------------------------------------------------------
+    def propose(self, peer: Peer, proposal: JobProposal) -> JobDecision:
+        store = self._ctx.store
+        spec = {
+            "purpose": proposal.purpose,
+            "features": list(proposal.features),
+            "model": proposal.model,
+            "max_rows": proposal.max_rows,
+            "batch_size": proposal.batch_size,
+            "description": proposal.description,
+        }
+        with self._lock:
+            try:
+                existing = store.get_job(proposal.job_id)
+            except StoreError:
+                existing = None
+            if existing is not None:
+                if (
+                    existing.counterpart != peer.party_id
+                    or existing.spec.get("proposal") != spec
+                ):
+                    raise InvalidArgument(
+                        f"job id {proposal.job_id} was already proposed differently"
+                    )
+                return self._decision(existing.id, existing.status, existing.error)
+            job = store.create_job(
+                proposal.model, peer.party_id, {"proposal": spec}, proposal.job_id
+            )
+            try:
+                columns, kinds = self._check(peer, proposal)
+            except (PermissionDenied, InvalidArgument) as exc:
+                store.set_job_status(job.id, "refused", error=str(exc))
+                log.info(
+                    "job refused", extra={"job": job.id, "counterpart": peer.party_id}
+                )
+                raise
+            self._sessions[job.id] = JobSession(job.id, peer.party_id, columns, kinds)
+            policy = self._policy(peer)
+            if policy.approval == "auto":
+                store.set_job_status(
+                    job.id, "approved", result={"approved_by": "policy"}
+                )
+                return self._decision(job.id, "approved")
+            store.set_job_status(job.id, "pending_approval")
+            return self._decision(
+                job.id,
+                "pending_approval",
+                "waiting for the operator's approval"
+                f" (operator-node jobs approve {job.id})",
+            )
+
+    def _own_job(self, peer: Peer, job_id: str):  # type: ignore[no-untyped-def]
+        try:
+            job = self._ctx.store.get_job(job_id)
+        except StoreError:
+            raise NotFound(f"no job {job_id}") from None
+        if job.counterpart != peer.party_id:
+            raise NotFound(f"no job {job_id}")
+        return job
+
+    def status(self, peer: Peer, job_id: str) -> JobDecision:
+        job = self._own_job(peer, job_id)
+        if job.status in ACTIVE and job_id not in self._sessions:
+            # Approved from the CLI while this process ran, or before a restart.
+            self._restore(job)
+        return self._decision(job.id, job.status, job.error)
+
+    def _restore(self, job) -> None:  # type: ignore[no-untyped-def]
+        proposal = JobProposal(job_id=job.id, **job.spec["proposal"])
+        peer = Peer(job.counterpart, job.counterpart)
+        columns, kinds = self._check(peer, proposal)
+        self._sessions[job.id] = JobSession(job.id, job.counterpart, columns, kinds)
+
+    def session(self, peer: Peer, job_id: str) -> JobSession:
+        """The active session of an approved job of this peer, or a clear refusal."""
+        job = self._own_job(peer, job_id)
+        if job.status not in ACTIVE:
+            raise FailedPrecondition(
+                f"job {job_id} is {job.status.replace('_', ' ')}, not approved"
+            )
+        with self._lock:
+            if job_id not in self._sessions:
+                self._restore(job)
+            return self._sessions[job_id]
+
+    def bind(self, peer: Peer, binding: JobBinding) -> JobDecision:
+        session = self.session(peer, binding.job_id)
+        try:
+            alignment = load_alignment(self._ctx.config.state_dir, binding.alignment_id)
+        except (FileNotFoundError, ValueError):
+            raise NotFound(f"no alignment {binding.alignment_id}") from None
+        if alignment.counterpart != peer.party_id:
+            raise NotFound(f"no alignment {binding.alignment_id}")
+        policy = self._policy(peer)
+        source = self._ctx.config.data_source(policy.source)
+        dataset = self._ctx.dataset(policy.source)
+        current = data_fingerprint(source.path, dataset.report.rows_accepted)
+        if alignment.fingerprint != current:
+            raise FailedPrecondition(
+                f"alignment {binding.alignment_id} was made on data that has changed"
+                " since; run the PSI again"
+            )
+        if len(alignment.local_rows) != binding.rows:
+            raise InvalidArgument(
+                f"JobBinding.rows: alignment has {len(alignment.local_rows)} rows,"
+                f" binding says {binding.rows}"
+            )
+        if binding.rows > policy.max_rows:
+            raise PermissionDenied(
+                f"alignment has {binding.rows} rows, over the limit of"
+                f" {policy.max_rows} (policy.max_rows)"
+            )
+        bits = np.frombuffer(binding.validation_bitmap, dtype=np.uint8)
+        validation = np.unpackbits(bits, bitorder="little")[: binding.rows].astype(bool)
+        session.rows = np.asarray(alignment.local_rows, dtype=np.int64)
+        session.validation = validation
+        store = self._ctx.store
+        if store.get_job(binding.job_id).status == "approved":
+            store.set_job_status(binding.job_id, "running")
+        store.append_audit(
+            "job.bound",
+            counterpart=peer.party_id,
+            subject=binding.job_id,
+            detail={
+                "alignment_id": binding.alignment_id,
+                "rows": binding.rows,
+                "validation_rows": int(validation.sum()),
+            },
+        )
+        return self._decision(binding.job_id, "running")
+
+    def finish(self, peer: Peer, outcome: JobOutcome) -> JobDecision:
+        job = self._own_job(peer, outcome.job_id)
+        status = "succeeded" if outcome.succeeded else "failed"
+        if job.status in ACTIVE:
+            self._ctx.store.set_job_status(
+                job.id, status, result={"bank_message": outcome.message}
+            )
+        with self._lock:
+            session = self._sessions.pop(job.id, None)
+        if session is not None:
+            session.state.clear()
+        return self._decision(job.id, status, outcome.message)
+
+
+def approve_job(ctx: NodeContext, job_id: str, approved: bool, reason: str) -> str:
+    """CLI action: approve or refuse a job waiting for manual approval."""
+    job = ctx.store.get_job(job_id)
+    if job.status != "pending_approval":
+        raise StoreError(f"job {job_id} is {job.status}, not pending approval")
+    if approved:
+        ctx.store.set_job_status(job_id, "approved", result={"approved_by": "operator"})
+        return f"job {job_id} approved"
+    ctx.store.set_job_status(
+        job_id, "refused", error=reason or "refused by the operator"
+    )
+    return f"job {job_id} refused"
+
+
+def describe_job(job) -> str:  # type: ignore[no-untyped-def]
+    proposal = job.spec.get("proposal", {})
+    return json.dumps(
+        {
+            "id": job.id,
+            "counterpart": job.counterpart,
+            "status": job.status,
+            **proposal,
+        },
+        indent=2,
+    )

@@ -1,0 +1,108 @@
+"""Test helpers: an operator and a bank configured for a joint job on FATE data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from bank_node.jobspec import JobSpec, parse_job_spec
+from node_core.config import NodeConfig
+from node_core.node import NodeContext
+from operator_node.cli import operator_services
+from scripts.fate_data import PartyFiles, write_party_files
+from tests.nodes import Pki, RunningNode, running_node, write_config
+
+
+@dataclass
+class JointSetup:
+    files: PartyFiles
+    operator: RunningNode
+    bank: NodeContext
+    root: Path
+
+
+def operator_config(
+    root: Path, pki: Pki, files: PartyFiles, policy: dict[str, Any]
+) -> NodeConfig:
+    return write_config(
+        root / "operator.toml",
+        pki,
+        "operator",
+        "operator",
+        [
+            {
+                "party_id": "bank-a",
+                "identity": "bank-a",
+                "limits": {"psi_min_set_size": 10},
+                "policy": {
+                    "purposes": ["credit_risk"],
+                    "features": ["o_*"],
+                    "approval": "auto",
+                    "min_batch_size": 64,
+                    "source": "subscribers",
+                    **policy,
+                },
+            }
+        ],
+        data={
+            "subscribers": {
+                "path": str(files.operator),
+                "id": "phone",
+                "numeric": ["o_*"],
+            }
+        },
+        transport={"max_message_mb": 64},
+    )
+
+
+def bank_config(root: Path, pki: Pki, files: PartyFiles, address: str) -> NodeConfig:
+    return write_config(
+        root / "bank.toml",
+        pki,
+        "bank-a",
+        "bank",
+        [{"party_id": "operator", "identity": "operator", "address": address}],
+        data={
+            "customers": {
+                "path": str(files.bank),
+                "id": "phone",
+                "label": "y",
+                "numeric": ["b_*"],
+            }
+        },
+        transport={"max_message_mb": 64},
+    )
+
+
+@contextmanager
+def joint_setup(
+    root: Path, pki: Pki, dataset: str = "breast", policy: dict[str, Any] | None = None
+) -> Iterator[JointSetup]:
+    files = write_party_files(dataset, root / "data")
+    op_cfg = operator_config(root, pki, files, policy or {})
+    with running_node(op_cfg, operator_services) as operator:
+        bank = NodeContext.open(bank_config(root, pki, files, operator.address))
+        try:
+            yield JointSetup(files, operator, bank, root)
+        finally:
+            bank.store.close()
+
+
+def job_spec(root: Path, **sections: dict[str, Any]) -> JobSpec:
+    doc: dict[str, Any] = {
+        "job": {"name": "test-model", "purpose": "credit_risk"},
+        "data": {"source": "customers"},
+        "operator": {"features": ["o_*"]},
+        "model": {"epochs": 3, "batch_size": 256, "learning_rate": 0.5},
+        "report": {"output": str(root / "reports")},
+    }
+    for key, value in sections.items():
+        doc[key] = {**doc.get(key, {}), **value}
+    path = root / "job.toml"
+    path.write_text(tomli_w.dumps(doc))
+    return parse_job_spec(doc, path)

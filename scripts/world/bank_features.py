@@ -21,6 +21,7 @@ _INCOME_EDGES = (5_000, 10_000, 20_000, 50_000)
 _INCOME_UNDECLARED = 0.12  # customers who never declared an income
 _OCCUPATION_UNDECLARED = 0.06
 _APP_FLAG_NOISE = 0.05  # bank's login records disagree with app traffic
+_MAX_MONTHS_ON_BOOK = 480
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -64,7 +65,8 @@ def build_bank_features(
     declared = traits.income_cny * np.exp(rng.normal(0.08, 0.25, n))
     band = np.digitize(declared, _INCOME_EDGES)
     band = np.where(rng.random(n) < _INCOME_UNDECLARED, -1, band)
-    months_max = np.maximum((age - 18) * 12, 1)
+    # Since adulthood, and modern retail banking is about 40 years old.
+    months_max = np.clip((age - 18) * 12, 1, _MAX_MONTHS_ON_BOOK)
     months = np.exp(np.log(80) + 0.5 * stab + 0.4 * age_z + rng.normal(0, 0.8, n))
     months = np.clip(np.ceil(months), 1, months_max).astype(np.int16)
     working = (traits.occupation == EMPLOYED) | (traits.occupation == SELF_EMPLOYED)

@@ -24,7 +24,7 @@ VALID_VARIANT = "valid_variant"
 
 # Share of rows per defect class in each dirty table (at least _MIN_PER_CLASS each).
 _RATE = 0.002
-_MIN_PER_CLASS = 3
+_MIN_PER_CLASS = 1
 _BAD_TYPE_VALUES = ("abc", "12,5", "N/A?", "1.2.3", "--", "¥300", "twelve")
 _ID_CHECK = "10X98765432"
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

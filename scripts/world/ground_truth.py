@@ -118,7 +118,7 @@ CAMPAIGN = OutcomeModel(
     intercept=-8.7,
     terms=tuple(t for t in RESPONSE.terms if t.side != "bank")
     + (
-        Term("(age - 35) / 15", "bank", -0.35),
+        Term("(age - 35) / 15", "operator", -0.35),
         Term("holds an account at the bank", "bank", 1.6),
     ),
 )

@@ -46,6 +46,8 @@ _DATA_RECORD_GAP = 0.015  # share missing from the data-usage billing run
 _DEVICE_UNKNOWN = 0.015  # share whose handset the network could not identify
 _ALERT_OPT_IN_PRIMARY = 0.97
 _ALERT_OPT_IN_OTHER = 0.85
+_MAX_TENURE_MONTHS = 360
+_MAX_APP_MINUTES = 12_000.0  # ~6.7 hours a day in one category
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -87,7 +89,8 @@ def build_operator_features(
     cols["profile_age"] = age.astype(np.int16)
 
     # --- account -----------------------------------------------------------------
-    max_tenure = np.maximum((age - 16) * 12, 1)
+    # Nobody has held a line since before 16 or before mass GSM service (~1995).
+    max_tenure = np.clip((age - 16) * 12, 1, _MAX_TENURE_MONTHS)
     tenure = np.exp(np.log(70) + 0.5 * stab + 0.3 * age_z + rng.normal(0, 0.7, n))
     tenure = np.clip(np.ceil(tenure), 1, max_tenure).astype(np.int16)
     distress = traits.distress
@@ -258,6 +261,7 @@ def build_operator_features(
     for category, (logit, log_minutes) in category_models.items():
         used = smart & (rng.random(n) < _sigmoid(logit))
         minutes_used = np.exp(log_minutes + rng.normal(0, 0.9, n)) * used
+        minutes_used = np.minimum(minutes_used, _MAX_APP_MINUTES)
         cols[f"app_{category}_min"] = _gapped(minutes_used, unidentified)
         truth[f"app_{category}"] = minutes_used
 

@@ -235,7 +235,13 @@ def generate_world(args: WorldArgs, out: Path) -> dict:
 
 def _located(sink: TableSink, entries: list[dict]) -> list[dict]:
     """Turn block-local rows into file rows (the block is about to be appended)."""
-    return [{"file": sink.relative, **e, "row": sink.rows + e["row"]} for e in entries]
+    located = []
+    for entry in entries:
+        entry = {"file": sink.relative, **entry, "row": sink.rows + entry["row"]}
+        if "duplicate_of_row" in entry:
+            entry["duplicate_of_row"] += sink.rows
+        located.append(entry)
+    return located
 
 
 def _write_json(path: Path, payload: dict) -> None:

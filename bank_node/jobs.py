@@ -27,11 +27,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from bank_node.hetero_lr import BankLrDriver, LrResult, LrSettings
 from bank_node.iv import OperatorIv, bank_iv, operator_iv
-from bank_node.jobspec import JobSpec
+from bank_node.jobspec import JobSpec, SplitSection
 from bank_node.psi import run_psi
 from models.binning import BinningModel
 from models.metrics import evaluate
@@ -67,6 +69,36 @@ PRIVACY = (
     "Prediction: the operator sent its partial scores once per split; the bank never"
     " received an operator feature value or a per-epoch partial logit.",
 )
+
+
+BANK_ONLY_NOTE = (
+    "logistic regression on the bank's own inputs only, same rows and split, trained"
+    " locally in plaintext: what the bank gets without the operator"
+)
+
+
+def bank_only_auc(
+    bank_x: np.ndarray, labels: np.ndarray, positions: dict[str, np.ndarray]
+) -> float:
+    """Validation AUC of the bank-only baseline (the joint model's value added)."""
+    train, val = positions["train"], positions["validation"]
+    model = LogisticRegression(max_iter=2000, fit_intercept=False)
+    model.fit(bank_x[train], labels[train])
+    return float(roc_auc_score(labels[val], bank_x[val] @ model.coef_[0]))
+
+
+def validation_mask(labels: np.ndarray, split: SplitSection) -> np.ndarray:
+    """The bank's stratified split over aligned positions: True = validation."""
+    positions = np.arange(len(labels))
+    _, val = train_test_split(
+        positions,
+        test_size=split.validation_fraction,
+        stratify=labels,
+        random_state=split.seed,
+    )
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[val] = True
+    return mask
 
 
 def stderr_progress(message: str) -> None:
@@ -135,18 +167,6 @@ class JobRunner:
                 f"the operator did not approve job {self.job_id}: {decision.message}"
             )
         return decision
-
-    def _split(self, labels: np.ndarray) -> np.ndarray:
-        positions = np.arange(len(labels))
-        _, val = train_test_split(
-            positions,
-            test_size=self.spec.split.validation_fraction,
-            stratify=labels,
-            random_state=self.spec.split.seed,
-        )
-        mask = np.zeros(len(labels), dtype=bool)
-        mask[val] = True
-        return mask
 
     def run(self) -> JobRun:
         ctx, spec = self.ctx, self.spec
@@ -226,7 +246,7 @@ class JobRunner:
                 f" operator subscribers ({self.timings['psi']:.1f} s)"
             )
             labels = dataset.label[rows].astype(np.int64)  # type: ignore[index]
-            validation = self._split(labels)
+            validation = validation_mask(labels, spec.split)
             bitmap = np.packbits(validation, bitorder="little").tobytes()
             jobs.bind(
                 JobBinding(self.job_id, alignment.alignment_id, len(rows), bitmap)
@@ -282,9 +302,10 @@ class JobRunner:
             }
             jobs.finish(JobOutcome(self.job_id, True, "model trained"))
         self._timed("total", started)
+        bank_only = bank_only_auc(bank_x, labels, positions)
         return self._finish(
             psi.summary(), labels, positions, scores, lr, pre, bank_ivs, op_ivs,
-            chosen_bank, chosen_op, bank_binning, iv_timings,
+            chosen_bank, chosen_op, bank_binning, iv_timings, bank_only,
         )  # fmt: skip
 
     def _bank_frame(self, dataset: Dataset, rows: np.ndarray) -> pd.DataFrame:
@@ -391,6 +412,7 @@ class JobRunner:
         chosen_op: list[int],
         bank_binning: BinningModel,
         iv_timings: dict[str, float],
+        bank_only: float,
     ) -> JobRun:
         spec = self.spec
         prob = {k: 1.0 / (1.0 + np.exp(-v)) for k, v in scores.items()}
@@ -437,12 +459,14 @@ class JobRunner:
             "rows": {k: int(len(v)) for k, v in positions.items()},
             "psi": psi_summary,
             "validation_auc": round(val_eval.auc, 6),
+            "bank_only_validation_auc": round(bank_only, 6),
             "validation_ks": round(val_eval.ks.statistic, 6),
             "train_auc": round(train_eval.auc, 6),
             "best_epoch": lr.best_epoch,
             "epochs_run": len(lr.history.epochs),
             "seconds_per_epoch": round(lr.seconds_per_epoch, 3),
             "iv_seconds": round(iv_timings["total_s"], 3),
+            "iv_timings": {k: round(v, 3) for k, v in iv_timings.items()},
             "features": {"bank": chosen_bank, "operator": chosen_op},
             "timings": self.timings,
         }
@@ -462,6 +486,8 @@ class JobRunner:
                     "validation_rows": len(positions["validation"]),
                     "best_epoch": lr.best_epoch,
                     "seconds_per_epoch": round(lr.seconds_per_epoch, 3),
+                    "bank_only_validation_auc": round(bank_only, 4),
+                    "bank_only_model": BANK_ONLY_NOTE,
                 },
                 operator_iv={o.name: o.table.iv for o in op_ivs},
                 bank_iv={k: v.iv for k, v in bank_ivs.items()},

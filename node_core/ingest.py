@@ -189,11 +189,13 @@ def load_dataset(name: str, src: DataSourceConfig) -> Dataset:
             f"{src.path}: missing required column {src.label!r} (label)"
         )
     identity = _resolve(src.identity, columns, src, "identity")
-    numeric = _resolve(src.numeric, columns, src, "numeric")
-    categorical = [
+    # A column named as categorical stays categorical even if a numeric glob (e.g.
+    # "acct_*") also matches it.
+    categorical = _resolve(src.categorical, columns, src, "categorical")
+    numeric = [
         c
-        for c in _resolve(src.categorical, columns, src, "categorical")
-        if c not in numeric
+        for c in _resolve(src.numeric, columns, src, "numeric")
+        if c not in categorical
     ]
     reserved = {src.id, src.label, *identity}
     numeric = [c for c in numeric if c not in reserved]
@@ -227,6 +229,13 @@ def load_dataset(name: str, src: DataSourceConfig) -> Dataset:
         values = _as_missing(frame[col], tokens)
         parsed = pd.to_numeric(values, errors="coerce").astype("float64")
         bad = parsed.isna() & values.notna()
+        if len(frame) and bad.all():
+            # Every row failing means a schema mistake, not bad rows: say so instead
+            # of rejecting the whole file row by row.
+            raise IngestionError(
+                f"{src.path}: column {col!r} is declared numeric but holds no number"
+                " in any row; declare it categorical"
+            )
         problems.append(
             (bad, col, BAD_TYPE, pd.Series("not a number", index=frame.index))
         )

@@ -16,6 +16,7 @@ from protocol.crypto.fixedpoint import (
     PackingOverflowError,
     PackingSpec,
 )
+from protocol.crypto.paillier_compress import compress
 from protocol.crypto.paillier_keys import (
     InsecureKeyError,
     PaillierPrivateKey,
@@ -340,3 +341,48 @@ def test_default_key_runs_the_woe_flow_if_labels_are_packed(
         for g in range(5)
     ]
     assert counts == [c for pair in expected for c in pair]
+
+
+def test_compress_packs_bin_sums_into_few_ciphertexts_if_slots_are_declared(
+    public_key: PaillierPublicKey, private_key: PaillierPrivateKey
+):
+    # Prepare: per-bin label counts (unpacked) and (g, h) histograms (2 slots per bin)
+    rng = np.random.default_rng(8)
+    labels = rng.integers(0, 2, 3000)
+    bins = rng.integers(0, 40, 3000)
+    counts = he.sum_groups(
+        through_wire(he.owner_encrypt_vector(private_key, labels, value_bits=1)),
+        bins,
+        40,
+    )
+    spec = PackingSpec(value_bits=20, n_slots=2, max_summands=4096)
+    rows = rng.integers(-(2**20) + 1, 2**20, size=(3000, 2))
+    histogram = he.sum_groups(
+        through_wire(he.encrypt_packed(public_key, rows.ravel(), spec)), bins, 40
+    )
+
+    # Execute
+    packed_counts = compress(counts, max_summands=4096)
+    packed_histogram = compress(histogram)
+
+    # Assert: a 1024-bit key's plaintext holds 72 14-bit or 15 x 2 33-bit slots
+    assert len(packed_counts.ciphertexts) == 1
+    assert len(packed_histogram.ciphertexts) == 3
+    assert he.decrypt_packed(private_key, through_wire(packed_counts)) == [
+        int(labels[bins == g].sum()) for g in range(40)
+    ]
+    expected = np.stack([rows[bins == g].sum(axis=0) for g in range(40)]).ravel()
+    assert he.decrypt_packed(private_key, through_wire(packed_histogram)) == (
+        expected.tolist()
+    )
+
+
+def test_compress_raises_if_values_may_exceed_the_declared_slots(
+    public_key: PaillierPublicKey,
+):
+    # Prepare: sums of 3000 one-bit values need 12 bits of headroom, not 4
+    counts = he.sum_all(he.encrypt_vector(public_key, [1] * 3000, value_bits=1))
+
+    # Execute / Assert
+    with pytest.raises(ValueError, match="^values may reach 12 bits, more than"):
+        compress(counts, max_summands=16)

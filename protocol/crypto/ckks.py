@@ -54,6 +54,8 @@ import numpy as np
 import numpy.typing as npt
 import tenseal as ts
 
+from protocol.crypto.ckks_seal import add_to_every_slot
+
 # HomomorphicEncryption.org standard, Table 1, 128-bit classical: ring dim -> max log q.
 HE_STANDARD_MAX_LOG_Q_128 = {4096: 109, 8192: 218, 16384: 438, 32768: 881}
 
@@ -324,8 +326,11 @@ def mask_for_decryption(
 ) -> tuple[CkksVector, npt.NDArray[np.float64]]:
     """Add a uniform mask in [-value_bound 2^h, value_bound 2^h] to every slot.
 
-    Returns the masked vector (send it for decryption) and the mask (keep it; subtract
-    it from what comes back). Raises if the mask would not fit the remaining modulus.
+    Every slot means all N/2 slots of each ciphertext, not only the vector's visible
+    ones: after `dot` the hidden slots hold partial sums the key holder could decode
+    (ckks_seal). Returns the masked vector (send it for decryption) and the mask of the
+    visible slots (keep it; subtract it from what comes back). Raises if the mask would
+    not fit the remaining modulus.
     """
     if value_bound <= 0:
         raise ValueError("value_bound must be positive")
@@ -338,8 +343,14 @@ def mask_for_decryption(
             f"{headroom} bits of headroom left; mask before the last rescale or lower "
             f"hiding_bits"
         )
-    mask = secure_uniform(bound, vec.length)
-    return vec.add_plain(mask), mask
+    slots = vec.context.preset.slots
+    context = vec.context.tenseal_context
+    chunks, visible = [], []
+    for chunk in vec.chunks:
+        full = secure_uniform(bound, slots)
+        chunks.append(add_to_every_slot(chunk, context, full))
+        visible.append(full[: chunk.size()])
+    return CkksVector(vec.context, chunks, vec.length), np.concatenate(visible)
 
 
 def decrypt_with_flooding(

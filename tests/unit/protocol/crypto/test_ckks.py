@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tenseal as ts
+import tenseal.sealapi as sealapi
 
 from protocol.crypto.ckks import (
     FAST,
@@ -206,3 +207,30 @@ def test_context_without_galois_keys_is_smaller_if_rotations_are_not_needed(
     # Assert
     assert len(owner.public_bytes()) < len(ckks_owner.public_bytes()) / 5
     assert np.allclose(owner.decrypt(vec), [3.0, 8.0], atol=FAST.error_bound)
+
+
+def _all_slots(owner: CkksContext, vec: CkksVector) -> np.ndarray:
+    """Every slot of the first ciphertext, as a curious key holder can decode it."""
+    seal_context = owner.tenseal_context.seal_context().data
+    decryptor = sealapi.Decryptor(seal_context, owner.tenseal_context.secret_key().data)
+    plaintext = sealapi.Plaintext()
+    decryptor.decrypt(vec.chunks[0].ciphertext()[0], plaintext)
+    return np.array(sealapi.CKKSEncoder(seal_context).decode_double(plaintext))
+
+
+def test_mask_covers_hidden_slots_if_a_dot_product_left_partial_sums_there(
+    ckks_owner: CkksContext, ckks_peer: CkksContext
+):
+    # Prepare: the peer's weights w; the owner's features x
+    x, w = np.arange(1.0, 9.0), np.array([3.0, -1.0, 4.0, 1.0, -5.0, 9.0, 2.0, -6.0])
+    score = to_peer(ckks_owner.encrypt(x), ckks_peer).dot(w)
+    unmasked = _all_slots(ckks_owner, to_peer(score, ckks_owner))
+
+    # Execute
+    masked, _ = mask_for_decryption(score, value_bound=64.0, hiding_bits=30)
+    seen = _all_slots(ckks_owner, to_peer(masked, ckks_owner))
+
+    # Assert: without the full-slot mask, slot 1 holds sum(x*w) - x_0*w_0, which gives
+    # away w_0; with it, no slot holds a small value
+    assert abs(unmasked[1] - (x @ w - x[0] * w[0])) < 1e-3
+    assert np.abs(seen).min() > 1.0

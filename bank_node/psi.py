@@ -18,6 +18,7 @@ protocol/psi/__init__.py.
 
 from __future__ import annotations
 
+import resource
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from typing import Any
 
 import grpc
 import numpy as np
+import psutil
 
 from bank_node.psi_cache import OperatorSetCache
 from node_core.ingest import Dataset
@@ -90,6 +92,7 @@ class PsiResult:
     matched_rows: np.ndarray | None
     alignment: Alignment | None  # mode both only
     timings: dict[str, float] = field(default_factory=dict)
+    payload_bytes: int = 0  # stream payloads both ways (gRPC/TLS framing excluded)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -100,6 +103,7 @@ class PsiResult:
             "bank_set_size": self.bank_set_size,
             "operator_set_size": self.operator_set_size,
             "intersection_size": self.intersection_size,
+            "payload_bytes": self.payload_bytes,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
         if self.alignment is not None:
@@ -208,6 +212,19 @@ class _Run:
             _collect(results, into)
 
 
+def _cpu_seconds(pool: PsiPool) -> float:
+    """CPU time of this process and its pool's workers (for the timings report)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    for pid in pool.worker_pids():
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def _run_threads(jobs: dict[str, Callable[[], None]]) -> None:
     """Run the session's streams concurrently; re-raise the first failure."""
     errors: list[BaseException] = []
@@ -270,6 +287,7 @@ def _session(
     progress: Progress,
 ) -> PsiResult:
     start = time.perf_counter()
+    cpu_start = _cpu_seconds(pool)
     ids = np.asarray(dataset.ids)
     n = len(ids)
     keys = _Keys(unbalanced)
@@ -345,6 +363,7 @@ def _session(
             )
         save_alignment(ctx.config.state_dir, alignment)
     run.timings["session"] = time.perf_counter() - start
+    run.timings["session_cpu"] = _cpu_seconds(pool) - cpu_start
     result = PsiResult(
         session_id=sid,
         counterpart=counterpart,
@@ -356,6 +375,7 @@ def _session(
         matched_rows=matched_rows,
         alignment=alignment,
         timings=run.timings,
+        payload_bytes=2 * n * ITEM_BYTES + len(operator or b"") + len(payload),
     )
     ctx.store.append_audit(
         "psi.session.finished",

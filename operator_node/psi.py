@@ -94,6 +94,7 @@ class _Session:
     unbalanced: bool
     expires: float
     set_id: str = ""  # unbalanced: the epoch set's id
+    own_results: OrderedResults | None = None  # balanced: this session's own set
     reblinded: OrderedResults = field(default_factory=OrderedResults)
     upload_started: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -318,8 +319,10 @@ class OperatorPsi:
             BANK_REBLINDED, session.bank_set_size * ITEM_BYTES, session_id, ITEM_BYTES
         )
         if session.mode is PsiMode.CARDINALITY:
-            return header, self._shuffled(session, alive)
-        return header, _checked(session.reblinded.iterate(alive))
+            parts = self._shuffled(session, alive)
+        else:
+            parts = _checked(session.reblinded.iterate(alive))
+        return header, self._watched(session, parts, alive)
 
     def download_operator_set(
         self, peer: Peer, session_id: str, alive: Callable[[], bool]
@@ -335,7 +338,7 @@ class OperatorPsi:
             session_id,
             ITEM_BYTES,
         )
-        return header, session.own(alive)
+        return header, self._watched(session, session.own(alive), alive)
 
     def finish(self, peer: Peer, incoming: IncomingStream) -> PsiFinished:
         header = incoming.header
@@ -366,6 +369,7 @@ class OperatorPsi:
         self, counterpart: str, request: PsiOpen, subs: Subscribers, now: float
     ) -> _Session:
         own: Callable[[Callable[[], bool]], Iterator[bytes]]
+        own_results: OrderedResults | None = None
         set_id = ""
         if request.unbalanced:
             entry = self._epochs.current(
@@ -388,7 +392,7 @@ class OperatorPsi:
             for part in batches(packed, width, self._psi.batch_items):
                 results.append(pool.blind(key, part))
             results.close()
-            own = results.iterate
+            own, own_results = results.iterate, results
         return _Session(
             session_id=secrets.token_hex(16),
             counterpart=counterpart,
@@ -403,6 +407,7 @@ class OperatorPsi:
             unbalanced=request.unbalanced,
             expires=now + self._ctx.limits.stream_deadline_s,
             set_id=set_id,
+            own_results=own_results,
         )
 
     def _session(self, peer: Peer, session_id: str) -> _Session:
@@ -412,6 +417,18 @@ class OperatorPsi:
         if session is None or session.counterpart != peer.party_id:
             raise NotFound(f"no open PSI session {session_id}")
         return session
+
+    def _watched(
+        self, session: _Session, parts: Iterator[bytes], alive: Callable[[], bool]
+    ) -> Iterator[bytes]:
+        """Drop the session (and its queued work) if the bank goes away mid-stream."""
+        try:
+            yield from parts
+        except GeneratorExit:  # gRPC closed the stream: the call was cancelled
+            self._drop(session, "abandoned by the bank")
+            raise
+        if not alive():
+            self._drop(session, "abandoned by the bank")
 
     def _shuffled(
         self, session: _Session, alive: Callable[[], bool]
@@ -461,9 +478,12 @@ class OperatorPsi:
 
     def _drop(self, session: _Session, failure: str | None) -> None:
         with self._lock:
-            self._sessions.pop(session.session_id, None)
-        if failure is not None:
-            session.reblinded.cancel(FailedPrecondition(f"PSI session {failure}"))
+            present = self._sessions.pop(session.session_id, None) is not None
+        if failure is not None and present:
+            error = FailedPrecondition(f"PSI session {failure}")
+            session.reblinded.cancel(error)
+            if session.own_results is not None:
+                session.own_results.cancel(error)
             self._ctx.store.append_audit(
                 "psi.session.failed",
                 counterpart=session.counterpart,
@@ -476,6 +496,8 @@ class OperatorPsi:
         for session in [s for s in self._sessions.values() if s.expires < now]:
             del self._sessions[session.session_id]
             session.reblinded.cancel(FailedPrecondition("PSI session expired"))
+            if session.own_results is not None:
+                session.own_results.cancel(FailedPrecondition("PSI session expired"))
             log.info("PSI session expired", extra={"session": session.session_id})
 
 

@@ -1,24 +1,33 @@
-"""A persistent process pool for the PSI's scalar multiplications, over packed bytes.
+"""A persistent pool of worker processes for the PSI's scalar multiplications.
 
 X25519 costs ~33 us per multiplication in `cryptography` and holds the GIL, so the work
 runs in worker processes, one per core. Tasks carry batches as packed byte strings
-(k x 11 ASCII digits in, k x 32 bytes out) rather than lists of Python objects: pickling
-one bytes object per batch is cheap, and memory per item stays at its wire size.
+(k x 11 ASCII digits in, k x 32 bytes out) rather than lists of Python objects, and
+travel over each worker's stdin/stdout pipes in a small length-prefixed frame: no
+pickle, and memory per item stays at its wire size.
 
-Workers are started with "spawn": the parent is a threaded gRPC process, and forking
-one is unsafe. The pool lives for the whole process (`shared_pool`), so a session pays
-no start-up. Secret scalars travel to the workers inside task arguments, over the local
-pipe between a process and its own children; nothing here crosses to the other party.
+Workers are plain `python -m protocol.psi.pool` processes rather than multiprocessing
+children: the parent is a threaded gRPC process (forking it is unsafe), and "spawn"
+would re-import the node's whole command-line module (pandas, grpc, ...) in every
+worker, ~200 MB each. These import only `cryptography` and `gmpy2` (~30 MB). The pool
+lives for the whole process (`shared_pool`), so a session pays no start-up. Secret
+scalars reach the workers over the pipe between a process and its own children;
+nothing here crosses to the other party.
 """
 
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
+import queue
+import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
+from pathlib import Path
+from typing import IO
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import (
     X25519PrivateKey,
@@ -39,6 +48,10 @@ DEFAULT_BATCH_ITEMS = 4096  # ~0.14 s of work per task: fine-grained yet cheap t
 
 class InvalidGroupElement(ValueError):
     """A received 32-byte item is not a usable group element (low-order point)."""
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process died or answered garbage (the task is lost, not the pool)."""
 
 
 # ---- worker functions (module level so "spawn" workers can import them) -----------
@@ -90,36 +103,159 @@ def unblind(curve_secret: bytes, twist_secret: bytes, items: bytes) -> bytes:
     return bytes(out)
 
 
-def _noop() -> int:
-    return os.getpid()
+# ---- the worker process: one frame in, one frame out, until stdin closes ---------
+# Request: op (1 byte) | keys length (u32) | data length (u32) | keys | data.
+# Reply:   status (1 byte) | length (u32) | result bytes or a UTF-8 error message.
+_REQUEST = struct.Struct("<cII")
+_REPLY = struct.Struct("<cI")
+_OK, _INVALID, _ERROR = b"0", b"1", b"2"
+
+
+def _compute(op: bytes, keys: bytes, data: bytes) -> bytes:
+    if op == b"B":
+        return blind_phones(keys, data)
+    if op == b"M":
+        return multiply(keys, data)
+    if op == b"U":
+        return unblind(keys[:32], keys[32:], data)
+    if op == b"P":
+        return b""  # ping: the worker is up and imported
+    raise ValueError(f"unknown operation {op!r}")
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError
+    return data
+
+
+def worker_main() -> None:
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            op, key_len, data_len = _REQUEST.unpack(_read_exactly(stdin, _REQUEST.size))
+            keys = _read_exactly(stdin, key_len)
+            data = _read_exactly(stdin, data_len)
+        except EOFError:
+            return  # the parent closed the pipe: shut down
+        try:
+            status, out = _OK, _compute(op, keys, data)
+        except InvalidGroupElement as exc:
+            status, out = _INVALID, str(exc).encode()
+        except Exception as exc:  # noqa: BLE001 - reported to the parent
+            status, out = _ERROR, f"{type(exc).__name__}: {exc}".encode()
+        stdout.write(_REPLY.pack(status, len(out)))
+        stdout.write(out)
+        stdout.flush()
 
 
 # ---- parent side -------------------------------------------------------------------
+_Task = tuple[Future, bytes, bytes, bytes]  # future, op, keys, data
+
+
+class _Worker(threading.Thread):
+    """Feeds one worker process from the pool's queue, restarting it if it dies."""
+
+    def __init__(self, tasks: queue.SimpleQueue[_Task | None], index: int) -> None:
+        super().__init__(name=f"psi-worker-{index}", daemon=True)
+        self._tasks = tasks
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.ready = threading.Event()
+
+    def _start_process(self) -> subprocess.Popen[bytes]:
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (root, env.get("PYTHONPATH")) if p
+        )
+        return subprocess.Popen(
+            [sys.executable, "-m", "protocol.psi.pool"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+
+    def _call(self, op: bytes, keys: bytes, data: bytes) -> tuple[bytes, bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = self._start_process()
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            self._proc.stdin.write(_REQUEST.pack(op, len(keys), len(data)))
+            self._proc.stdin.write(keys)
+            self._proc.stdin.write(data)
+            self._proc.stdin.flush()
+            status, size = _REPLY.unpack(_read_exactly(self._proc.stdout, _REPLY.size))
+            return status, _read_exactly(self._proc.stdout, size)
+        except (EOFError, OSError, struct.error):
+            self._proc.kill()
+            self._proc = None
+            raise WorkerFailed("a PSI worker process exited") from None
+
+    def run(self) -> None:
+        try:
+            self._call(b"P", b"", b"")
+        except WorkerFailed:
+            pass  # the next task restarts the process and reports the failure
+        self.ready.set()
+        while (task := self._tasks.get()) is not None:
+            future, op, keys, data = task
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while queued (an abandoned session)
+            try:
+                status, out = self._call(op, keys, data)
+            except WorkerFailed as exc:
+                future.set_exception(exc)
+                continue
+            if status == _OK:
+                future.set_result(out)
+            elif status == _INVALID:
+                future.set_exception(InvalidGroupElement(out.decode()))
+            else:
+                future.set_exception(WorkerFailed(out.decode()))
+        if self._proc is not None:
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()
+            self._proc.wait(10)
+
+
 class PsiPool:
     """Submits batches to worker processes; results come back as futures of bytes."""
 
     def __init__(self, workers: int = 0) -> None:
         self.workers = workers or os.cpu_count() or 1
-        self._executor = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn")
-        )
+        self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._threads = [_Worker(self._tasks, i) for i in range(self.workers)]
+        for thread in self._threads:
+            thread.start()
 
     def warm_up(self) -> None:
-        """Start every worker now, so the first session does not pay for it."""
-        for f in [self._executor.submit(_noop) for _ in range(self.workers)]:
-            f.result()
+        """Wait until every worker process is up (so a session does not pay for it)."""
+        for thread in self._threads:
+            thread.ready.wait()
+
+    def _submit(self, op: bytes, keys: bytes, data: bytes) -> Future[bytes]:
+        future: Future[bytes] = Future()
+        self._tasks.put((future, op, keys, data))
+        return future
 
     def blind(self, key: BlindingKey, phones: bytes) -> Future[bytes]:
-        return self._executor.submit(blind_phones, key.secret, phones)
+        return self._submit(b"B", key.secret, phones)
 
     def multiply(self, key: BlindingKey, items: bytes) -> Future[bytes]:
-        return self._executor.submit(multiply, key.secret, items)
+        return self._submit(b"M", key.secret, items)
 
     def unblind(self, key: UnblindingKey, items: bytes) -> Future[bytes]:
-        return self._executor.submit(unblind, key.curve, key.twist, items)
+        return self._submit(b"U", key.curve + key.twist, items)
+
+    def worker_pids(self) -> list[int]:
+        return [t._proc.pid for t in self._threads if t._proc is not None]
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        for _ in self._threads:
+            self._tasks.put(None)
+        for thread in self._threads:
+            thread.join(30)
 
 
 _shared: PsiPool | None = None
@@ -221,3 +357,7 @@ def submit_all(
         results.append(submit(part))
     results.close()
     return results
+
+
+if __name__ == "__main__":
+    worker_main()

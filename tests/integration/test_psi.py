@@ -4,6 +4,7 @@ results against plain set operations, transcripts, fresh keys, policy refusals."
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bank_node import cli as bank_cli
 from bank_node.psi import run_psi
 from node_core.config import DataSourceConfig
 from node_core.ingest import BAD_PHONE, DUPLICATE_ID, Dataset, load_dataset
@@ -332,3 +334,57 @@ def _big(dataset: Dataset) -> Dataset:
         source_rows=np.arange(len(dataset.ids) + 9),
         report=dataset.report,
     )
+
+
+def test_bank_cli_psi_writes_outputs_and_job_if_mode_both(
+    bank: NodeContext,
+    operator: RunningNode,
+    sets: PsiSets,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Prepare
+    data = tmp_path / "customers.csv"
+    pd.DataFrame({"mobile": sets.bank_rows}).to_csv(data, index=False)
+    out = tmp_path / "out"
+    argv = ["psi", "--config", str(bank.config.source), "--input", str(data)]
+    argv += ["--id-column", "mobile", "--mode", "both", "--output", str(out)]
+    # Execute
+    code = bank_cli.main(argv)
+    # Assert
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["intersection_size"] == len(sets.expected_bank_rows())
+    assert summary["input"]["rejected_by_reason"] == {BAD_PHONE: 6, DUPLICATE_ID: 3}
+    matched = pd.read_csv(out / "intersection.csv", dtype=str)
+    assert matched["source_row"].astype(int).tolist() == sets.expected_bank_rows()
+    aligned = pd.read_csv(out / "alignment.csv", dtype=str)
+    assert aligned["position"].astype(int).tolist() == list(range(len(aligned)))
+    assert sorted(aligned["phone"]) == sorted(matched["phone"])
+    assert len(pd.read_csv(out / "rejections.csv")) == 9
+    job = bank.store.get_job(summary["job_id"])
+    assert (job.kind, job.status) == ("psi", "succeeded")
+    theirs = load_alignment(operator.ctx.config.state_dir, summary["alignment_id"])
+    assert theirs.digest() == summary["alignment_digest"]
+
+
+def test_bank_cli_psi_fails_job_with_clear_error_if_refused(
+    bank: NodeContext,
+    sets: PsiSets,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Prepare
+    data = tmp_path / "few.csv"
+    pd.DataFrame({"phone": sets.bank_rows[:12]}).to_csv(data, index=False)
+    argv = ["psi", "--config", str(bank.config.source), "--input", str(data)]
+    argv += ["--mode", "cardinality", "--quiet"]
+    # Execute
+    code = bank_cli.main(argv)
+    # Assert
+    assert code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("bank-node: error: Psi/Open failed: FAILED_PRECONDITION:")
+    assert error.endswith("is under the minimum of 20 per query for bank-a")
+    last = bank.store.list_jobs()[-1]
+    assert (last.kind, last.status) == ("psi", "failed")

@@ -13,7 +13,9 @@ decrypted value carries the scheme's error, which is a function of the secret ke
 peer that knows the exact plaintext learns that error, hence linear equations in the
 key. So every protocol uses two helpers:
 - `mask_for_decryption` (computing party): adds a fresh uniform mask in
-  [-B 2^h, B 2^h] to every slot (B = declared bound on |value|), keeps the mask, and
+  [-B 2^h, B 2^h] to every slot, hidden ones included (B = declared bound on |value|;
+  TenSEAL hides slots beyond a vector's size, but after `dot` they hold partial sums the
+  key owner can decode, see ckks_seal), keeps the mask, and
   sends the masked ciphertext; the key owner sees value + mask, whose distribution is
   within statistical distance 2^-h of the mask's alone (smudging lemma). The mask must
   fit the ciphertext's remaining modulus and costs precision in the owner's float64

@@ -15,19 +15,18 @@ key. So every protocol uses two helpers:
 - `mask_for_decryption` (computing party): adds a fresh uniform mask in
   [-B 2^h, B 2^h] to every slot, hidden ones included (B = declared bound on |value|;
   TenSEAL hides slots beyond a vector's size, but after `dot` they hold partial sums the
-  key owner can decode, see ckks_seal), keeps the mask, and
-  sends the masked ciphertext; the key owner sees value + mask, whose distribution is
-  within statistical distance 2^-h of the mask's alone (smudging lemma). The mask must
-  fit the ciphertext's remaining modulus and costs precision in the owner's float64
-  decoding: resolution ~ B * 2^(h - 52). Default h = 30.
+  key owner can decode, see ckks_seal), keeps the mask, and sends the masked
+  ciphertext; the key owner sees value + mask, whose distribution is within statistical
+  distance 2^-h of the mask's alone (smudging lemma). The mask must fit the
+  ciphertext's remaining modulus and costs precision in the owner's float64 decoding:
+  resolution ~ B * 2^(h - 52). Default h = 30.
 - `decrypt_with_flooding` (key owner): adds uniform noise in [-2^lambda E, 2^lambda E]
   to every decrypted slot, E = the preset's bound on the CKKS error. By the smudging
-  lemma (Asharov et al., EUROCRYPT 2012) the noisy result is within
-  statistical distance 2^-lambda of one that does not depend on the error, so it says
-  nothing about the secret key. The cost is precision: the returned values are accurate
-  to ~2^lambda E (table below). lambda is a required argument because the right
-  trade-off depends on how many decryptions a protocol makes and how much precision it
-  can give up.
+  lemma (Asharov et al., EUROCRYPT 2012) the noisy result is within statistical
+  distance 2^-lambda of one that does not depend on the error, so it says nothing about
+  the secret key. The cost is precision: the returned values are accurate to
+  ~2^lambda E (table below). lambda is a required argument because the right trade-off
+  depends on how many decryptions a protocol makes and how much precision it can spare.
 
     preset   N      log q  depth  scale  E       noise at lambda = 10 / 16 / 20 / 30
     FAST     8192   200    2      2^40   2^-16   2^-6   / 2^0   / 2^4   / 2^14

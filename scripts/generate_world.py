@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "out": str(ns.out),
         "seconds": manifest["seconds"],
+        "timings": manifest["timings"],
         "files": manifest["files"],
     }
     print(json.dumps(summary, ensure_ascii=False))

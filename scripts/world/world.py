@@ -132,9 +132,96 @@ def _publish(staging: Path, out: Path) -> None:
     staging.rename(out)
 
 
+@dataclass
+class _Streamed:
+    """What streaming the blocks leaves behind besides the files."""
+
+    rows: dict[str, int] = field(default_factory=dict)  # file -> rows written
+    samples: dict[str, list[pa.Table]] = field(default_factory=dict)  # party -> rows
+    rejected: list[dict] = field(default_factory=list)
+    variants: list[dict] = field(default_factory=list)
+
+
+def _stream_blocks(
+    plan: WorldPlan, pool: ProcessPoolExecutor | None, workers: int, args: WorldArgs,
+    staging: Path,
+) -> _Streamed:  # fmt: skip
+    """Generate every block and append its tables to their files, in block order."""
+    streamed = _Streamed(samples={p.party_id: [] for p in plan.parties})
+    sinks: dict[str, TableSink] = {}
+    try:
+        for output, planted in _blocks_in_order(plan, pool, workers):
+            for relative, table in output.tables.items():
+                sink = sinks.get(relative)
+                if sink is None:
+                    sink = TableSink(staging, relative, args.fmt, args.seed)
+                    sinks[relative] = sink
+                bad, good = planted.get(relative, ([], []))
+                streamed.rejected.extend(_located(sink, bad))
+                streamed.variants.extend(_located(sink, good))
+                sink.write(table)
+            for party_id, sample in output.report.items():
+                streamed.samples[party_id].append(sample)
+    finally:
+        for sink in sinks.values():
+            sink.close()
+    streamed.rows = {sink.relative: sink.rows for sink in sinks.values()}
+    return streamed
+
+
+def _report(
+    plan: WorldPlan, pool: ProcessPoolExecutor | None, streamed: _Streamed, seed: int
+) -> dict:
+    from scripts.world.report import auc_report  # sklearn loads only when needed
+
+    map_fn = pool.map if pool is not None else map
+    report: dict = {"synthetic": True, "seed": seed, "parties": {}}
+    for party in plan.parties:
+        sample = pa.concat_tables(streamed.samples.pop(party.party_id))
+        entry = auc_report(sample, seed, map_fn)
+        entry["sample_fraction"] = round(plan.report_fraction, 4)
+        report["parties"][party.party_id] = entry
+    return report
+
+
+def _manifest(args: WorldArgs, plan: WorldPlan, files: dict[str, int]) -> dict:
+    return {
+        "synthetic": True,
+        "notice": SYNTHETIC_NOTICE,
+        "generator": GENERATOR_VERSION,
+        "seed": args.seed,
+        "args": {k: v for k, v in asdict(args).items() if k != "workers"},
+        "reference_date": str(REFERENCE_DATE),
+        "universe": plan.universe,
+        "parties": [
+            {
+                "party_id": p.party_id,
+                "bank_code": p.bank_code,
+                "bank_name_en": BANKS[bank_index(p.bank_code)].name_en,
+                "bank_name_zh": BANKS[bank_index(p.bank_code)].name_zh,
+                "sms_short_code": BANKS[bank_index(p.bank_code)].short_code,
+            }
+            for p in plan.parties
+        ],
+        "files": dict(sorted(files.items())),
+    }
+
+
 def generate_world(args: WorldArgs, out: Path) -> dict:
-    """Generate the world defined by `args` into `out`; return the manifest."""
-    started = time.perf_counter()
+    """Generate the world defined by `args` into `out`; return the manifest.
+
+    The returned manifest also carries wall-clock `seconds` and per-phase `timings`
+    (not written to manifest.json, which stays a pure function of the arguments).
+    """
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[phase] = round(now - clock, 2)
+        clock = now
+
     parties = [
         Party(pid, code, slot)
         for slot, (pid, code) in enumerate(parse_parties(args.banks))
@@ -152,39 +239,14 @@ def generate_world(args: WorldArgs, out: Path) -> dict:
     workers = args.workers or os.cpu_count() or 1
     if plan.n_blocks == 1 and not args.report:
         workers = 1  # a single block gains nothing from a pool
-    sinks: dict[str, TableSink] = {}
-    samples: dict[str, list[pa.Table]] = {p.party_id: [] for p in parties}
-    rejected: list[dict] = []
-    variants: list[dict] = []
-    report: dict = {"synthetic": True, "seed": args.seed, "parties": {}}
+    lap("plan")
     with _worker_pool(plan, workers) as pool:
-        try:
-            for output, planted in _blocks_in_order(plan, pool, workers):
-                for relative, table in output.tables.items():
-                    sink = sinks.get(relative)
-                    if sink is None:
-                        sink = TableSink(staging, relative, args.fmt, args.seed)
-                        sinks[relative] = sink
-                    bad, good = planted.get(relative, ([], []))
-                    rejected.extend(_located(sink, bad))
-                    variants.extend(_located(sink, good))
-                    sink.write(table)
-                for party_id, sample in output.report.items():
-                    samples[party_id].append(sample)
-        finally:
-            for sink in sinks.values():
-                sink.close()
-        if args.report:
-            from scripts.world.report import auc_report
+        streamed = _stream_blocks(plan, pool, workers, args, staging)
+        lap("blocks")
+        report = _report(plan, pool, streamed, args.seed) if args.report else None
+        lap("report")
 
-            map_fn = pool.map if pool is not None else map
-            for party in parties:
-                sample = pa.concat_tables(samples.pop(party.party_id))
-                entry = auc_report(sample, args.seed, map_fn)
-                entry["sample_fraction"] = round(plan.report_fraction, 4)
-                report["parties"][party.party_id] = entry
-
-    files = {sink.relative: sink.rows for sink in sinks.values()}
+    files = dict(streamed.rows)
     cells = plan.city.cells_table()
     files[f"operator/cells.{args.fmt}"] = write_table(
         staging, "operator/cells", cells, args.fmt, args.seed
@@ -201,35 +263,22 @@ def generate_world(args: WorldArgs, out: Path) -> dict:
                 "rule": "reject every row in `rejected`; accept every row in "
                 "`valid_variants` after phone normalisation; duplicates list the later "
                 "occurrence(s) only",
-                "rejected": sorted(rejected, key=lambda e: (e["file"], e["row"])),
-                "valid_variants": sorted(variants, key=lambda e: (e["file"], e["row"])),
+                "rejected": sorted(
+                    streamed.rejected, key=lambda e: (e["file"], e["row"])
+                ),
+                "valid_variants": sorted(
+                    streamed.variants, key=lambda e: (e["file"], e["row"])
+                ),
             },
         )
-    if args.report:
+    if report is not None:
         _write_json(staging / "world_report.json", report)
-    manifest = {
-        "synthetic": True,
-        "notice": SYNTHETIC_NOTICE,
-        "generator": GENERATOR_VERSION,
-        "seed": args.seed,
-        "args": {k: v for k, v in asdict(args).items() if k != "workers"},
-        "reference_date": str(REFERENCE_DATE),
-        "universe": plan.universe,
-        "parties": [
-            {
-                "party_id": p.party_id,
-                "bank_code": p.bank_code,
-                "bank_name_en": BANKS[bank_index(p.bank_code)].name_en,
-                "bank_name_zh": BANKS[bank_index(p.bank_code)].name_zh,
-                "sms_short_code": BANKS[bank_index(p.bank_code)].short_code,
-            }
-            for p in parties
-        ],
-        "files": dict(sorted(files.items())),
-    }
+    manifest = _manifest(args, plan, files)
     _write_json(staging / "manifest.json", manifest)
     _publish(staging, out)
-    manifest["seconds"] = round(time.perf_counter() - started, 2)
+    lap("finish")
+    manifest["seconds"] = round(sum(timings.values()), 2)
+    manifest["timings"] = timings
     return manifest
 
 

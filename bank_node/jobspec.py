@@ -135,7 +135,18 @@ def _validate(loader: TomlLoader, spec: JobSpec) -> None:
 def parse_job_spec(raw: dict[str, Any], source: Path) -> JobSpec:
     loader = TomlLoader(source)
     spec = loader.load(JobSpec, raw, "")
-    spec = JobSpec(**{**vars(spec), "source": source})
+    output = spec.report.output
+    if not output.is_absolute():  # the default, like every path, is spec-relative
+        output = (source.parent / output).resolve()
+    spec = JobSpec(
+        **{
+            **vars(spec),
+            "source": source,
+            "report": ReportSection(
+                output, spec.report.threshold, spec.report.scorecard
+            ),
+        }
+    )
     _validate(loader, spec)
     return spec
 

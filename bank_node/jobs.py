@@ -105,6 +105,20 @@ def stderr_progress(message: str) -> None:
     print(f"[job] {message}", file=sys.stderr, flush=True)
 
 
+class StageProgress:
+    """Turns PSI's per-chunk progress into one line per stage and quarter."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._shown: dict[str, int] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        quarter = 4 * done // max(total, 1)
+        if self._shown.get(stage, -1) < quarter:
+            self._shown[stage] = quarter
+            self._progress(f"psi {stage}: {done}/{total}")
+
+
 @dataclass
 class JobRun:
     """What the runner produced, for the CLI summary and the benchmark."""
@@ -233,9 +247,7 @@ class JobRunner:
                 dataset,
                 PsiMode.BOTH,
                 channel=channel,
-                progress=lambda stage, done, total: self.progress(
-                    f"psi {stage}: {done}/{total}"
-                ),
+                progress=StageProgress(self.progress),
             )
             self._timed("psi", mark)
             alignment = psi.alignment

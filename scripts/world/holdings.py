@@ -9,7 +9,7 @@ is where the person transacts most (payroll card, daily spending).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,9 +30,6 @@ class Holdings:
     held: np.ndarray  # bool (n, n_banks)
     primary: np.ndarray  # bank index, -1 when unbanked
     score: np.ndarray  # float (n, n_banks): affinity, reused for app adoption
-
-    def take(self, rows: np.ndarray) -> Holdings:
-        return Holdings(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
 
 def _linear_part(

@@ -80,12 +80,6 @@ class Identities:
         ymd = _yyyymmdd(self.birth_date)
         return (self.area_code * 10**8 + ymd) * 1000 + self.sequence
 
-    def take(self, rows: np.ndarray) -> Identities:
-        return Identities(
-            self.birth_date[rows], self.male[rows], self.area_code[rows],
-            self.sequence[rows],
-        )  # fmt: skip
-
 
 def _month_day(dates: np.ndarray) -> np.ndarray:
     months = dates.astype("datetime64[M]")

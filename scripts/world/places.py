@@ -7,7 +7,7 @@ Students, the unemployed, the retired and some of the self-employed have no work
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,9 +32,6 @@ class Places:
     @property
     def suburban(self) -> np.ndarray:
         return ~CORE[self.home_district]
-
-    def take(self, rows: np.ndarray) -> Places:
-        return Places(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
 
 def _weighted_within(

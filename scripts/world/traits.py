@@ -9,7 +9,7 @@ neither alone explains the outcomes (see ground_truth.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,9 +41,6 @@ class Traits:
     shock: np.ndarray  # life events nobody observes; enters outcomes only
     occupation: np.ndarray  # int8 index into OCCUPATIONS
     income_cny: np.ndarray  # true monthly income, CNY
-
-    def take(self, rows: np.ndarray) -> Traits:
-        return Traits(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
 
 def draw_traits(age: np.ndarray, male: np.ndarray, rng: np.random.Generator) -> Traits:

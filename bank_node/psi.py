@@ -57,12 +57,13 @@ from protocol.psi.matching import (
 )
 from protocol.psi.messages import PsiMode, PsiOpen, PsiOpened
 from protocol.psi.pool import (
+    FEED_CAPACITY,
     InvalidGroupElement,
     OrderedResults,
     PsiPool,
     batches,
+    feed,
     shared_pool,
-    submit_all,
 )
 from protocol.psi.service import (
     download_operator_set,
@@ -168,14 +169,24 @@ class _Run:
         self.timings[name] = time.perf_counter() - start
 
     def upload(self, packed: bytes, n: int) -> None:
-        blinded = submit_all(
+        blinded = feed(
             lambda part: self.pool.blind(self.keys.blinding, part),
             batches(packed, PHONE_BYTES, self.batch),
+            FEED_CAPACITY,
         )
-        parts = _counted(blinded, self.progress, "upload", n)
-        sent = upload_bank_set(
-            self.channel, self.sid, n, parts, self.ctx.limits.chunk_bytes, self.deadline
-        )
+        parts = _counted(blinded.drain(), self.progress, "upload", n)
+        try:
+            sent = upload_bank_set(
+                self.channel,
+                self.sid,
+                n,
+                parts,
+                self.ctx.limits.chunk_bytes,
+                self.deadline,
+            )
+        except BaseException as exc:
+            blinded.cancel(exc)  # stop blinding for a session that is over
+            raise
         if sent != n:
             raise InvalidArgument(f"operator acknowledged {sent} of {n} items")
 

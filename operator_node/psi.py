@@ -46,7 +46,12 @@ from protocol.errors import (
 )
 from protocol.psi.alignment import align, data_fingerprint, save_alignment
 from protocol.psi.group import ITEM_BYTES, SUITE, BlindingKey
-from protocol.psi.matching import as_items, secure_permutation, unpack_pairs
+from protocol.psi.matching import (
+    as_items,
+    permuted_batches,
+    secure_permutation,
+    unpack_pairs,
+)
 from protocol.psi.messages import (
     BANK_REBLINDED,
     MATCH_ITEM_BYTES,
@@ -57,10 +62,11 @@ from protocol.psi.messages import (
     PsiOpened,
 )
 from protocol.psi.pool import (
+    FEED_CAPACITY,
     InvalidGroupElement,
     OrderedResults,
     PsiPool,
-    batches,
+    feed,
     shared_pool,
 )
 from protocol.psi.service import Outgoing, psi_service
@@ -97,6 +103,7 @@ class _Session:
     own_results: OrderedResults | None = None  # balanced: this session's own set
     reblinded: OrderedResults = field(default_factory=OrderedResults)
     upload_started: bool = False
+    own_sent: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -332,6 +339,10 @@ class OperatorPsi:
             raise FailedPrecondition(
                 "the bank holds this epoch's operator set; it is not sent again"
             )
+        with session.lock:
+            if session.own_sent:
+                raise FailedPrecondition("this session's operator set was already sent")
+            session.own_sent = True
         header = StreamHeader(
             OPERATOR_BLINDED,
             session.operator_set_size * ITEM_BYTES,
@@ -382,17 +393,14 @@ class OperatorPsi:
             )
             key, order, own, set_id = entry.key, entry.order, entry.parts, entry.set_id
         else:
-            # Fresh scalar and fresh secret order for every balanced session.
+            # Fresh scalar and fresh secret order for every balanced session; the
+            # set is blinded only as fast as the bank takes it (flat memory).
             key = BlindingKey.generate()
             order = secure_permutation(len(subs.phones))
-            packed = np.ascontiguousarray(subs.phones[order]).tobytes()
-            results = OrderedResults()
             pool = self.pool()
-            width = subs.phones.dtype.itemsize
-            for part in batches(packed, width, self._psi.batch_items):
-                results.append(pool.blind(key, part))
-            results.close()
-            own, own_results = results.iterate, results
+            parts = permuted_batches(subs.phones, order, self._psi.batch_items)
+            own_results = feed(lambda part: pool.blind(key, part), parts, FEED_CAPACITY)
+            own = own_results.drain
         return _Session(
             session_id=secrets.token_hex(16),
             counterpart=counterpart,

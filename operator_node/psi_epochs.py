@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from protocol.psi.group import ITEM_BYTES, BlindingKey
-from protocol.psi.matching import secure_permutation
-from protocol.psi.pool import OrderedResults, PsiPool, batches
+from protocol.psi.matching import permuted_batches, secure_permutation
+from protocol.psi.pool import OrderedResults, PsiPool
 
 _PART_ITEMS = 32768  # 1 MiB of items per streamed part
 
@@ -136,7 +136,6 @@ class EpochSets:
         shutil.rmtree(self._dir(counterpart), ignore_errors=True)
         order = secure_permutation(len(phones))
         key = BlindingKey.generate()
-        packed = np.ascontiguousarray(phones[order]).tobytes()
         results = OrderedResults()
         entry = EpochSet(
             set_id=secrets.token_hex(16),
@@ -147,7 +146,7 @@ class EpochSets:
             size=len(phones),
             _building=results,
         )
-        for part in batches(packed, phones.dtype.itemsize, batch_items):
+        for part in permuted_batches(phones, order, batch_items):
             results.append(pool.blind(key, part))
         results.close()
         threading.Thread(

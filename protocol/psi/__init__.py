@@ -1,4 +1,4 @@
-"""Phone-number private set intersection: ECDH over X25519 (capability psi/ecdh-x25519/1).
+"""Phone-number private set intersection: ECDH over X25519 (psi/ecdh-x25519/1).
 
 Both parties hash each canonical number (protocol.identifiers) to the group with a
 domain-separation tag, H(x) = SHA-512("duet-psi-v1|x25519|" | number)[:32] used as an

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -74,6 +75,14 @@ def match_positions(
 def count_matches(left: np.ndarray, right: np.ndarray) -> int:
     """|left ∩ right| without keeping positions."""
     return int(match_positions(left, right)[0].size)
+
+
+def permuted_batches(
+    values: np.ndarray, order: np.ndarray, items: int
+) -> Iterator[bytes]:
+    """values[order] packed, `items` at a time, without materialising the copy."""
+    for start in range(0, len(order), items):
+        yield np.ascontiguousarray(values[order[start : start + items]]).tobytes()
 
 
 def secure_permutation(n: int) -> np.ndarray:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from pathlib import Path
 from typing import IO
 
@@ -44,6 +44,9 @@ from protocol.psi.group import (
 )
 
 DEFAULT_BATCH_ITEMS = 4096  # ~0.14 s of work per task: fine-grained yet cheap to ship
+# Batches a fed stream may run ahead of its consumer: enough to keep every worker busy
+# while the other streams wait, little enough to keep memory flat (~2 MB of results).
+FEED_CAPACITY = 16
 
 
 class InvalidGroupElement(ValueError):
@@ -281,22 +284,38 @@ def batches(buffer: bytes | bytearray | memoryview, item_bytes: int, items: int)
 
 
 class OrderedResults:
-    """Futures appended by one producer, consumed in order by another thread.
+    """Futures appended by one producer, consumed in order by other threads.
 
     The consumer may start before the producer has submitted everything (that is what
-    pipelines the protocol); `fail` wakes the consumer with the producer's error.
+    pipelines the protocol); `fail` wakes consumers with the producer's error. With a
+    `capacity`, `append` waits while that many results are submitted but not yet
+    taken by `drain`, which releases each result as it goes: memory stays flat however
+    large the set (a drained stream can be consumed only once).
     """
 
-    def __init__(self) -> None:
-        self._futures: list[Future[bytes]] = []
+    def __init__(self, capacity: int | None = None) -> None:
+        self._futures: list[Future[bytes] | None] = []
+        self._capacity = capacity
+        self._drained = 0
         self._closed = False
         self._error: BaseException | None = None
         self._cond = threading.Condition()
 
-    def append(self, future: Future[bytes]) -> None:
+    def append(self, future: Future[bytes]) -> bool:
+        """Add the next result; False (and the future cancelled) once failed."""
         with self._cond:
+            while (
+                self._capacity is not None
+                and len(self._futures) - self._drained >= self._capacity
+                and self._error is None
+            ):
+                self._cond.wait()
+            if self._error is not None:
+                future.cancel()
+                return False
             self._futures.append(future)
             self._cond.notify_all()
+            return True
 
     def close(self) -> None:
         with self._cond:
@@ -305,14 +324,15 @@ class OrderedResults:
 
     def fail(self, error: BaseException) -> None:
         with self._cond:
-            self._error = error
+            if self._error is None:
+                self._error = error
             self._closed = True
             self._cond.notify_all()
 
     def cancel(self, error: BaseException) -> None:
-        """Drop work not yet started (an abandoned session) and fail the consumer."""
+        """Drop work not yet started (an abandoned session) and fail the consumers."""
         with self._cond:
-            futures = list(self._futures)
+            futures = [f for f in self._futures if f is not None]
         for future in futures:
             future.cancel()
         self.fail(error)
@@ -325,7 +345,7 @@ class OrderedResults:
         return self.iterate(lambda: True)
 
     def iterate(
-        self, alive: Callable[[], bool], poll_s: float = 0.5
+        self, alive: Callable[[], bool], poll_s: float = 0.5, drain: bool = False
     ) -> Iterator[bytes]:
         """Yield each result in order; stops quietly when `alive()` turns False."""
         index = 0
@@ -344,18 +364,43 @@ class OrderedResults:
                 if index >= len(self._futures):
                     return
                 future = self._futures[index]
+                if future is None:
+                    raise RuntimeError("these results were already drained")
+                if drain:
+                    self._futures[index] = None
+                    self._drained += 1
+                    self._cond.notify_all()
             index += 1
-            yield future.result()
+            try:
+                result = future.result()
+            except CancelledError:
+                raise self._error or RuntimeError("result cancelled") from None
+            yield result
+
+    def drain(self, alive: Callable[[], bool] = lambda: True) -> Iterator[bytes]:
+        """Like iterate, releasing each result once taken (one consumer only)."""
+        return self.iterate(alive, drain=True)
 
 
-def submit_all(
-    submit: Callable[[bytes], Future[bytes]], parts: Iterable[bytes]
+def feed(
+    submit: Callable[[bytes], Future[bytes]],
+    parts: Iterable[bytes],
+    capacity: int,
 ) -> OrderedResults:
-    """Submit every part now and return the futures in order (closed)."""
-    results = OrderedResults()
-    for part in parts:
-        results.append(submit(part))
-    results.close()
+    """Submit parts from a background thread, at most `capacity` ahead of `drain`."""
+    results = OrderedResults(capacity)
+
+    def run() -> None:
+        try:
+            for part in parts:
+                if not results.append(submit(part)):
+                    return  # the consumer failed or was cancelled
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            results.fail(exc)
+            return
+        results.close()
+
+    threading.Thread(target=run, name="psi-feed", daemon=True).start()
     return results
 
 

@@ -34,8 +34,9 @@ from protocol.streams import IncomingStream, chunk_stream, open_stream
 from protocol.transport import register_idempotent
 
 SERVICE = "duet.v1.Psi"
-# Downloads only read session state, so a retry (before any response) is harmless.
-register_idempotent(SERVICE, ("DownloadReblinded", "DownloadOperatorSet"))
+# DownloadReblinded only reads session state, so a retry (before any response) is
+# harmless. DownloadOperatorSet is not retried: it is computed as it is consumed.
+register_idempotent(SERVICE, ("DownloadReblinded",))
 
 Outgoing = tuple[StreamHeader, Iterable[Any]]
 

@@ -94,7 +94,8 @@ class PsiServicer:
 
     def DownloadOperatorSet(self, request, context):
         """Chunked stream of kind "psi.operator_blinded", operator_set_size items of 32
-        bytes. Idempotent. FAILED_PRECONDITION when Open said the set does not follow.
+        bytes, blinded as fast as they are read (so it can be read once: not retried).
+        FAILED_PRECONDITION when Open said the set does not follow or it was already sent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

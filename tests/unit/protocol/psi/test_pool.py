@@ -13,6 +13,7 @@ from protocol.psi.pool import (
     OrderedResults,
     batches,
     blind_phones,
+    feed,
     multiply,
     shared_pool,
 )
@@ -97,3 +98,48 @@ def test_ordered_results_stops_quietly_if_consumer_not_alive() -> None:
     seen = list(results.iterate(lambda: False, poll_s=0.01))
     # Assert
     assert seen == [b"a"]
+
+
+def test_feed_stays_within_capacity_if_consumer_is_slower() -> None:
+    # Prepare
+    submitted: list[int] = []
+    taken: list[int] = []
+    outstanding: list[int] = []
+
+    def submit(part: bytes) -> Future[bytes]:
+        submitted.append(1)
+        outstanding.append(len(submitted) - len(taken))
+        return _done(part)
+
+    parts = [bytes([i]) for i in range(50)]
+    # Execute
+    results = feed(submit, parts, capacity=4)
+    for _ in results.drain():
+        taken.append(1)
+    # Assert
+    assert len(taken) == 50
+    assert max(outstanding) <= 4 + 1  # the one being handed over may count twice
+
+
+def test_drain_refused_if_results_already_drained() -> None:
+    # Prepare
+    results = feed(_done, [b"a", b"b"], capacity=8)
+    assert list(results.drain()) == [b"a", b"b"]
+    # Execute
+    with pytest.raises(RuntimeError) as info:
+        list(results.drain())
+    # Assert
+    assert str(info.value) == "these results were already drained"
+
+
+def test_feed_stops_and_consumer_fails_if_cancelled() -> None:
+    # Prepare
+    pending: Future[bytes] = Future()
+    results = feed(lambda part: pending, (bytes([i]) for i in range(1000)), 2)
+    # Execute
+    results.cancel(RuntimeError("session abandoned"))
+    with pytest.raises(RuntimeError) as info:
+        list(results.drain())
+    # Assert
+    assert str(info.value) == "session abandoned"
+    assert pending.cancelled()

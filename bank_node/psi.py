@@ -132,16 +132,41 @@ def _counted(
         progress(stage, done, total)
 
 
-def _collect(results: OrderedResults, into: bytearray) -> None:
-    offset = 0
-    try:
-        for part in results:
-            into[offset : offset + len(part)] = part
-            offset += len(part)
-    except InvalidGroupElement as exc:
-        raise InvalidArgument(f"operator sent an invalid item: {exc}") from None
-    if offset != len(into):
-        raise InvalidArgument(f"expected {len(into)} bytes of results, got {offset}")
+class _Collector:
+    """Copies pool results into a buffer as they complete, releasing each one."""
+
+    def __init__(self, into: bytearray) -> None:
+        self.results = OrderedResults()
+        self._into = into
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        offset = 0
+        try:
+            for part in self.results.drain():
+                self._into[offset : offset + len(part)] = part
+                offset += len(part)
+        except InvalidGroupElement as exc:
+            self._error = InvalidArgument(f"operator sent an invalid item: {exc}")
+        except BaseException as exc:  # noqa: BLE001 - re-raised by finish()
+            self._error = exc
+        else:
+            if offset != len(self._into):
+                self._error = InvalidArgument(
+                    f"expected {len(self._into)} bytes of results, got {offset}"
+                )
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Wait for the last result (or cancel the rest on `error`); re-raise."""
+        if error is not None:
+            self.results.cancel(error)
+        else:
+            self.results.close()
+        self._thread.join()
+        if error is None and self._error is not None:
+            raise self._error
 
 
 class _Run:
@@ -164,7 +189,7 @@ class _Run:
         self.deadline = ctx.limits.stream_deadline_s
         self.timings: dict[str, float] = {}
 
-    def _timed(self, name: str, start: float, work: Callable[[], None]) -> None:
+    def timed(self, name: str, start: float, work: Callable[[], None]) -> None:
         work()
         self.timings[name] = time.perf_counter() - start
 
@@ -194,33 +219,43 @@ class _Run:
         incoming = download_reblinded(
             self.channel, self.sid, n, self.batch, self.deadline
         )
-        results = OrderedResults()
+        unblinding = self.keys.unblinding
+        collector = _Collector(unblinded) if unblinded is not None else None
         offset = 0
-        for batch in _counted(incoming, self.progress, "reblinded", n):
-            into[offset : offset + len(batch)] = batch
-            offset += len(batch)
-            if unblinded is not None:
-                assert self.keys.unblinding is not None
-                results.append(self.pool.unblind(self.keys.unblinding, batch))
-        results.close()
-        if unblinded is not None:
-            _collect(results, unblinded)
+        try:
+            for batch in _counted(incoming, self.progress, "reblinded", n):
+                into[offset : offset + len(batch)] = batch
+                offset += len(batch)
+                if collector is not None and unblinding is not None:
+                    collector.results.append(self.pool.unblind(unblinding, batch))
+        except BaseException as exc:
+            if collector is not None:
+                collector.finish(exc)
+            raise
+        if collector is not None:
+            collector.finish()
 
     def operator_set(self, m: int, into: bytearray, reblind: bool) -> None:
         incoming = download_operator_set(
             self.channel, self.sid, m, self.batch, self.deadline
         )
-        results = OrderedResults()
+        collector = _Collector(into) if reblind else None
         offset = 0
-        for batch in _counted(incoming, self.progress, "operator", m):
-            if reblind:
-                results.append(self.pool.multiply(self.keys.blinding, batch))
-            else:
-                into[offset : offset + len(batch)] = batch
-                offset += len(batch)
-        results.close()
-        if reblind:
-            _collect(results, into)
+        try:
+            for batch in _counted(incoming, self.progress, "operator", m):
+                if collector is not None:
+                    collector.results.append(
+                        self.pool.multiply(self.keys.blinding, batch)
+                    )
+                else:
+                    into[offset : offset + len(batch)] = batch
+                    offset += len(batch)
+        except BaseException as exc:
+            if collector is not None:
+                collector.finish(exc)
+            raise
+        if collector is not None:
+            collector.finish()
 
 
 def _cpu_seconds(pool: PsiPool) -> float:
@@ -324,13 +359,13 @@ def _session(
     unblinded = bytearray(n * ITEM_BYTES) if unbalanced else None
     operator = bytearray(m * ITEM_BYTES) if opened.operator_set_follows else None
     jobs: dict[str, Callable[[], None]] = {
-        "upload": lambda: run._timed("upload", start, lambda: run.upload(packed, n)),
-        "reblinded": lambda: run._timed(
+        "upload": lambda: run.timed("upload", start, lambda: run.upload(packed, n)),
+        "reblinded": lambda: run.timed(
             "reblinded", start, lambda: run.reblinded(n, reblinded, unblinded)
         ),
     }
     if operator is not None:
-        jobs["operator"] = lambda: run._timed(
+        jobs["operator"] = lambda: run.timed(
             "operator_set",
             start,
             lambda: run.operator_set(m, operator, reblind=not unbalanced),

@@ -104,11 +104,10 @@ def parse_parties(spec: str) -> list[tuple[str, str]]:
         raise ValueError("bank party ids must be distinct")
     taken = {c for _, c in parties if c}
     free = iter(c for c in DEFAULT_PARTY_BANKS + BANK_CODES if c not in taken)
-    resolved = []
-    for party, code in parties:
-        if code is None:
-            code = next(free)
-            taken.add(code)
+    resolved: list[tuple[str, str]] = []
+    for party, maybe_code in parties:
+        code = maybe_code if maybe_code is not None else next(free)
+        taken.add(code)
         resolved.append((party, code))
     codes = [c for _, c in resolved]
     if len(set(codes)) != len(codes):

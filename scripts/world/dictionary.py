@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,8 +42,8 @@ class _Stats:
         self.rows = 0
         self.missing = 0
         self.types: set[str] = set()
-        self.low: object = None
-        self.high: object = None
+        self.low: Any = None
+        self.high: Any = None
         self.values: set[str] = set()
         self.many_values = False
 
@@ -69,9 +70,9 @@ class _Stats:
         if len(values):
             self._extend(pc.min(values).as_py(), pc.max(values).as_py())
 
-    def _extend(self, low: object, high: object) -> None:
-        self.low = low if self.low is None else min(self.low, low)  # type: ignore[type-var]
-        self.high = high if self.high is None else max(self.high, high)  # type: ignore[type-var]
+    def _extend(self, low: Any, high: Any) -> None:
+        self.low = low if self.low is None else min(self.low, low)
+        self.high = high if self.high is None else max(self.high, high)
 
     def range_text(self, is_text: bool) -> str:
         if self.values and not self.many_values:

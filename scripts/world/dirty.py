@@ -145,8 +145,8 @@ def plant(table: pa.Table, target: DirtyTarget, rng: np.random.Generator) -> Pla
     def edit(column: str, row: int, value: object) -> None:
         edits.setdefault(column, {})[row] = value
 
-    def cell(column: str, row: int) -> object:
-        return columns[column][row].as_py()
+    def cell(column: str, row: int) -> str:
+        return str(columns[column][row].as_py())
 
     for k, orig in enumerate(dup_orig):
         copy_at = int(position[n + k])
@@ -193,9 +193,9 @@ def plant(table: pa.Table, target: DirtyTarget, rng: np.random.Generator) -> Pla
     for orig in missing_rows:
         row = int(position[orig])
         column = target.required[rng.integers(0, len(target.required))]
-        value = None if rng.random() < 0.7 else ""
-        edit(column, row, value)
-        detail = "null" if value is None else "empty_string"
+        missing: str | None = None if rng.random() < 0.7 else ""
+        edit(column, row, missing)
+        detail = "null" if missing is None else "empty_string"
         rejected.append(
             {"row": row, "column": column, "reason": MISSING_REQUIRED, "detail": detail}
         )
@@ -217,8 +217,8 @@ def plant(table: pa.Table, target: DirtyTarget, rng: np.random.Generator) -> Pla
         columns[name] = pc.cast(values, pa.string())
     for name, changes in edits.items():
         values = columns[name].to_numpy(zero_copy_only=False).astype(object)
-        for row, value in changes.items():
-            values[row] = value
+        for row, new_value in changes.items():
+            values[row] = new_value
         columns[name] = pa.array(values, type=pa.string())
     out = pa.table({name: columns[name] for name in table.column_names})
     rejected.sort(key=lambda e: e["row"])

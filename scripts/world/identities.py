@@ -69,7 +69,8 @@ class Identities:
     def age(self) -> np.ndarray:
         """Completed years on REFERENCE_DATE."""
         ref_year = int(REFERENCE_DATE.astype("datetime64[Y]").astype(np.int64)) + 1970
-        birthday_pending = _month_day(self.birth_date) > _month_day(REFERENCE_DATE)
+        reference = np.array([REFERENCE_DATE])
+        birthday_pending = _month_day(self.birth_date) > _month_day(reference)
         return ref_year - self.birth_year - birthday_pending.astype(np.int64)
 
     def resident_ids(self) -> pa.Array:

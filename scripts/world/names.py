@@ -80,7 +80,7 @@ def draw_names(
     chars = pa.array([""] + table_chars)
     first = np.zeros(n, dtype=np.int64)
     second = np.zeros(n, dtype=np.int64)
-    u_len = rng.random(n)
+    u_len = rng.random((n,))
     for (sex, period), text in _GIVEN.items():
         rows = np.flatnonzero((gender == sex) & (era == period))
         if not rows.size:

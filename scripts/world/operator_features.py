@@ -232,7 +232,7 @@ def build_operator_features(
         np.exp(np.log(12) + 0.6 * is_primary + rng.normal(0, 0.7, who.size))
         * uses_bank_app
     )
-    unidentified = rng.random(n) < _APP_UNIDENTIFIED
+    unidentified = rng.random((n,)) < _APP_UNIDENTIFIED
     for b, code in enumerate(BANK_CODES):
         cols[f"app_bank_{code}_min"] = _gapped(bank_minutes[:, b], unidentified)
     truth["bank_app_minutes"] = bank_minutes

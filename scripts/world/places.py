@@ -73,8 +73,8 @@ def draw_places(traits: Traits, city: CityMap, rng: np.random.Generator) -> Plac
 
     jobs = np.log([d.job_share for d in DISTRICTS])
     job_share = np.exp(jobs) / np.exp(jobs).sum()
-    work_district = rng.choice(len(DISTRICTS), size=n, p=job_share)
-    stay = rng.random(n) < _SAME_DISTRICT_WORK
+    work_district = np.asarray(rng.choice(len(DISTRICTS), size=n, p=job_share))
+    stay = rng.random((n,)) < _SAME_DISTRICT_WORK
     work_district[stay] = home_district[stay]
     has_work = (traits.occupation == EMPLOYED) | (
         (traits.occupation == SELF_EMPLOYED)

@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -125,7 +126,7 @@ def auc_report(
         # default_12m is -1 for customers without a loan: they cannot default.
         part = frame[frame[label].to_numpy() >= 0]
         y = part[label].to_numpy().astype(np.int64)
-        entry = {"rows": int(len(part)), "positives": int(y.sum())}
+        entry: dict[str, Any] = {"rows": len(part), "positives": int(y.sum())}
         result[label] = entry
         if y.sum() < FOLDS or len(y) - y.sum() < FOLDS:
             entry["skipped"] = "too few positives or negatives for cross-validation"
@@ -153,9 +154,8 @@ def auc_report(
     for label in _TRUTH:
         entry = result[label]
         if "auc_joined" in entry:
-            entry["lift_joined_minus_bank_only"] = round(
-                entry["auc_joined"] - entry["auc_bank_only"], 4
-            )
+            lift = entry["auc_joined"] - entry["auc_bank_only"]
+            entry["lift_joined_minus_bank_only"] = round(lift, 4)
     result["method"] = METHOD
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result

@@ -68,7 +68,7 @@ def draw_traits(age: np.ndarray, male: np.ndarray, rng: np.random.Generator) -> 
 
     # Monthly income, CNY: log-normal around Beijing's ~10k median wage, wider for the
     # self-employed; pensions and allowances for the others.
-    noise = rng.standard_normal(n)
+    noise = rng.standard_normal((n,))
     log_income = np.log(10_000) + 0.55 * income + 0.25 * noise
     log_income[self_emp] += 0.1 + 0.3 * noise[self_emp]
     log_income[retired] = np.log(5_500) + 0.3 * income[retired] + 0.15 * noise[retired]
@@ -83,7 +83,7 @@ def draw_traits(age: np.ndarray, male: np.ndarray, rng: np.random.Generator) -> 
         sophistication=sophistication,
         risk=risk,
         distress=distress,
-        shock=rng.standard_normal(n),
+        shock=rng.standard_normal((n,)),
         occupation=occupation,
         income_cny=np.round(np.exp(log_income), -1),
     )

@@ -1,19 +1,18 @@
 """The operator's passive role in the PSI: policy checks, sessions, blinded sets.
 
 The operator serves its subscriber data source (`psi.source`, else the counterpart's
-`policy.source`), loaded once through node_core.ingest (the same accepted rows a joint
-job sees, so alignments index the same rows) and reloaded when the file changes.
+`policy.source`; see psi_data.py). Every Open is checked before any data moves
+(psi_policy.py, then open sessions and the daily budget of psi_quota.py); each refusal
+is written to the audit chain as `psi.refused` with its reason. Accepted sessions are
+audited as `psi.session.opened` and `psi.session.finished` (sizes only; mode both adds
+the number of aligned rows and the alignment's digest), abandoned ones as
+`psi.session.failed`.
 
-Every Open is checked before any data moves: minimum set size (FAILED_PRECONDITION),
-per-request maximum, open sessions and the daily budget (RESOURCE_EXHAUSTED); each
-refusal is written to the audit chain as `psi.refused` with its reason. Accepted
-sessions are audited as `psi.session.opened` and `psi.session.finished` (sizes only;
-mode both adds the alignment's digest).
-
-Pipelining: at Open the operator submits the blinding of its own (shuffled) set to the
-process pool; the bank's uploaded batches are re-blinded as they arrive, queued behind
-it, and both downloads stream results as soon as they are ready. So the cores of both
-parties stay busy, and memory holds each set once at wire size (32 bytes per item).
+Pipelining: at Open the operator starts blinding its own set (in a fresh secret order)
+in the process pool, only as fast as the bank downloads it; the bank's uploaded
+batches are re-blinded as they arrive, and both downloads stream results as soon as
+they are ready. So the cores of both parties stay busy, and memory holds the bank's set
+once at wire size (32 bytes per item) and the operator's only in flight.
 What each party learns is stated in protocol/psi/__init__.py.
 """
 
@@ -29,10 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from node_core.config import CounterpartConfig
-from node_core.ingest import load_dataset
+from node_core.config import ConfigError, CounterpartConfig
+from node_core.ingest import IngestionError
 from node_core.node import NodeContext, Registration
+from operator_node.psi_data import Subscribers, SubscriberSources
 from operator_node.psi_epochs import EpochSets, epoch_of
+from operator_node.psi_policy import Refusal, check_request
 from operator_node.psi_quota import DailyBudget
 from protocol.auth import PeerDirectory
 from protocol.domain import Peer, StreamHeader
@@ -40,11 +41,10 @@ from protocol.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    PermissionDenied,
     ProtocolError,
     ResourceExhausted,
 )
-from protocol.psi.alignment import align, data_fingerprint, save_alignment
+from protocol.psi.alignment import align, save_alignment
 from protocol.psi.group import ITEM_BYTES, SUITE, BlindingKey
 from protocol.psi.matching import (
     as_items,
@@ -73,16 +73,6 @@ from protocol.psi.service import Outgoing, psi_service
 from protocol.streams import IncomingStream
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Subscribers:
-    """The phone numbers of one data source, as packed 11-byte canonical strings."""
-
-    name: str
-    phones: np.ndarray  # 'S11', in accepted-row order
-    fingerprint: str
-    stamp: tuple[int, int]  # (mtime_ns, size) of the file when loaded
 
 
 @dataclass
@@ -125,9 +115,8 @@ class OperatorPsi:
         self._budget = DailyBudget(ctx.config.state_dir)
         self._epochs = EpochSets(ctx.config.state_dir)
         self._sessions: dict[str, _Session] = {}
-        self._subscribers: dict[str, Subscribers] = {}
+        self._sources = SubscriberSources(ctx.config, ctx.store)
         self._lock = threading.Lock()
-        self._load_lock = threading.Lock()
 
     # ---- set-up --------------------------------------------------------------------
     def pool(self) -> PsiPool:
@@ -154,34 +143,7 @@ class OperatorPsi:
 
     def subscribers(self, name: str) -> Subscribers:
         """The source's numbers, loaded once and again only when the file changes."""
-        src = self._ctx.config.data_source(name)
-        stat = src.path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        with self._load_lock:
-            cached = self._subscribers.get(name)
-            if cached is not None and cached.stamp == stamp:
-                return cached
-            dataset = load_dataset(name, src)
-            report = dataset.report
-            loaded = Subscribers(
-                name=name,
-                phones=dataset.ids.astype("S11"),
-                fingerprint=data_fingerprint(src.path, report.rows_accepted),
-                stamp=stamp,
-            )
-            del dataset
-            self._subscribers[name] = loaded
-        self._ctx.store.append_audit(
-            "psi.data.loaded",
-            subject=name,
-            detail={
-                "rows_read": report.rows_read,
-                "rows_accepted": report.rows_accepted,
-                "rejected_by_reason": report.rejected_by_reason,
-            },
-        )
-        log.info("PSI data loaded", extra={"source": name, "rows": len(loaded.phones)})
-        return loaded
+        return self._sources.get(name)
 
     # ---- PsiHandler ----------------------------------------------------------------
     def open(self, peer: Peer, request: PsiOpen) -> PsiOpened:
@@ -203,51 +165,19 @@ class OperatorPsi:
             return error
 
         source = self.source_for(cp)
-        if source is None:
+        try:
+            check_request(self._ctx.party_id, cp, request, served=source is not None)
+        except Refusal as refusal:
+            raise refuse(refusal.error, refusal.reason) from None
+        assert source is not None
+        try:
+            subscribers = self.subscribers(source)
+        except (IngestionError, ConfigError, OSError):
+            log.exception("PSI data unavailable", extra={"source": source})
             raise refuse(
-                FailedPrecondition(
-                    f"{self._ctx.party_id} serves no PSI data to {cp.party_id}"
-                ),
-                "no data source",
-            )
-        if request.suite != SUITE:
-            raise refuse(
-                FailedPrecondition(
-                    f"PSI suite {request.suite!r} is not supported (supported: {SUITE})"
-                ),
-                "unsupported suite",
-            )
-        if n < limits.psi_min_set_size:
-            raise refuse(
-                FailedPrecondition(
-                    f"PSI set of {n} numbers is under the minimum of"
-                    f" {limits.psi_min_set_size} per query for {cp.party_id}"
-                ),
-                "under minimum set size",
-            )
-        if n > limits.psi_max_set_size:
-            raise refuse(
-                ResourceExhausted(
-                    f"PSI set of {n} numbers is over the per-request limit of"
-                    f" {limits.psi_max_set_size} for {cp.party_id}"
-                ),
-                "over maximum set size",
-            )
-        if request.unbalanced and request.mode is PsiMode.CARDINALITY:
-            raise refuse(
-                FailedPrecondition(
-                    "unbalanced PSI is not offered with mode cardinality: values stable"
-                    " within an epoch would let a later session reveal the counted"
-                    " records"
-                ),
-                "unbalanced cardinality",
-            )
-        if request.unbalanced and not limits.psi_allow_unbalanced:
-            raise refuse(
-                PermissionDenied(f"unbalanced PSI is not enabled for {cp.party_id}"),
-                "unbalanced not allowed",
-            )
-        subscribers = self.subscribers(source)
+                FailedPrecondition(f"{self._ctx.party_id}'s PSI data is unavailable"),
+                "data unavailable",
+            ) from None
         now = time.time()
         with self._lock:
             self._expire(now)
@@ -355,7 +285,7 @@ class OperatorPsi:
         header = incoming.header
         session = self._session(peer, header.session_id)
         try:
-            finished = self._finish(session, incoming)
+            finished, digest = self._finish(session, incoming)
         except BaseException:
             self._drop(session, "finish failed")
             raise
@@ -365,8 +295,9 @@ class OperatorPsi:
             "bank_set_size": session.bank_set_size,
             "operator_set_size": session.operator_set_size,
         }
-        if finished.alignment_id:
+        if digest:
             detail["aligned_rows"] = finished.intersection_size
+            detail["alignment_digest"] = digest
         self._ctx.store.append_audit(
             "psi.session.finished",
             counterpart=session.counterpart,
@@ -448,13 +379,15 @@ class OperatorPsi:
         shuffled = items[secure_permutation(items.shape[0])]
         yield shuffled.tobytes()
 
-    def _finish(self, session: _Session, incoming: IncomingStream) -> PsiFinished:
+    def _finish(
+        self, session: _Session, incoming: IncomingStream
+    ) -> tuple[PsiFinished, str]:
         header = incoming.header
         if session.mode is not PsiMode.BOTH:
             if header.total_bytes:
                 raise InvalidArgument("matches are sent only in mode both")
             incoming.read_all()
-            return PsiFinished()
+            return PsiFinished(), ""
         if header.item_bytes != MATCH_ITEM_BYTES:
             raise InvalidArgument(f"matches must be {MATCH_ITEM_BYTES}-byte items")
         count = header.total_bytes // MATCH_ITEM_BYTES
@@ -482,7 +415,7 @@ class OperatorPsi:
             session.fingerprint,
         )
         save_alignment(self._ctx.config.state_dir, alignment)
-        return PsiFinished(alignment.size, alignment.alignment_id)
+        return PsiFinished(alignment.size, alignment.alignment_id), alignment.digest()
 
     def _drop(self, session: _Session, failure: str | None) -> None:
         with self._lock:

@@ -388,3 +388,26 @@ def test_bank_cli_psi_fails_job_with_clear_error_if_refused(
     assert error.endswith("is under the minimum of 20 per query for bank-a")
     last = bank.store.list_jobs()[-1]
     assert (last.kind, last.status) == ("psi", "failed")
+
+
+@pytest.mark.parametrize("mode", [PsiMode.INTERSECTION, PsiMode.CARDINALITY])
+def test_operator_keeps_only_sizes_if_mode_is_not_both(
+    mode: PsiMode, bank: NodeContext, operator: RunningNode, customers: Dataset
+) -> None:
+    # Execute
+    result = run_psi(bank, "operator", customers, mode)
+    # Assert
+    state = operator.ctx.config.state_dir
+    assert not (state / "alignments" / f"{result.session_id}.npz").exists()
+    finished = [
+        e
+        for e in operator.ctx.store.audit_entries()
+        if e.action == "psi.session.finished" and e.subject == result.session_id
+    ]
+    assert [e.detail for e in finished] == [
+        {
+            "mode": mode.value,
+            "bank_set_size": result.bank_set_size,
+            "operator_set_size": result.operator_set_size,
+        }
+    ]

@@ -111,7 +111,7 @@ def _psi(args: argparse.Namespace) -> int:
             "load_s": round(load_s, 3),
             "wall_s": round(time.perf_counter() - started, 3),
             "output": str(out_dir),
-            "input": dataset.report.to_dict(max_rejections=0) | {"rejections": []},
+            "input": dataset.report.to_dict(max_rejections=20),
         }
         write_outputs(out_dir, dataset, result, summary)
     except BaseException as exc:

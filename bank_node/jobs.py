@@ -87,17 +87,24 @@ def bank_only_auc(
     return float(roc_auc_score(labels[val], bank_x[val] @ model.coef_[0]))
 
 
-def validation_mask(labels: np.ndarray, split: SplitSection) -> np.ndarray:
-    """The bank's stratified split over aligned positions: True = validation."""
-    positions = np.arange(len(labels))
+def validation_mask(
+    labels: np.ndarray, split: SplitSection, stable_key: np.ndarray
+) -> np.ndarray:
+    """The bank's stratified split over aligned positions: True = validation.
+
+    The aligned order is new in every PSI session, so the split is drawn over the
+    positions sorted by `stable_key` (the bank's own row numbers): the same data and
+    seed give the same validation rows in every run.
+    """
+    order = np.argsort(stable_key, kind="stable")
     _, val = train_test_split(
-        positions,
+        np.arange(len(labels)),
         test_size=split.validation_fraction,
-        stratify=labels,
+        stratify=labels[order],
         random_state=split.seed,
     )
     mask = np.zeros(len(labels), dtype=bool)
-    mask[val] = True
+    mask[order[val]] = True
     return mask
 
 
@@ -258,7 +265,7 @@ class JobRunner:
                 f" operator subscribers ({self.timings['psi']:.1f} s)"
             )
             labels = dataset.label[rows].astype(np.int64)  # type: ignore[index]
-            validation = validation_mask(labels, spec.split)
+            validation = validation_mask(labels, spec.split, rows)
             bitmap = np.packbits(validation, bitorder="little").tobytes()
             jobs.bind(
                 JobBinding(self.job_id, alignment.alignment_id, len(rows), bitmap)

@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 # Defaults chosen by measurement on default_credit: 8 harmonics with R = 8, P = 40 give
-# max |error| 0.006 on [-8, 8] and reach scikit-learn's AUC (see docs/hetero_lr.md).
+# max |error| 0.006 on [-8, 8] and reach scikit-learn's AUC (scripts/bench_lr.py).
 DEFAULT_TERMS = 8
 DEFAULT_RANGE = 8.0
 DEFAULT_PERIOD = 40.0

@@ -45,7 +45,7 @@ def normalize_phone(raw: object) -> str:
     Accepts `+86 138-0013-8000`, `8613800138000`, `008613800138000`, `13800138000`
     and integers. Anything else raises InvalidPhoneError with the reason.
     """
-    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+    if raw is None or raw is pd.NA or (isinstance(raw, float) and np.isnan(raw)):
         raise InvalidPhoneError(PHONE_EMPTY)
     if isinstance(raw, bool) or isinstance(raw, float):
         # A float phone was already damaged by a reader (1.38e10 loses nothing, but
@@ -96,6 +96,8 @@ def normalize_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 # GB 11643-1999: weights 2^(17-i) mod 11 and the check-character table.
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+# ASCII only: str.isdigit() would also accept superscripts and full-width digits.
+_ID_SHAPE_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 _ID_CHECK_CHARS = "10X98765432"
 
 RESIDENT_ID_MALFORMED = "resident id is not 17 digits plus a check character"
@@ -105,20 +107,16 @@ RESIDENT_ID_BAD_DATE = "resident id birth date is not a valid date"
 
 def resident_id_check_char(first17: str) -> str:
     """Return the GB 11643-1999 check character for the first 17 digits."""
-    if len(first17) != 17 or not first17.isdigit():
-        raise ValueError("need exactly 17 digits")
+    if not re.fullmatch(r"[0-9]{17}", first17):
+        raise ValueError("need exactly 17 ASCII digits")
     total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
     return _ID_CHECK_CHARS[total % 11]
 
 
 def resident_id_rejection_reason(raw: object) -> str | None:
     """Return why `raw` is not a valid 18-character resident ID, or None if valid."""
-    text = "" if raw is None else str(raw).strip().upper()
-    if (
-        len(text) != 18
-        or not text[:17].isdigit()
-        or not (text[17].isdigit() or text[17] == "X")
-    ):
+    text = "" if raw is None or raw is pd.NA else str(raw).strip().upper()
+    if not _ID_SHAPE_RE.match(text):
         return RESIDENT_ID_MALFORMED
     if resident_id_check_char(text[:17]) != text[17]:
         return RESIDENT_ID_BAD_CHECKSUM
@@ -131,6 +129,8 @@ def resident_id_rejection_reason(raw: object) -> str | None:
 
 def resident_id_reasons(values: pd.Series) -> pd.Series:
     """Vectorised resident_id_rejection_reason: <NA> where the ID is valid."""
+    index = values.index
+    values = values.reset_index(drop=True)  # positional work; any index works
     text = values.astype("string").str.strip().str.upper()
     reason = pd.Series(pd.NA, index=values.index, dtype="string")
     shaped = text.str.fullmatch(r"[0-9]{17}[0-9X]").fillna(False).astype(bool)
@@ -146,4 +146,5 @@ def resident_id_reasons(values: pd.Series) -> pd.Series:
         dates = pd.to_datetime(ok.str.slice(6, 14), format="%Y%m%d", errors="coerce")
         bad_date = dates.isna().to_numpy() & ~bad_sum
         reason[ok.index[bad_date]] = RESIDENT_ID_BAD_DATE
+    reason.index = index
     return reason

@@ -81,7 +81,7 @@ def baseline(
     aligned = bank.iloc[alignment.local_rows].reset_index(drop=True)
     joined = aligned.merge(operator, on="phone", how="left", validate="one_to_one")
     y = joined["y"].to_numpy(dtype=np.int64)
-    validation = validation_mask(y, split)
+    validation = validation_mask(y, split, alignment.local_rows)
     train = ~validation
     blocks = []
     for columns in (files.bank_features, files.operator_features):

@@ -33,7 +33,9 @@ def trained(
 ) -> Iterator[tuple[JointSetup, JobRun]]:
     root = Path(tmp_path_factory.mktemp("joint"))
     with joint_setup(root, pki) as setup:
-        spec = job_spec(root, model={"epochs": 4, "batch_size": 200})
+        spec = job_spec(
+            root, model={"epochs": 4, "batch_size": 200, "woe_bank_features": True}
+        )
         yield setup, JobRunner(setup.bank, spec, progress=lambda _: None).run()
 
 
@@ -54,6 +56,8 @@ def test_job_writes_report_and_both_model_parts_if_policy_allows(
     assert "both the bank and the operator learn" in report["metadata"]["alignment"]
     assert len(report["operator_iv"]) == 20 and len(report["bank_iv"]) == 10
     assert len(report["history"]) == run.summary["epochs_run"]
+    assert report["scorecard"]["points"]  # WOE-encoded bank features: points per bin
+    assert run.summary["bank_only_validation_auc"] > 0.5
     assert "<html" in html.lower()
     assert [r.kind for r in bank_models] == ["hetero_lr.bank"]
     assert [r.kind for r in op_models] == ["hetero_lr.operator"]
@@ -78,7 +82,7 @@ def test_federated_iv_equals_centralized_iv_if_same_rows(
     operator = pd.read_csv(setup.files.operator, dtype={"phone": str})
     joined = bank.iloc[alignment.local_rows].merge(operator, on="phone")
     y = joined["y"].to_numpy()
-    train = ~validation_mask(y, job_spec(setup.root).split)
+    train = ~validation_mask(y, job_spec(setup.root).split, alignment.local_rows)
     frame = joined.loc[train, setup.files.operator_features].reset_index(drop=True)
     # Execute
     central = woe_iv_table(

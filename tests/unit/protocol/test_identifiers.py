@@ -101,3 +101,32 @@ def test_resident_id_reasons_flags_impossible_date_if_checksum_valid() -> None:
     assert reasons.tolist()[1:] == [RESIDENT_ID_BAD_DATE, RESIDENT_ID_BAD_CHECKSUM]
     assert pd.isna(reasons.iloc[0])
     assert resident_id_rejection_reason(valid_checksum) == RESIDENT_ID_BAD_DATE
+
+
+@pytest.mark.parametrize(
+    "raw", ["²" * 17 + "1", "１" * 17 + "X", "１１０１０５１９４９１２３１００２Ｘ"]
+)
+def test_resident_id_rejects_non_ascii_digits_if_unicode_digit_lookalikes(
+    raw: str,
+) -> None:
+    # Execute / Assert: a reason, never an exception, and the same as vectorised.
+    assert resident_id_rejection_reason(raw) == RESIDENT_ID_MALFORMED
+    assert resident_id_reasons(pd.Series([raw])).tolist() == [RESIDENT_ID_MALFORMED]
+
+
+def test_resident_id_reasons_keeps_index_if_index_has_duplicates() -> None:
+    # Prepare
+    values = pd.Series(["11010519491231002X", "bad"], index=[7, 7])
+    # Execute
+    reasons = resident_id_reasons(values)
+    # Assert
+    assert list(reasons.index) == [7, 7]
+    assert pd.isna(reasons.iloc[0]) and reasons.iloc[1] == RESIDENT_ID_MALFORMED
+
+
+def test_normalize_phone_reports_empty_if_pandas_na() -> None:
+    # Execute / Assert: scalar and vectorised agree
+    with pytest.raises(InvalidPhoneError, match="empty phone"):
+        normalize_phone(pd.NA)
+    _, reasons = normalize_phones(pd.Series([pd.NA], dtype="string"))
+    assert reasons.tolist() == [PHONE_EMPTY]

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from node_core.config import DataSourceConfig
-from protocol.identifiers import normalize_phones, resident_id_reasons
+from protocol.identifiers import PHONE_EMPTY, normalize_phones, resident_id_reasons
 
 BAD_PHONE = "bad phone"
 BAD_RESIDENT_ID = "bad resident id"
@@ -216,7 +216,10 @@ def load_dataset(name: str, src: DataSourceConfig) -> Dataset:
 
     raw_ids = frame[src.id]
     phones, phone_reason = normalize_phones(_as_missing(raw_ids, tokens))
-    problems.append((phone_reason.notna(), src.id, BAD_PHONE, phone_reason))
+    # The id is required: an empty one is a missing value, anything else a bad phone.
+    empty_id = (phone_reason == PHONE_EMPTY).fillna(False)
+    problems.append((empty_id, src.id, MISSING_REQUIRED, phone_reason))
+    problems.append((phone_reason.notna() & ~empty_id, src.id, BAD_PHONE, phone_reason))
 
     for col in src.resident_id_columns:
         values = _as_missing(frame[col], tokens)

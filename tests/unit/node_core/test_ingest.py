@@ -179,3 +179,78 @@ def test_load_dataset_raises_if_pattern_matches_nothing(tmp_path: Path) -> None:
         IngestionError, match="numeric pattern 'app_\\*' matches no column"
     ):
         load_dataset("customers", src)
+
+
+# ---- the --dirty world of scripts.generate_world --------------------------------
+DIRTY_REASONS = {
+    "bad_phone": BAD_PHONE,
+    "bad_resident_id": BAD_RESIDENT_ID,
+    "duplicate_id": DUPLICATE_ID,
+    "bad_type": BAD_TYPE,
+    "missing_value_in_required_column": MISSING_REQUIRED,
+}
+SCHEMAS = {
+    "operator/subscribers.parquet": dict(
+        identity=("name", "resident_id", "contact_1", "contact_2", "contact_3"),
+        categorical=("profile_gender", "acct_status", "acct_plan",
+                     "sms955_primary_bank", "place_*_district", "place_home_community",
+                     "place_home_cell", "place_work_building", "place_work_cell",
+                     "device_brand", "device_model", "device_price_tier"),
+        numeric=("profile_age", "acct_*", "usage_*", "sms955_*", "app_*",
+                 "place_commute_km", "device_price_cny", "device_months_in_use"),
+    ),
+    "banks/bank-a/customers.parquet": dict(
+        label="default_12m",
+        identity=("customer_id", "name", "resident_id"),
+        categorical=("bank_gender", "bank_occupation", "bank_income_band",
+                     "bank_branch_district"),
+        numeric=("bank_*",),
+    ),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dirty_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("dirty") / "world"
+    subprocess.run(
+        [sys.executable, "-m", "scripts.generate_world", "--subscribers", "4000",
+         "--seed", "3", "--dirty", "--no-report", "--out", str(out)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("file", sorted(SCHEMAS))
+def test_load_dataset_rejects_exactly_the_planted_rows_if_world_is_dirty(
+    dirty_world: Path, file: str
+) -> None:
+    # Prepare
+    import json
+
+    manifest = json.loads((dirty_world / "dirty_manifest.json").read_text())
+    planted = {
+        (r["row"], DIRTY_REASONS[r["reason"]])
+        for r in manifest["rejected"]
+        if r["file"] == file
+    }
+    variants = {v["row"] for v in manifest["valid_variants"] if v["file"] == file}
+    src = DataSourceConfig(
+        path=dirty_world / file,
+        resident_id_columns=("resident_id",),
+        required=("name", "resident_id"),
+        on_duplicate="keep_first",
+        **SCHEMAS[file],
+    )
+    # Execute
+    ds = load_dataset(file, src)
+    # Assert
+    rejected = {(r.row, r.reason) for r in ds.report.rejections}
+    assert rejected == planted
+    assert ds.report.rows_rejected == len({row for row, _ in planted})
+    assert ds.report.rows_accepted + ds.report.rows_rejected == ds.report.rows_read
+    assert variants <= set(ds.source_rows.tolist())
+    for reason in {reason for _, reason in planted}:
+        assert ds.report.rejected_by_reason[reason] > 0

@@ -14,12 +14,11 @@ name the file and the key.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from node_core.config import ConfigError, TomlLoader
+from node_core.config import TomlLoader, read_toml
 
 
 @dataclass(frozen=True)
@@ -153,10 +152,4 @@ def parse_job_spec(raw: dict[str, Any], source: Path) -> JobSpec:
 
 def load_job_spec(path: Path | str) -> JobSpec:
     source = Path(path)
-    try:
-        raw = tomllib.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    return parse_job_spec(raw, source)
+    return parse_job_spec(read_toml(source), source)

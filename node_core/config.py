@@ -327,16 +327,20 @@ def _validate_psi(loader: TomlLoader, cfg: NodeConfig) -> None:
             loader.fail(f"psi.{name}", f"must be >= 1, got {getattr(psi, name)}")
 
 
-def load_config(path: Path | str) -> NodeConfig:
-    """Read and validate a node's TOML config."""
-    source = Path(path)
+def read_toml(source: Path) -> dict[str, Any]:
+    """A TOML file's tables, or ConfigError naming the file and the problem."""
     try:
-        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+        return tomllib.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{source}: file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    return parse_config(raw, source)
+
+
+def load_config(path: Path | str) -> NodeConfig:
+    """Read and validate a node's TOML config."""
+    source = Path(path)
+    return parse_config(read_toml(source), source)
 
 
 def parse_config(raw: dict[str, Any], source: Path) -> NodeConfig:

@@ -41,7 +41,9 @@ class NodeContext:
     tls: TlsMaterial
     store: SqliteStateStore
     limits: TransportLimits
-    _datasets: dict[str, Dataset] = field(default_factory=dict, repr=False)
+    _datasets: dict[str, tuple[tuple[int, int], Dataset]] = field(
+        default_factory=dict, repr=False
+    )
     _datasets_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -55,10 +57,18 @@ class NodeContext:
         return self.config.party_id
 
     def dataset(self, name: str) -> Dataset:
-        """A declared data source, validated and loaded once per process."""
+        """A declared data source, validated and loaded once per process, and again
+        whenever its file changes (size or modification time)."""
+        source = self.config.data_source(name)
+        try:
+            stat = source.path.stat()
+            stamp = (stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            stamp = (-1, -1)  # load_dataset reports the missing file
         with self._datasets_lock:
-            if name not in self._datasets:
-                dataset = load_dataset(name, self.config.data_source(name))
+            cached = self._datasets.get(name)
+            if cached is None or cached[0] != stamp:
+                dataset = load_dataset(name, source)
                 report = dataset.report
                 self.store.append_audit(
                     "data.loaded",
@@ -77,8 +87,8 @@ class NodeContext:
                         "rows_rejected": report.rows_rejected,
                     },
                 )
-                self._datasets[name] = dataset
-            return self._datasets[name]
+                self._datasets[name] = (stamp, dataset)
+            return self._datasets[name][1]
 
     def directory(self) -> PeerDirectory:
         return PeerDirectory(

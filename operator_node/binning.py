@@ -46,10 +46,9 @@ class OperatorBinning:
         if unknown:
             raise InvalidArgument(f"binning.labels: unknown feature index {unknown[0]}")
         policy = self._ctx.config.counterpart(peer.party_id).policy
-        dataset = self._ctx.dataset(policy.source)
         columns = [session.columns[f] for f in request.features]
-        frame = session.features(dataset.features).iloc[train][columns]
-        categorical = [c for c in columns if dataset.feature_types[c] == "categorical"]
+        frame = session.features().iloc[train][columns]
+        categorical = [c for c in columns if session.kind(c) == "categorical"]
         binning = BinningModel.fit(
             frame,
             columns,

@@ -78,12 +78,11 @@ class OperatorLr:
         except ValueError as exc:
             raise InvalidArgument(f"LrSetupRequest.bank_context: {exc}") from None
         columns = [session.columns[f] for f in request.operator_features]
-        dataset = self._ctx.dataset(policy.source)
-        frame = session.features(dataset.features)[columns]
+        frame = session.features()[columns]
         validation = session.validation
         train = np.flatnonzero(~validation)
         clip = min(request.clip or CLIP, CLIP)
-        kinds = {c: dataset.feature_types[c] for c in columns}
+        kinds = {c: session.kind(c) for c in columns}
         pre = FeaturePreprocessor.fit(frame.iloc[train], kinds, clip=clip)
         hyper = LrHyper(
             learning_rate=request.learning_rate,

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from node_core.config import CounterpartPolicy
+from node_core.ingest import Dataset
 from node_core.node import NodeContext
 from node_core.store import StoreError
 from protocol.domain import (
@@ -53,18 +54,24 @@ class JobSession:
     kinds: list[str]
     rows: np.ndarray | None = None  # dataset row per aligned position (after Bind)
     validation: np.ndarray | None = None  # bool per aligned position
+    # The data the alignment was made on, pinned at Bind for the rest of the job.
+    dataset: Dataset | None = None
     state: dict[str, Any] = field(default_factory=dict)  # per-protocol state
 
     def display_name(self, index: int, disclose: bool) -> str:
         """The name the bank sees: the real column or a stable alias."""
         return self.columns[index] if disclose else f"f{index + 1:03d}"
 
-    def features(self, dataset_features: pd.DataFrame) -> pd.DataFrame:
+    def features(self) -> pd.DataFrame:
         """The job's operator features for the aligned rows, in aligned order."""
-        if self.rows is None:
+        if self.rows is None or self.dataset is None:
             raise FailedPrecondition(f"job {self.job_id} is not bound to an alignment")
-        frame = dataset_features.iloc[self.rows][self.columns]
+        frame = self.dataset.features.iloc[self.rows][self.columns]
         return frame.reset_index(drop=True)
+
+    def kind(self, column: str) -> str:
+        types = self.dataset.feature_types if self.dataset else {}
+        return types.get(column, "numeric")
 
 
 def catalog_features(policy: CounterpartPolicy, columns: dict[str, str]) -> list[str]:
@@ -264,6 +271,7 @@ class JobDesk:
         validation = np.unpackbits(bits, bitorder="little")[: binding.rows].astype(bool)
         session.rows = np.asarray(alignment.local_rows, dtype=np.int64)
         session.validation = validation
+        session.dataset = dataset
         store = self._ctx.store
         if store.get_job(binding.job_id).status == "approved":
             store.set_job_status(binding.job_id, "running")

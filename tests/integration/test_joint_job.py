@@ -56,7 +56,7 @@ def test_job_writes_report_and_both_model_parts_if_policy_allows(
     assert "both the bank and the operator learn" in report["metadata"]["alignment"]
     assert len(report["operator_iv"]) == 20 and len(report["bank_iv"]) == 10
     assert len(report["history"]) == run.summary["epochs_run"]
-    assert report["scorecard"]["points"]  # WOE-encoded bank features: points per bin
+    assert report["scorecard"]["table"]  # WOE-encoded bank features: points per bin
     assert run.summary["bank_only_validation_auc"] > 0.5
     assert "<html" in html.lower()
     assert [r.kind for r in bank_models] == ["hetero_lr.bank"]

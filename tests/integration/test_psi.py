@@ -16,7 +16,13 @@ import pytest
 from bank_node import cli as bank_cli
 from bank_node.psi import run_psi
 from node_core.config import DataSourceConfig
-from node_core.ingest import BAD_PHONE, DUPLICATE_ID, Dataset, load_dataset
+from node_core.ingest import (
+    BAD_PHONE,
+    DUPLICATE_ID,
+    MISSING_REQUIRED,
+    Dataset,
+    load_dataset,
+)
 from node_core.node import NodeContext
 from operator_node.cli import operator_services
 from protocol.errors import PeerCallError
@@ -35,6 +41,8 @@ from tests.integration.psi_support import (
 from tests.nodes import Pki, RunningNode, running_node, write_config
 
 BANK_LIMITS = {"psi_min_set_size": 20}
+# The bank file's malformed rows (one of them empty) and later variants of a number.
+REJECTED = {BAD_PHONE: 5, MISSING_REQUIRED: 1, DUPLICATE_ID: 3}
 
 
 @contextmanager
@@ -130,7 +138,7 @@ def test_run_psi_equals_plain_set_intersection_if_sets_random(
         assert result.matched_rows is not None
         assert list(customers.source_rows[result.matched_rows]) == expected
     # Malformed numbers and later variants of a number are reported, not dropped.
-    assert customers.report.rejected_by_reason == {BAD_PHONE: 6, DUPLICATE_ID: 3}
+    assert customers.report.rejected_by_reason == REJECTED
 
 
 def test_run_psi_both_parties_hold_same_alignment_if_mode_both(
@@ -355,7 +363,7 @@ def test_bank_cli_psi_writes_outputs_and_job_if_mode_both(
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["intersection_size"] == len(sets.expected_bank_rows())
-    assert summary["input"]["rejected_by_reason"] == {BAD_PHONE: 6, DUPLICATE_ID: 3}
+    assert summary["input"]["rejected_by_reason"] == REJECTED
     matched = pd.read_csv(out / "intersection.csv", dtype=str)
     assert matched["source_row"].astype(int).tolist() == sets.expected_bank_rows()
     aligned = pd.read_csv(out / "alignment.csv", dtype=str)

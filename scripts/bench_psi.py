@@ -4,7 +4,8 @@ and against the bare cost of its scalar multiplications, in one run on one machi
     .venv/bin/python -m scripts.bench_psi --n 100000 [--mode intersection] [--workers 2]
         [--unbalanced] [--skip-openmined]
 
-Sets of N numbers each with 50% overlap (random valid mainland mobile numbers). The
+Sets of N numbers each with 50% overlap (random valid mainland mobile numbers; with
+--operator-n M the operator holds M numbers, N / 2 of them shared). The
 operator's set is a Parquet file declared as its PSI source; `operator-node serve` runs
 as one process and `bank-node psi` as the other, each with its own process pool.
 - seconds: the bank's session time, Open to Finish (data loading, process and pool
@@ -60,16 +61,16 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def make_sets(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
-    """Operator set and bank set of n numbers each, n // 2 shared, as 11-digit str."""
+def make_sets(n: int, m: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """Operator set of m and bank set of n numbers, n // 2 shared, as 11-digit str."""
     rng = np.random.default_rng(seed)
-    total = n + (n - n // 2)
+    total = m + (n - n // 2)
     numbers = np.empty(0, dtype=np.int64)
     while numbers.size < total:
         more = rng.choice(PREFIXES, total) * 10**8 + rng.integers(0, 10**8, total)
         numbers = np.unique(np.concatenate([numbers, more]))
     numbers = rng.permutation(numbers)[:total].astype(str)
-    operator, bank = numbers[:n], numbers[n // 2 :]
+    operator, bank = numbers[:m], numbers[m - n // 2 :]
     return operator, rng.permutation(bank)
 
 
@@ -266,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--mode", default="intersection")
+    parser.add_argument(
+        "--operator-n", type=int, help="operator set size (default: --n)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="pool size per node")
     parser.add_argument("--skip-openmined", action="store_true")
     parser.add_argument(
@@ -275,19 +279,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     n = args.n
+    m = args.operator_n or n
     load_before = load()
-    limits = [run_limit(n, n, args.workers)]
+    limits = [run_limit(n, m, args.workers)]
     extra = ("--unbalanced",) if args.unbalanced else ()
     with tempfile.TemporaryDirectory(prefix="bench-psi-") as tmp:
         work = Path(tmp)
         pki = work / "pki"
         init_dev_pki(pki, ["operator", "bank-a"])
-        operator, bank = make_sets(n)
+        operator, bank = make_sets(n, m)
         pd.DataFrame({"phone": operator}).to_parquet(work / "operator.parquet")
         pd.DataFrame({"phone": bank}).to_parquet(work / "bank.parquet")
         del operator, bank
         rss = TreeRss()
-        op_proc = start_operator(work, pki, n, args.workers)
+        op_proc = start_operator(work, pki, max(n, m), args.workers)
         rss.watch("operator", op_proc.pid)
         try:
             op_cpu = tree_cpu(op_proc.pid)
@@ -303,13 +308,14 @@ def main(argv: list[str] | None = None) -> int:
             op_proc.wait(120)
             rss.stop()
         openmined = None if args.skip_openmined else run_openmined(work)
-    limits.append(run_limit(n, n, args.workers))
+    limits.append(run_limit(n, m, args.workers))
     # Other jobs may share the cores: the faster limit run is the conservative one.
     limit, limit_cpu = min(limits)
     seconds = summary["timings_s"]["session"]
     bank_cpu = summary["timings_s"]["session_cpu"]
     result: dict[str, Any] = {
         "n": n,
+        "operator_n": m,
         "mode": args.mode,
         "unbalanced": args.unbalanced,
         "seconds": seconds,
@@ -340,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         result["repeat_seconds"] = repeat["timings_s"]["session"]
         result["repeat_cpu_seconds_bank"] = repeat["timings_s"]["session_cpu"]
     RESULTS.mkdir(exist_ok=True)
-    suffix = "_unbalanced" if args.unbalanced else ""
+    suffix = "" if m == n else f"_op{m}"
+    suffix += "_unbalanced" if args.unbalanced else ""
     (RESULTS / f"psi_{n}{suffix}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     return 0

@@ -50,6 +50,7 @@ __all__ = [
     "VectorEncoding",
     "add",
     "add_plain",
+    "concatenate",
     "decrypt_ints",
     "decrypt_packed",
     "decrypt_vector",
@@ -359,7 +360,10 @@ def sum_groups(
 
 def concatenate(vectors: Sequence[CiphertextVector]) -> CiphertextVector:
     """One vector holding the ciphertexts of `vectors` in order (same key, same
-    encoding apart from length); e.g. per-feature bin sums re-randomized together."""
+    encoding apart from length); e.g. per-feature bin sums re-randomized together.
+
+    Packed inputs keep their ciphertext boundaries: the result's length counts every
+    slot, so the zero padding of a partly filled last plaintext stays in place."""
     if not vectors:
         raise ValueError("nothing to concatenate")
     first = vectors[0]

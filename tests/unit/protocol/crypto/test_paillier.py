@@ -386,3 +386,21 @@ def test_compress_raises_if_values_may_exceed_the_declared_slots(
     # Execute / Assert
     with pytest.raises(ValueError, match="^values may reach 12 bits, more than"):
         compress(counts, max_summands=16)
+
+
+def test_concatenate_joins_bin_sums_if_encodings_match(
+    public_key: PaillierPublicKey, private_key: PaillierPrivateKey
+):
+    # Prepare: per-feature bin sums, re-randomized in one call as the operator does
+    labels = np.array([1, 0, 1, 1, 0, 1])
+    enc = through_wire(he.encrypt_vector(public_key, labels, value_bits=1))
+    first = he.sum_groups(enc, [0, 0, 1, 1, 2, 2], 3)
+    second = he.sum_groups(enc, [1, 0, 1, 0, 1, 0], 2)
+
+    # Execute
+    joined = he.rerandomize(he.concatenate([first, second]))
+
+    # Assert
+    assert he.decrypt_ints(private_key, through_wire(joined)) == [1, 2, 1, 2, 2]
+    with pytest.raises(ValueError, match="^vectors have different encodings$"):
+        he.concatenate([first, he.encrypt_vector(public_key, [1], scale_bits=4)])

@@ -18,6 +18,7 @@ from node_core.node import NodeContext
 from operator_node.jobs import JobDesk
 from protocol.binning import BinSumsReply, BinSumsRequest, FeatureBins
 from protocol.crypto import paillier
+from protocol.crypto.paillier_compress import compress
 from protocol.domain import Peer
 from protocol.errors import InvalidArgument
 
@@ -68,7 +69,9 @@ class OperatorBinning:
                 else tuple(f"bin {b + 1}" for b in range(n_bins))
             )
             layout.append(FeatureBins(index, name, n_bins, labels))
-        sums = paillier.rerandomize(paillier.concatenate(parts))
+        # Shift-and-add the per-bin sums into as few ciphertexts as the key holds, so
+        # the bank decrypts a handful instead of one per bin, then re-randomize.
+        sums = paillier.rerandomize(compress(paillier.concatenate(parts)))
         session.state["binning"] = binning.to_dict()
         self._ctx.store.append_audit(
             "binning.sums",

@@ -70,7 +70,7 @@ class FeatureBins:
 @dataclass(frozen=True)
 class BinSumsReply:
     layout: tuple[FeatureBins, ...]
-    sums: CiphertextVector  # sum(bins) packed ciphertexts, layout order
+    sums: CiphertextVector  # (positives, negatives) per bin, layout order, packed
 
 
 def _request_header(req: BinSumsRequest, total: int) -> StreamHeader:
@@ -135,8 +135,8 @@ def _parse_reply(
     except (KeyError, ValueError, TypeError):
         raise InvalidArgument("binning.sums: malformed layout") from None
     sums = wire.vector_from_bytes(bytes(incoming.read_all()), public_key)
-    if len(sums.ciphertexts) != sum(f.bins for f in layout):
-        raise InvalidArgument("binning.sums: ciphertext count does not match layout")
+    if len(sums) != 2 * sum(f.bins for f in layout):
+        raise InvalidArgument("binning.sums: value count does not match the layout")
     return BinSumsReply(layout, sums)
 
 

@@ -29,7 +29,7 @@ from protocol.errors import PeerCallError
 from protocol.psi.alignment import load_alignment
 from protocol.psi.group import SUITE, hash_to_group
 from protocol.psi.messages import PsiMode, PsiOpen
-from protocol.psi.service import open_session, upload_bank_set
+from protocol.psi.service import download_reblinded, open_session, upload_bank_set
 from protocol.transport import TlsMaterial, connect
 from tests.integration.psi_support import (
     PsiSets,
@@ -47,7 +47,7 @@ REJECTED = {BAD_PHONE: 5, MISSING_REQUIRED: 1, DUPLICATE_ID: 3}
 
 @contextmanager
 def _operator(
-    pki: Pki, root: Path, sets: PsiSets, limits: dict, **psi: object
+    pki: Pki, root: Path, sets: PsiSets, limits: dict, *others: str
 ) -> Iterator[RunningNode]:
     data = root / "subscribers.parquet"
     pd.DataFrame({"phone": sets.operator_rows}).to_parquet(data)
@@ -56,9 +56,12 @@ def _operator(
         pki,
         "operator",
         "operator",
-        [{"party_id": "bank-a", "identity": "bank-a", "limits": limits}],
+        [
+            {"party_id": party, "identity": party, "limits": limits}
+            for party in ("bank-a", *others)
+        ],
         data={"subscribers": {"path": str(data), "on_duplicate": "keep_first"}},
-        psi={"source": "subscribers", "workers": 2, "batch_items": 128, **psi},
+        psi={"source": "subscribers", "workers": 2, "batch_items": 128},
         transport={"chunk_kb": 4},  # several chunks per stream even for small sets
     )
     with running_node(config, operator_services) as node:
@@ -419,3 +422,25 @@ def test_operator_keeps_only_sizes_if_mode_is_not_both(
             "operator_set_size": result.operator_set_size,
         }
     ]
+
+
+def test_psi_session_not_found_if_another_counterpart_asks_for_it(
+    pki: Pki, tmp_path: Path, sets: PsiSets
+) -> None:
+    # Prepare
+    cert = pki.certs["bank-b"]
+    tls_b = TlsMaterial.from_files(pki.ca.cert, cert.cert, cert.key)
+    request = PsiOpen(PsiMode.INTERSECTION, 100, SUITE)
+    with _operator(pki, tmp_path, sets, BANK_LIMITS, "bank-b") as node:
+        ctx = _bank(pki, tmp_path, node)
+        with ctx.channel("operator") as channel:
+            opened = open_session(channel, request, 10)
+        # Execute
+        with connect(node.address, "operator", tls_b) as other:
+            error = _refusal(
+                lambda: next(download_reblinded(other, opened.session_id, 100, 64, 10))
+            )
+        ctx.store.close()
+    # Assert
+    assert error.code == "NOT_FOUND"
+    assert error.details == f"no open PSI session {opened.session_id}"

@@ -17,12 +17,10 @@ import numpy as np
 
 from protocol.crypto.ckks import PRECISE, CkksContext
 from protocol.hetero_lr import messages as m
-from protocol.hetero_lr.party import BankLrParty, LrHyper
+from protocol.hetero_lr.party import BankLrParty, LrHyper, evaluation_chunks
 from protocol.hetero_lr.service import HeteroLrClient
 
 Progress = Callable[[str], None]
-# Rows of the training split used for the per-epoch training-loss estimate.
-TRAIN_LOSS_SAMPLE = 4096
 
 
 @dataclass(frozen=True)
@@ -30,6 +28,7 @@ class LrSettings:
     epochs: int
     batch_size: int
     hyper: LrHyper
+    min_batch: int = 1  # the operator's policy minimum of distinct rows per batch
     patience: int = 0
     clip: float = 8.0
     seed: int = 7
@@ -106,6 +105,13 @@ class BankLrDriver:
             own_intercept=features.shape[1] - 1,
             labels=labels,
         )
+        slots = self.party.slots
+        # The operator's fixed evaluation chunks: the validation split, and the first
+        # N/2 positions of the (pseudo-randomly ordered) train split as a sample.
+        self._chunks = {
+            m.TRAIN: evaluation_chunks(min(slots, len(positions["train"])), slots),
+            m.VALIDATION: evaluation_chunks(len(positions["validation"]), slots),
+        }
         self._pending: tuple[bytes, ...] = ()
         self._pending_epoch = 0
         self._rng = np.random.default_rng(settings.seed)
@@ -116,9 +122,8 @@ class BankLrDriver:
         return pending, epoch
 
     def _batch(self, rows: np.ndarray, epoch: int) -> None:
-        aligned = self._positions["train"][rows]
         party = self.party
-        party.start(aligned)
+        party.start(self._positions["train"][rows])
         step, step_epoch = self._take_pending()
         fwd = self._client.forward(
             m.LrForward(
@@ -128,7 +133,7 @@ class BankLrDriver:
         )  # fmt: skip
         harmonics = party.sigmoid_request(fwd.operator_logits)
         sig = self._client.sigmoid(m.LrSigmoid(self._job, tuple(harmonics)))
-        share, products = party.backward_request(sig.masked_residual, sig.negated_mask)
+        share, products = party.backward_request(sig.masked_sigmoid, sig.negated_mask)
         back = self._client.backward(
             m.LrBackward(self._job, epoch, share, tuple(products))
         )
@@ -138,54 +143,46 @@ class BankLrDriver:
         )
         self._pending_epoch = epoch
 
-    def _loss(self, split: str, rows: np.ndarray, epoch: int) -> float:
-        """Mean logistic loss over `rows` (positions within `split`)."""
+    def _loss(self, split: str, epoch: int) -> float:
+        """Mean logistic loss over the split's evaluation chunks."""
         party = self.party
         total, count = 0.0, 0
-        for start in range(0, len(rows), party.slots):
-            chunk = rows[start : start + party.slots]
+        for chunk in self._chunks[split]:
             party.start(self._positions[split][chunk])
             step, step_epoch = self._take_pending()
             fwd = self._client.forward(
                 m.LrForward(
                     self._job, epoch, split, tuple(int(r) for r in chunk),
-                    party.masked_logits(), step, step_epoch, with_harmonics=True,
+                    party.masked_logits(), step, step_epoch, evaluation=True,
                 )
             )  # fmt: skip
-            masked = party.loss_products(
-                fwd.operator_logits, list(fwd.operator_harmonics)
-            )
-            total += party.loss_value(
-                self._client.loss(m.LrLoss(self._job, masked))
-            ) * len(chunk)
+            terms = party.loss_terms(fwd.operator_logits)
+            reply = self._client.loss(m.LrLoss(self._job, tuple(terms)))
+            total += party.loss_value(reply.masked_loss, reply.mask_sum) * len(chunk)
             count += len(chunk)
         return total / count
+
+    def _batches(self, n_train: int) -> list[np.ndarray]:
+        """A fresh permutation split into batches of about batch_size rows, none below
+        the operator's minimum (never a small trailing batch)."""
+        s = self._settings
+        order = self._rng.permutation(n_train)
+        count = max(1, -(-n_train // s.batch_size))
+        count = max(1, min(count, n_train // max(s.min_batch, 1)))
+        return list(np.array_split(order, count))
 
     def train(self) -> LrResult:
         s = self._settings
         n_train = len(self._positions["train"])
-        n_val = len(self._positions["validation"])
         history = LrHistory()
         best, best_epoch, stale = np.inf, 0, 0
-        sample = self._rng.permutation(n_train)[:TRAIN_LOSS_SAMPLE]
         for epoch in range(s.epochs):
             started = time.perf_counter()
-            order = self._rng.permutation(n_train)
-            batches = [
-                order[i : i + s.batch_size] for i in range(0, n_train, s.batch_size)
-            ]
-            if len(batches) > 1 and len(batches[-1]) < s.batch_size // 2:
-                # Never send a small trailing batch: fold it into the previous one
-                # if it fits a ciphertext, otherwise split the two evenly.
-                tail = np.concatenate(batches[-2:])
-                batches = batches[:-2] + (
-                    [tail] if len(tail) <= self.party.slots else np.array_split(tail, 2)
-                )
-            for rows in batches:
+            for rows in self._batches(n_train):
                 self._batch(rows, epoch)
             seconds = time.perf_counter() - started
-            train_loss = self._loss(m.TRAIN, sample, epoch)
-            val_loss = self._loss(m.VALIDATION, np.arange(n_val), epoch)
+            train_loss = self._loss(m.TRAIN, epoch)
+            val_loss = self._loss(m.VALIDATION, epoch)
             history.epochs.append(epoch + 1)
             history.train_loss.append(train_loss)
             history.validation_loss.append(val_loss)
@@ -203,12 +200,9 @@ class BankLrDriver:
                 if s.patience and stale >= s.patience:
                     self._progress(f"early stop: no validation gain for {stale} epochs")
                     break
-        masked, _ = self.party.masked_weights()
-        step, step_epoch = self._take_pending()
-        reveal = self._client.reveal(m.LrReveal(self._job, masked, step, step_epoch))
-        weights = self.party.own_weights(np.asarray(reveal.bank_opened))
-        opened = self.party.open_peer_weights(reveal.operator_masked_weights)
-        self._client.finish_reveal(
-            m.LrRevealFinish(self._job, tuple(float(v) for v in opened))
-        )
+        # The reveal needs no decryption: each side sends the sum of the masked steps
+        # it sent the other, up to the best epoch (see protocol.hetero_lr.party).
+        sent = tuple(float(v) for v in self.party.reveal_sum())
+        reveal = self._client.reveal(m.LrReveal(self._job, sent))
+        weights = self.party.own_weights(np.asarray(reveal.bank_step_sum))
         return LrResult(weights, best_epoch, history, float(np.mean(history.seconds)))

@@ -143,10 +143,17 @@ class JobRunner:
                 description=spec.job.description or spec.job.name,
             )
         )
-        while decision.status == "pending_approval":
+        waited = 0.0
+        if decision.status == "pending_approval":
             self.progress(decision.message)
+        while decision.status == "pending_approval":
             time.sleep(APPROVAL_POLL_S)
+            waited += APPROVAL_POLL_S
             decision = jobs.status(self.job_id)
+            if waited % 60 < APPROVAL_POLL_S:
+                self.progress(
+                    f"still waiting for the operator's approval ({waited:.0f} s)"
+                )
         if decision.status not in ("approved", "running"):
             raise PermissionDenied(
                 f"the operator did not approve job {self.job_id}: {decision.message}"
@@ -157,6 +164,12 @@ class JobRunner:
         ctx, spec = self.ctx, self.spec
         counterpart = spec.job.counterpart
         ctx.config.counterpart(counterpart)
+        if spec.data.source not in ctx.config.data:
+            known = ", ".join(sorted(ctx.config.data)) or "none"
+            raise ConfigError(
+                f"{spec.source}: data.source: {spec.data.source!r} is not a data"
+                f" source of {ctx.config.source.name} (known: {known})"
+            )
         source = ctx.config.data_source(spec.data.source)
         if spec.data.label and spec.data.label != source.label:
             raise ConfigError(
@@ -275,7 +288,9 @@ class JobRunner:
                 bank_frame[chosen_bank], bank_binning, bank_ivs, positions["train"]
             )
             mark = time.perf_counter()
-            lr = self._train(channel, bank_x, labels, positions, chosen_op)
+            lr = self._train(
+                channel, bank_x, labels, positions, chosen_op, decision.min_batch_size
+            )
             self._timed("training", mark)
             client = HeteroLrClient(channel, ctx.limits.stream_deadline_s)
             scores = {
@@ -359,6 +374,7 @@ class JobRunner:
         labels: np.ndarray,
         positions: dict[str, np.ndarray],
         operator_features: list[int],
+        min_batch: int,
     ) -> LrResult:
         spec = self.spec.model
         hyper = LrHyper(
@@ -379,6 +395,7 @@ class JobRunner:
                 epochs=spec.epochs,
                 batch_size=spec.batch_size,
                 hyper=hyper,
+                min_batch=min_batch,
                 patience=spec.early_stopping_patience,
                 clip=spec.clip or 8.0,
                 seed=spec.seed,

@@ -68,7 +68,7 @@ def add_psi_command(cli: NodeCli) -> None:
     p.add_argument(
         "--unbalanced",
         action="store_true",
-        help="use the operator's per-epoch cached set (see docs for the price)",
+        help="reuse the operator's per-epoch blinded set (price: README, PSI)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 

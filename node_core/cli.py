@@ -20,7 +20,7 @@ from node_core.config import ConfigError, NodeConfig, load_config
 from node_core.ingest import IngestionError, load_dataset
 from node_core.logs import setup_logging
 from node_core.node import NodeContext, Registration, serve
-from node_core.store import StoreError
+from node_core.store import JOB_TRANSITIONS, StoreError
 from protocol.auth import PeerDirectory
 from protocol.errors import ProtocolError
 from protocol.transport import health_check
@@ -44,6 +44,12 @@ def print_json(data: Any) -> None:
 
 def open_node(args: argparse.Namespace) -> NodeContext:
     config: NodeConfig = load_config(args.config)
+    role = getattr(args, "role", None)
+    if role is not None and config.role != role:
+        raise ConfigError(
+            f"{config.source}: role: this is the {role} node's command, the config"
+            f" is the {config.role}'s"
+        )
     setup_logging(config.log, config.party_id)
     return NodeContext.open(config)
 
@@ -55,6 +61,7 @@ class NodeCli:
         self.role = role
         self.role_services = role_services
         self.parser = argparse.ArgumentParser(prog=prog)
+        self.parser.set_defaults(role=role)
         self._sub = self.parser.add_subparsers(dest="command", required=True)
         self._groups: dict[str, Any] = {}
         self._add_common()
@@ -84,7 +91,7 @@ class NodeCli:
         p = self.command(
             "init", self._certs_init, "create a dev CA and certs", group="certs"
         )
-        p.add_argument("--dir", type=Path, required=True)
+        p.add_argument("--dir", type=Path, required=True, help="output folder")
         p.add_argument("--party", action="append", required=True, help="party id")
         p.add_argument("--force", action="store_true", help="replace an existing PKI")
         p = self.with_config(
@@ -104,21 +111,17 @@ class NodeCli:
         p = self.with_config(
             self.command("show", self._audit_show, "print audit entries", group="audit")
         )
-        p.add_argument("--tail", type=int, default=20)
+        p.add_argument(
+            "--tail", type=int, default=20, help="show the last N entries (default 20)"
+        )
         p = self.with_config(
             self.command("list", self._jobs_list, "list jobs", group="jobs")
         )
-        p.add_argument("--status")
+        p.add_argument("--status", choices=sorted(JOB_TRANSITIONS))
 
     # ---- common handlers -------------------------------------------------------
     def _serve(self, args: argparse.Namespace) -> int:
-        ctx = open_node(args)
-        if ctx.config.role != self.role:
-            raise ConfigError(
-                f"{ctx.config.source}: role: this is the {self.role} node, config says"
-                f" {ctx.config.role!r}"
-            )
-        return serve(ctx, self.role_services)
+        return serve(open_node(args), self.role_services)
 
     def _certs_init(self, args: argparse.Namespace) -> int:
         issued = init_dev_pki(args.dir, args.party, force=args.force)
@@ -177,10 +180,13 @@ class NodeCli:
         ctx = open_node(args)
         bad = ctx.store.verify_audit()
         count = len(ctx.store.audit_entries())
+        party = ctx.party_id
         if bad is None:
-            print(f"audit chain intact: {count} entries")
+            print(f"{party}: audit chain intact: {count} entries")
             return 0
-        print(f"audit chain BROKEN at entry {bad} (of {count})", file=sys.stderr)
+        print(
+            f"{party}: audit chain BROKEN at entry {bad} (of {count})", file=sys.stderr
+        )
         return 1
 
     def _audit_show(self, args: argparse.Namespace) -> int:

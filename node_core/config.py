@@ -108,6 +108,9 @@ class CounterpartPolicy:
     # Smallest training batch the counterpart may choose (protects against small-batch
     # inference even though gradients are never revealed).
     min_batch_size: int = 512
+    # Fewest operator features a model may use: its partial scores, sent once per
+    # split for batch prediction, must mix several features, never expose one column.
+    min_model_features: int = 2
     # Disclose real feature names in reports, or stable aliases (f001, f002, ...).
     disclose_feature_names: bool = True
     # Data source served to this counterpart in joint jobs.

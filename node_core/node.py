@@ -21,7 +21,7 @@ from pathlib import Path
 
 import grpc
 
-from node_core.config import NodeConfig
+from node_core.config import ConfigError, NodeConfig
 from node_core.ingest import Dataset, load_dataset
 from node_core.store import SqliteStateStore
 from protocol.auth import PeerDirectory
@@ -48,6 +48,16 @@ class NodeContext:
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeContext:
+        for key in ("ca", "cert", "key"):
+            path = getattr(config.tls, key)
+            if not path.is_file():
+                raise ConfigError(f"{config.source}: tls.{key}: no file at {path}")
+        key_mode = config.tls.key.stat().st_mode & 0o077
+        if key_mode:
+            log.warning(
+                "private key is readable by other users; chmod 600 it",
+                extra={"file": str(config.tls.key)},
+            )
         tls = TlsMaterial.from_files(config.tls.ca, config.tls.cert, config.tls.key)
         store = SqliteStateStore(config.state_dir, config.party_id)
         return cls(config, tls, store, config.transport.limits())
@@ -149,14 +159,20 @@ def serve(
     """Serve until SIGTERM/SIGINT (or `stop` is set); returns the exit status."""
     cfg = ctx.config
     directory = ctx.directory()
-    server = start_server(
-        cfg.listen,
-        ctx.tls,
-        directory,
-        [*ctx.common_services(directory), *role_services(ctx, directory)],
-        ctx.limits,
-        cfg.transport.max_workers,
-    )
+    try:
+        server = start_server(
+            cfg.listen,
+            ctx.tls,
+            directory,
+            [*ctx.common_services(directory), *role_services(ctx, directory)],
+            ctx.limits,
+            cfg.transport.max_workers,
+        )
+    except (OSError, RuntimeError) as exc:
+        raise ConfigError(
+            f"{cfg.source}: listen: cannot serve on {cfg.listen}"
+            f" (address in use or not local): {exc}"
+        ) from None
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):

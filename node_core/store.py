@@ -315,8 +315,15 @@ class SqliteStateStore:
             ).fetchall()
         return [
             AuditEntry(
-                seq=r[0], ts=r[1], actor=r[2], counterpart=r[3], action=r[4],
-                subject=r[5], detail=json.loads(r[6]), prev_hash=r[7], hash=r[8],
+                seq=r[0],
+                ts=r[1],
+                actor=r[2],
+                counterpart=r[3],
+                action=r[4],
+                subject=r[5],
+                detail=json.loads(r[6]),
+                prev_hash=r[7],
+                hash=r[8],
             )  # fmt: skip
             for r in rows
         ]

@@ -9,6 +9,7 @@ bank's encrypted label indicators per bin and re-randomizes every sum before it 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import numpy as np
@@ -20,9 +21,18 @@ from protocol.binning import BinSumsReply, BinSumsRequest, FeatureBins
 from protocol.crypto import paillier
 from protocol.crypto.paillier_compress import compress
 from protocol.domain import Peer
-from protocol.errors import InvalidArgument
+from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 
 log = logging.getLogger(__name__)
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def coarse_label(label: str) -> str:
+    """A bin label with its edges at 2 significant digits: quantile edges are actual
+    subscribers' values, and the exact ones are not the bank's to see."""
+    return _NUMBER.sub(lambda m: f"{float(m.group()):.2g}", label)
 
 
 class OperatorBinning:
@@ -37,7 +47,19 @@ class OperatorBinning:
         session = self._desk.session(peer, request.job_id)
         if session.validation is None:
             raise InvalidArgument(f"job {request.job_id} is not bound to an alignment")
+        if "binning" in session.state:
+            # Once per job: repeated calls with chosen "labels" would let a bank
+            # read bins of single rows by differencing.
+            raise FailedPrecondition(
+                f"job {request.job_id}: information value was already computed"
+            )
+        policy = self._ctx.config.counterpart(peer.party_id).policy
         train = np.flatnonzero(~session.validation)
+        if len(train) < policy.min_batch_size:
+            raise PermissionDenied(
+                f"information value needs at least {policy.min_batch_size} training"
+                " rows (policy.min_batch_size)"
+            )
         if len(request.labels.ciphertexts) != len(train):
             raise InvalidArgument(
                 f"binning.labels: {len(request.labels.ciphertexts)} ciphertexts for"
@@ -46,7 +68,6 @@ class OperatorBinning:
         unknown = [f for f in request.features if not 0 <= f < len(session.columns)]
         if unknown:
             raise InvalidArgument(f"binning.labels: unknown feature index {unknown[0]}")
-        policy = self._ctx.config.counterpart(peer.party_id).policy
         columns = [session.columns[f] for f in request.features]
         frame = session.features().iloc[train][columns]
         categorical = [c for c in columns if session.kind(c) == "categorical"]
@@ -64,7 +85,7 @@ class OperatorBinning:
             parts.append(paillier.sum_groups(request.labels, bins[column], n_bins))
             name = session.display_name(index, policy.disclose_feature_names)
             labels = (
-                tuple(binning.labels(column))
+                tuple(coarse_label(label) for label in binning.labels(column))
                 if policy.disclose_feature_names
                 else tuple(f"bin {b + 1}" for b in range(n_bins))
             )

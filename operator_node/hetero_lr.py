@@ -1,9 +1,12 @@
 """The operator's side of two-party logistic regression (protocol.hetero_lr).
 
 Per job: the operator standardises its selected features on the training rows, keeps
-its CKKS key, holds its own weights encrypted under the bank's key, answers the bank's
-calls, and at the end learns its own weights, stores its part of the model in its
-registry and computes its partial scores for batch prediction (once per split).
+its CKKS key, holds its own weights encrypted under the bank's key and answers the
+bank's calls in the only order the protocol allows (Setup once; Forward, Sigmoid,
+Backward per batch of at least the policy's minimum of distinct rows; evaluation
+chunks fixed in advance, each evaluated at most once per epoch; Reveal once, which ends
+training; PartialScores once per split). At the end it learns its own weights, stores
+its part of the model and computes its partial scores for batch prediction.
 """
 
 from __future__ import annotations
@@ -22,9 +25,24 @@ from protocol.crypto.ckks import PRECISE, CkksContext
 from protocol.domain import Peer
 from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from protocol.hetero_lr import messages as m
-from protocol.hetero_lr.party import CLIP, LrHyper, OperatorLrParty
+from protocol.hetero_lr.party import (
+    CLIP,
+    LrHyper,
+    OperatorLrParty,
+    ProtocolStateError,
+    evaluation_chunks,
+)
 
 log = logging.getLogger(__name__)
+
+# Calls allowed after each phase.
+_NEXT = {
+    "ready": {"forward", "eval", "keep_best", "reveal"},
+    "forward": {"sigmoid"},
+    "sigmoid": {"backward"},
+    "eval": {"loss"},
+    "revealed": {"scores"},
+}
 
 
 @dataclass
@@ -33,10 +51,25 @@ class _LrJob:
     preprocessor: FeaturePreprocessor
     columns: list[str]
     positions: dict[str, np.ndarray]  # split -> aligned positions
+    chunks: dict[str, list[np.ndarray]]  # split -> evaluation chunks
+    min_batch: int
+    phase: str = "ready"
+    epoch: int = 0
+    evaluated: set[tuple[int, str, int]] = field(default_factory=set)
     bank_logits: bytes = b""
     weights: np.ndarray | None = None
     scored: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def allow(self, call: str) -> None:
+        if call not in _NEXT[self.phase]:
+            raise FailedPrecondition(
+                f"HeteroLr: {call} is not allowed after {self.phase}"
+            )
+
+    def advance(self, call: str, then: str) -> None:
+        self.allow(call)
+        self.phase = then
 
 
 class OperatorLr:
@@ -46,6 +79,7 @@ class OperatorLr:
         self._ctx = ctx
         self._desk = desk
         self._models = ModelRegistry(ctx.config.state_dir, ctx.store)
+        self._setup_lock = threading.Lock()
 
     def _job(self, peer: Peer, job_id: str) -> tuple[JobSession, _LrJob]:
         session = self._desk.session(peer, job_id)
@@ -68,32 +102,46 @@ class OperatorLr:
             )
         if request.batch_size > PRECISE.slots:
             raise InvalidArgument(f"batch size must be <= {PRECISE.slots}")
-        bad = [
-            f for f in request.operator_features if not 0 <= f < len(session.columns)
-        ]
-        if bad or len(set(request.operator_features)) != len(request.operator_features):
+        features = request.operator_features
+        bad = [f for f in features if not 0 <= f < len(session.columns)]
+        if bad or len(set(features)) != len(features):
             raise InvalidArgument("LrSetupRequest.operator_features: invalid index")
+        if len(features) < policy.min_model_features:
+            raise PermissionDenied(
+                f"a model needs at least {policy.min_model_features} operator features"
+                f" (policy.min_model_features); the job selected {len(features)}"
+            )
+        validation = session.validation
+        positions = {"train": np.flatnonzero(~validation),
+                     "validation": np.flatnonzero(validation)}  # fmt: skip
+        if min(len(p) for p in positions.values()) < policy.min_batch_size:
+            raise PermissionDenied(
+                "each split needs at least the minimum batch of"
+                f" {policy.min_batch_size} rows (policy.min_batch_size)"
+            )
         try:
             bank_context = CkksContext.from_bytes(request.bank_context)
+            hyper = LrHyper(
+                learning_rate=request.learning_rate,
+                optimizer=request.optimizer,
+                momentum=request.momentum,
+                lr_decay=request.lr_decay,
+                l2=request.l2,
+                terms=request.sigmoid_terms,
+                fit_range=request.sigmoid_range,
+                period=request.sigmoid_period,
+            )
         except ValueError as exc:
-            raise InvalidArgument(f"LrSetupRequest.bank_context: {exc}") from None
-        columns = [session.columns[f] for f in request.operator_features]
+            raise InvalidArgument(f"LrSetupRequest: {exc}") from None
+        if bank_context.preset != PRECISE:
+            raise InvalidArgument(
+                "LrSetupRequest.bank_context: must use the PRECISE preset"
+            )
+        columns = [session.columns[f] for f in features]
         frame = session.features()[columns]
-        validation = session.validation
-        train = np.flatnonzero(~validation)
         clip = min(request.clip or CLIP, CLIP)
         kinds = {c: session.kind(c) for c in columns}
-        pre = FeaturePreprocessor.fit(frame.iloc[train], kinds, clip=clip)
-        hyper = LrHyper(
-            learning_rate=request.learning_rate,
-            optimizer=request.optimizer,
-            momentum=request.momentum,
-            lr_decay=request.lr_decay,
-            l2=request.l2,
-            terms=request.sigmoid_terms,
-            fit_range=request.sigmoid_range,
-            period=request.sigmoid_period,
-        )
+        pre = FeaturePreprocessor.fit(frame.iloc[positions["train"]], kinds, clip=clip)
         keys = CkksContext.create(PRECISE, galois_keys=False)
         party = OperatorLrParty(
             pre.transform(frame),
@@ -103,8 +151,20 @@ class OperatorLr:
             hyper,
             peer_intercept=request.bank_dim - 1,
         )
-        positions = {"train": train, "validation": np.flatnonzero(validation)}
-        session.state["lr"] = _LrJob(party, pre, columns, positions)
+        chunks = {
+            "train": evaluation_chunks(
+                min(PRECISE.slots, len(positions["train"])), PRECISE.slots
+            ),
+            "validation": evaluation_chunks(
+                len(positions["validation"]), PRECISE.slots
+            ),
+        }
+        with self._setup_lock:
+            if "lr" in session.state:
+                raise FailedPrecondition(f"job {request.job_id}: already set up")
+            session.state["lr"] = _LrJob(
+                party, pre, columns, positions, chunks, policy.min_batch_size
+            )
         self._ctx.store.append_audit(
             "lr.setup",
             counterpart=peer.party_id,
@@ -118,66 +178,109 @@ class OperatorLr:
             len(positions["validation"]),
         )
 
-    def _rows(self, job: _LrJob, split: str, rows: tuple[int, ...]) -> np.ndarray:
-        positions = job.positions[split]
-        idx = np.asarray(rows, dtype=np.int64)
-        if idx.max(initial=-1) >= len(positions):
-            raise InvalidArgument(f"row position out of range for the {split} split")
-        return positions[idx]
+    def _check_rows(self, job: _LrJob, request: m.LrForward) -> np.ndarray:
+        rows = np.asarray(request.rows, dtype=np.int64)
+        if len(np.unique(rows)) != len(rows):
+            raise InvalidArgument("LrForwardRequest.rows: positions must be distinct")
+        if request.evaluation:
+            chunks = job.chunks[request.split]
+            index = next(
+                (i for i, c in enumerate(chunks) if np.array_equal(c, rows)), None
+            )
+            if index is None:
+                raise PermissionDenied(
+                    "LrForwardRequest.rows: evaluation rows must be one of the split's"
+                    " fixed evaluation chunks"
+                )
+            key = (request.epoch, request.split, index)
+            if key in job.evaluated:
+                raise PermissionDenied(
+                    f"the {request.split} chunk {index} was already evaluated in"
+                    f" epoch {request.epoch}"
+                )
+            job.evaluated.add(key)
+        else:
+            if request.split != m.TRAIN:
+                raise InvalidArgument("training batches come from the train split")
+            if len(rows) < job.min_batch:
+                raise PermissionDenied(
+                    f"batch of {len(rows)} rows is below the minimum of"
+                    f" {job.min_batch} (policy.min_batch_size)"
+                )
+        positions = job.positions[request.split]
+        if rows.max(initial=-1) >= len(positions) or rows.min(initial=0) < 0:
+            raise InvalidArgument(
+                f"row position out of range for the {request.split} split"
+            )
+        return positions[rows]
 
     def forward(self, peer: Peer, request: m.LrForward) -> m.LrForwardReply:
         _, job = self._job(peer, request.job_id)
         with job.lock:
-            if request.operator_step:
-                job.party.apply_step(list(request.operator_step), request.step_epoch)
-            job.party.start(self._rows(job, request.split, request.rows))
-            logits = job.party.masked_logits()
+            if request.epoch < job.epoch:
+                raise FailedPrecondition("HeteroLr: epochs only move forward")
+            call = "eval" if request.evaluation else "forward"
+            job.allow(call)
+            rows = self._check_rows(job, request)
+            try:
+                if request.operator_step:
+                    job.party.apply_step(
+                        list(request.operator_step), request.step_epoch
+                    )
+                job.party.start(rows)
+            except (ValueError, ProtocolStateError) as exc:
+                raise InvalidArgument(f"LrForwardRequest: {exc}") from None
+            job.advance(call, call)
+            job.epoch = request.epoch
             job.bank_logits = request.bank_logits
-            harmonics: tuple[bytes, ...] = ()
-            if request.with_harmonics:
-                harmonics = tuple(job.party.loss_harmonics(request.bank_logits))
-            return m.LrForwardReply(logits, harmonics)
+            return m.LrForwardReply(job.party.masked_logits())
 
     def sigmoid(self, peer: Peer, request: m.LrSigmoid) -> m.LrSigmoidReply:
         _, job = self._job(peer, request.job_id)
         with job.lock:
-            residual, negated = job.party.sigmoid(
+            job.advance("sigmoid", "sigmoid")
+            masked, negated = job.party.sigmoid(
                 job.bank_logits, list(request.bank_harmonics)
             )
-            return m.LrSigmoidReply(residual, negated)
+            return m.LrSigmoidReply(masked, negated)
 
     def backward(self, peer: Peer, request: m.LrBackward) -> m.LrBackwardReply:
         _, job = self._job(peer, request.job_id)
         with job.lock:
+            job.advance("backward", "ready")
             products = job.party.backward(request.residual_share)
-            step = job.party.masked_peer_step(
-                list(request.bank_products), request.epoch
-            )
+            try:
+                step = job.party.masked_peer_step(
+                    list(request.bank_products), request.epoch
+                )
+            except ProtocolStateError as exc:
+                raise FailedPrecondition(str(exc)) from None
             return m.LrBackwardReply(tuple(products), tuple(step))
 
-    def loss(self, peer: Peer, request: m.LrLoss) -> float:
+    def loss(self, peer: Peer, request: m.LrLoss) -> m.LrLossReply:
         _, job = self._job(peer, request.job_id)
         with job.lock:
-            return job.party.loss_sum(request.masked_loss)
+            job.advance("loss", "ready")
+            masked, mask_sum = job.party.loss(job.bank_logits, list(request.loss_terms))
+            return m.LrLossReply(masked, mask_sum)
 
     def keep_best(self, peer: Peer, job_id: str, epoch: int) -> None:
         _, job = self._job(peer, job_id)
         with job.lock:
+            job.advance("keep_best", "ready")
             job.party.keep_best()
 
     def reveal(self, peer: Peer, request: m.LrReveal) -> m.LrRevealReply:
         _, job = self._job(peer, request.job_id)
         with job.lock:
-            if request.operator_step:
-                job.party.apply_step(list(request.operator_step), request.step_epoch)
-            opened = job.party.open_peer_weights(request.bank_masked_weights)
-            masked, _ = job.party.masked_weights()
-            return m.LrRevealReply(tuple(float(v) for v in opened), masked)
-
-    def finish_reveal(self, peer: Peer, request: m.LrRevealFinish) -> None:
-        session, job = self._job(peer, request.job_id)
-        with job.lock:
-            job.weights = job.party.own_weights(np.asarray(request.operator_opened))
+            job.advance("reveal", "revealed")
+            try:
+                job.weights = job.party.own_weights(
+                    np.asarray(request.operator_step_sum)
+                )
+            except ValueError as exc:
+                raise InvalidArgument(f"LrRevealRequest: {exc}") from None
+            reply = m.LrRevealReply(tuple(float(v) for v in job.party.reveal_sum()))
         self._models.save(
             job_id=request.job_id,
             counterpart=peer.party_id,
@@ -189,11 +292,12 @@ class OperatorLr:
                 "preprocessor": job.preprocessor.to_dict(),
             },
         )
+        return reply
 
     def partial_scores(self, peer: Peer, job_id: str, split: str) -> np.ndarray:
         _, job = self._job(peer, job_id)
         with job.lock:
-            if job.weights is None:
+            if job.phase != "revealed" or job.weights is None:
                 raise FailedPrecondition(f"job {job_id}: weights not revealed yet")
             if split in job.scored:
                 raise PermissionDenied(

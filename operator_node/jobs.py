@@ -97,22 +97,19 @@ class JobDesk:
         self, peer: Peer, policy: CounterpartPolicy, requested: tuple[str, ...]
     ) -> tuple[list[str], list[str]]:
         types = self._ctx.dataset(policy.source).feature_types
+        # Patterns are matched against the features this counterpart may use only,
+        # and every miss gets the same answer: the bank cannot probe for the names of
+        # columns outside its policy.
+        allowed = catalog_features(policy, types)
         chosen: list[str] = []
         for pattern in requested:
-            hits = [c for c in types if fnmatch.fnmatchcase(c, pattern)]
+            hits = [c for c in allowed if fnmatch.fnmatchcase(c, pattern)]
             if not hits:
-                raise InvalidArgument(
-                    f"requested operator feature {pattern!r} matches no feature"
+                raise PermissionDenied(
+                    f"requested operator feature {pattern!r} is not available to"
+                    f" {peer.party_id} (policy.features)"
                 )
             chosen += [h for h in hits if h not in chosen]
-        allowed = set(catalog_features(policy, types))
-        outside = [c for c in chosen if c not in allowed]
-        if outside:
-            more = f" and {len(outside) - 1} more" if len(outside) > 1 else ""
-            raise PermissionDenied(
-                f"feature {outside[0]!r}{more} is outside {peer.party_id}'s policy"
-                " (policy.features)"
-            )
         return chosen, [types[c] for c in chosen]
 
     def _check(self, peer: Peer, proposal: JobProposal) -> tuple[list[str], list[str]]:
@@ -242,6 +239,8 @@ class JobDesk:
 
     def bind(self, peer: Peer, binding: JobBinding) -> JobDecision:
         session = self.session(peer, binding.job_id)
+        if session.rows is not None:
+            raise FailedPrecondition(f"job {binding.job_id} is already bound")
         try:
             alignment = load_alignment(self._ctx.config.state_dir, binding.alignment_id)
         except (FileNotFoundError, ValueError):

@@ -100,7 +100,12 @@ def main(argv: list[str] | None = None) -> int:
             "bank-node", "psi", "--source", "customers", "--mode", "intersection",
             "--output", str(psi_out),
         )  # fmt: skip
-        summary["psi"] = json.loads(psi.stdout) if psi.stdout.strip() else {}
+        summary["psi"] = json.loads(psi.stdout)
+        print(
+            f"{summary['psi']['intersection_size']} of the bank's"
+            f" {summary['psi']['bank_set_size']} customers are the operator's"
+            " subscribers (the operator learned only the size of the bank's set)"
+        )
         say("joint credit-default model (examples/credit_default_job.toml)")
         job = pair.run("bank-node", "job", "run", str(run / "job.toml"))
         summary["job"] = json.loads(job.stdout)
@@ -115,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     ground = world_report.get("parties", {}).get("bank-a", {}).get("default_12m", {})
     say("summary")
     lines = [
-        ("aligned rows (PSI, mode both)", job["psi"]["intersection_size"]),
+        ("customers on the operator's network (PSI)",
+         f"{summary['psi']['intersection_size']} of {summary['psi']['bank_set_size']}"),
+        ("aligned loan customers (PSI, mode both)", job["psi"]["intersection_size"]),
         ("train / validation rows",
          f"{job['rows']['train']} / {job['rows']['validation']}"),
         ("features used (bank / operator)",

@@ -55,7 +55,7 @@ import numpy as np
 import numpy.typing as npt
 import tenseal as ts
 
-from protocol.crypto.ckks_seal import add_to_every_slot
+from protocol.crypto.ckks_seal import add_to_every_slot, add_to_every_slot_bytes
 
 # HomomorphicEncryption.org standard, Table 1, 128-bit classical: ring dim -> max log q.
 HE_STANDARD_MAX_LOG_Q_128 = {4096: 109, 8192: 218, 16384: 438, 32768: 881}
@@ -349,9 +349,36 @@ def mask_for_decryption(
     chunks, visible = [], []
     for chunk in vec.chunks:
         full = secure_uniform(bound, slots)
-        chunks.append(add_to_every_slot(chunk, context, full))
+        noisy = full + 1j * secure_uniform(bound, slots)  # imaginary parts too
+        chunks.append(add_to_every_slot(chunk, context, noisy))
         visible.append(full[: chunk.size()])
     return CkksVector(vec.context, chunks, vec.length), np.concatenate(visible)
+
+
+def masked_bytes(
+    vec: CkksVector, real_mask: npt.ArrayLike, *, imaginary_bound: float
+) -> bytes:
+    """Wire bytes of `vec + real_mask + i * U(-imaginary_bound, imaginary_bound)` over
+    every slot of every chunk: the caller keeps `real_mask` (one value per slot, all
+    N/2 slots of each chunk) to remove it later; the imaginary part hides what a
+    plaintext product leaves there (ckks_seal). For protocols that choose their own
+    real masks (e.g. uniform modulo a period)."""
+    slots = vec.context.preset.slots
+    mask = np.asarray(real_mask, dtype=np.float64)
+    if mask.shape != (len(vec.chunks) * slots,):
+        raise ValueError(f"real_mask needs {len(vec.chunks) * slots} values")
+    context = vec.context.tenseal_context
+    parts = [
+        _VECTOR_HEADER.pack(_VECTOR_MAGIC, _FORMAT_VERSION, vec.length, len(vec.chunks))
+    ]
+    for i, chunk in enumerate(vec.chunks):
+        noisy = mask[i * slots : (i + 1) * slots] + 1j * secure_uniform(
+            imaginary_bound, slots
+        )
+        blob = add_to_every_slot_bytes(chunk, context, noisy)
+        parts.append(_CHUNK_LENGTH.pack(len(blob)))
+        parts.append(blob)
+    return b"".join(parts)
 
 
 def decrypt_with_flooding(

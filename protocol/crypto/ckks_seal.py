@@ -1,4 +1,5 @@
-"""SEAL-level CKKS operation TenSEAL does not expose: add a plaintext to *every* slot.
+"""SEAL-level CKKS operation TenSEAL does not expose: add a *complex* plaintext to
+*every* slot.
 
 Why it is needed. A TenSEAL CKKSVector of size s shows s slots, but its ciphertext has
 N/2, and the key holder can decode all of them with its secret key (SEAL's decryptor
@@ -6,6 +7,13 @@ and encoder). After `dot` or `sum`, the hidden slots hold the rotation partial s
 the elementwise products, so a mask on the visible slots alone would let the key holder
 read x_i * w_i for every i, e.g. the peer's plaintext weights. TenSEAL refuses to add a
 plaintext longer than the vector, so the mask is added here with SEAL's evaluator.
+
+Why complex. CKKS slots are complex numbers; TenSEAL only encodes real ones, so a real
+mask leaves the imaginary parts untouched. After a plaintext product the imaginary
+part of a slot is about x * Im(error of the input ciphertext), and the key holder, who
+made that input, knows its error: averaged over a training run it reads the peer's
+plaintext x. A mask whose imaginary parts are uniform too hides that (the real parts
+are the mask the caller removes; the imaginary parts are never needed).
 
 How. A serialized TenSEAL CKKSVector (tenseal 0.3.18, pinned) is a protobuf message with
 field 1 = sizes, field 2 = the SEAL ciphertext, field 3 = scale. We load field 2 with
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 
 import numpy as np
 import numpy.typing as npt
@@ -79,10 +88,25 @@ def _message(fields: list[tuple[int, int, bytes]]) -> bytes:
     return bytes(out)
 
 
-def add_to_every_slot(
-    vector: ts.CKKSVector, context: ts.Context, values: npt.NDArray[np.float64]
-) -> ts.CKKSVector:
-    """Return vector + values over all N/2 slots of its ciphertext."""
+def _scratch_path() -> str:
+    """A per-thread scratch file, on tmpfs when the machine has one (SEAL's Python
+    binding loads and saves ciphertexts through files only)."""
+    path = getattr(_scratch, "path", None)
+    if path is None:
+        base = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+        fd, path = tempfile.mkstemp(prefix="duet-ckks-", dir=base)
+        os.close(fd)
+        _scratch.path = path
+    return path
+
+
+_scratch = threading.local()
+
+
+def add_to_every_slot_bytes(
+    vector: ts.CKKSVector, context: ts.Context, values: npt.ArrayLike
+) -> bytes:
+    """Serialized `vector + values` over all N/2 slots (values real or complex)."""
     fields = _fields(vector.serialize())
     numbers = [number for number, _, _ in fields]
     if numbers.count(_CIPHERTEXT_FIELD) != 1:
@@ -90,21 +114,35 @@ def add_to_every_slot(
     index = numbers.index(_CIPHERTEXT_FIELD)
     seal_context = context.seal_context().data
     ciphertext = sealapi.Ciphertext()
-    # SEAL's Python binding loads and saves through files only.
-    with tempfile.TemporaryDirectory(prefix="duet-ckks-") as tmp:
-        path = os.path.join(tmp, "ciphertext")
+    path = _scratch_path()
+    try:
         with open(path, "wb") as handle:
             handle.write(fields[index][2])
         ciphertext.load(seal_context, path)
         plaintext = sealapi.Plaintext()
+        slots = np.asarray(values)
+        encodable = (
+            slots.astype(np.complex128).tolist()
+            if np.iscomplexobj(slots)
+            else slots.astype(np.float64).tolist()
+        )
         sealapi.CKKSEncoder(seal_context).encode(
-            np.asarray(values, dtype=np.float64).tolist(),
-            ciphertext.parms_id(),
-            ciphertext.scale,
-            plaintext,
+            encodable, ciphertext.parms_id(), ciphertext.scale, plaintext
         )
         sealapi.Evaluator(seal_context).add_plain_inplace(ciphertext, plaintext)
         ciphertext.save(path)
         with open(path, "rb") as handle:
             fields[index] = (_CIPHERTEXT_FIELD, _WIRE_BYTES, handle.read())
-    return ts.ckks_vector_from(context, _message(fields))
+    finally:
+        with open(path, "wb"):
+            pass  # leave no ciphertext behind in the scratch file
+    return _message(fields)
+
+
+def add_to_every_slot(
+    vector: ts.CKKSVector, context: ts.Context, values: npt.ArrayLike
+) -> ts.CKKSVector:
+    """Return vector + values over all N/2 slots of its ciphertext."""
+    return ts.ckks_vector_from(
+        context, add_to_every_slot_bytes(vector, context, values)
+    )

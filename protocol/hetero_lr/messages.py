@@ -43,13 +43,12 @@ class LrForward:
     bank_logits: bytes
     operator_step: tuple[bytes, ...]
     step_epoch: int
-    with_harmonics: bool = False
+    evaluation: bool = False
 
 
 @dataclass(frozen=True)
 class LrForwardReply:
     operator_logits: bytes
-    operator_harmonics: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class LrSigmoid:
 
 @dataclass(frozen=True)
 class LrSigmoidReply:
-    masked_residual: bytes
+    masked_sigmoid: bytes
     negated_mask: bytes
 
 
@@ -81,24 +80,21 @@ class LrBackwardReply:
 @dataclass(frozen=True)
 class LrLoss:
     job_id: str
+    loss_terms: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class LrLossReply:
     masked_loss: bytes
+    mask_sum: float
 
 
 @dataclass(frozen=True)
 class LrReveal:
     job_id: str
-    bank_masked_weights: bytes
-    operator_step: tuple[bytes, ...]
-    step_epoch: int
+    operator_step_sum: tuple[float, ...]
 
 
 @dataclass(frozen=True)
 class LrRevealReply:
-    bank_opened: tuple[float, ...]
-    operator_masked_weights: bytes
-
-
-@dataclass(frozen=True)
-class LrRevealFinish:
-    job_id: str
-    operator_opened: tuple[float, ...]
+    bank_step_sum: tuple[float, ...]

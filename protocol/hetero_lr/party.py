@@ -1,8 +1,9 @@
 """The two parties of logistic regression on vertically split data (HE + masking).
 
-No third party; structure of SecretFlow's HESS-LR (each party's weights are held by that
-party but encrypted under the *other* party's key, so nobody sees them during training),
-with CKKS instead of Paillier and a Fourier series instead of a polynomial sigmoid.
+No third party; the structure of SecretFlow's HESS-LR (each party's weights are held by
+that party but encrypted under the *other* party's key, so nobody sees them during
+training), with CKKS instead of Paillier and a Fourier series instead of a polynomial
+sigmoid.
 
 Notation for one batch of m rows (padded with zero rows to the N/2 slots of one
 ciphertext): X_b, X_o the bank's and operator's features (the bank's last column is the
@@ -13,63 +14,70 @@ with the weight in every slot. Masks come from the OS CSPRNG.
 Forward   each party computes [[X_self w_self + r_self]]_peer and sends it; the peer
           decrypts. Shares of the logit: z_b = (X_o w_o + r_o) - r_b at the bank and
           z_o = (X_b w_b + r_b) - r_o at the operator, z = z_b + z_o.
-Sigmoid   the bank sends [[sin(k W z_b)]]_b, [[cos(k W z_b)]]_b (k = 1..K) and [[y]]_b;
-          the operator evaluates sum_k a_k sin(k W (z_b + z_o)) by the angle-addition
-          identity with its own share in the clear, and returns [[e + u]]_b, where
-          e = sigmoid(z) - y and u is its fresh mask, plus [[-u]]_o.
-Backward  the bank decrypts e + u and sends it back freshly encrypted ([[e + u]]_b), so
-          the operator gets [[e]]_b = [[e + u]]_b - u; the bank itself encrypts e + u
-          under the operator's public key, so [[e]]_o = [[e + u]]_o + [[-u]]_o. Each
-          then returns [[x_j e + t_j]]_peer per own feature j (per-slot masks t_j);
-          the peer decrypts, sums the slots, scales by the learning rate and the
-          optimizer state (all linear), encrypts the masked step replicated in every
-          slot and returns it; the owner removes the mask's share and adds the step to
-          its encrypted weights. The bank's weight step travels with its next call.
+Sigmoid   the bank sends [[sin(k W z_b)]]_b, [[cos(k W z_b)]]_b (k = 1..K); the
+          operator evaluates sum_k a_k sin(k W (z_b + z_o)) by the angle-addition
+          identity with its own share in the clear and returns [[sigmoid(z) + u]]_b
+          with a fresh mask u it keeps, plus [[-u]]_o.
+Backward  the bank decrypts, subtracts y (labels never leave the bank, not even
+          encrypted) and has e + u, e = sigmoid(z) - y; it sends e + u back freshly
+          encrypted, so the operator gets [[e]]_b = [[e + u]]_b - u, and itself forms
+          [[e]]_o = [[e + u]]_o + [[-u]]_o. Each then returns [[x_j e + t_j]]_peer per
+          own feature j (masks t_j); the peer decrypts, sums the slots, applies the
+          learning rate and optimizer state (all linear) to the masked sum, and returns
+          the masked step encrypted under its own key; the owner removes its mask's part
+          and adds the step to its encrypted weights. The bank's step for the operator
+          travels with its next call.
+Loss      (evaluation only) the bank sends, under its key, the coefficients of the
+          operator's harmonics in the per-row logistic loss (they involve y); the
+          operator evaluates, masks and returns the ciphertext with the sum of its mask
+          in clear; the bank decrypts and learns the loss summed over the rows only.
+Reveal    no decryption: each party's encrypted weights are the sum of the peer's masked
+          steps (the peer knows that sum in clear) and of its own mask parts (it knows
+          those), so the peer sends its sum and each party learns exactly its own
+          weights.
 
-r hides a logit share modulo the Fourier period perfectly (uniform mod P) and its
-magnitude statistically; u and t hide values of magnitude <= VALUE_BOUND to within
-2^-MASK_BITS statistical distance; the masked gradient sums hide the gradient the same
-way. Ciphertexts are only ever multiplied while they hold small values (weights,
-harmonics, residuals): CKKS error scales with the encoded magnitude.
+Masks: r hides a logit share perfectly modulo the Fourier period and its magnitude
+statistically (2^-MASK_BITS); u and t hide values of magnitude <= VALUE_BOUND to within
+2^-MASK_BITS. Every ciphertext a peer decrypts also gets a uniform imaginary mask:
+CKKS slots are complex and a product's imaginary part would otherwise carry
+x * (input error), which the decrypting party knows (protocol/crypto/ckks_seal.py).
+Ciphertexts are only ever multiplied while they hold small values.
 
-What each party learns over a whole run: its own inputs; values masked as above; at the
-end its own weights (released by the peer's flooded decryption); and the bank, the
-per-epoch training and validation loss (sums released by flooded decryption). No party
-sees the other's weights, partial logits, residuals or gradients, so neither trap of
-vertical LR is open: the operator's partial logits never reach the bank (they would span
-its feature matrix after as many epochs as it has features), and the operator never sees
-a gradient (whose residual signs on small batches give the labels).
+What each party learns over a whole run: its own inputs; values hidden by the masks
+above; the bank, the training and validation loss summed over the evaluation rows once
+per epoch; at the end, each party its own weights. No party decrypts a ciphertext the
+other built from nothing but its own data, no decryption result is ever sent back, and
+no party sees a weight, logit, residual, gradient or label of the other: neither the
+operator's partial logits (which would span its feature matrix after as many epochs as
+it has features) nor an exact gradient (whose residual signs on small batches give the
+labels) is ever exposed.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from models.fourier import SineSeries, sigmoid_series, softplus_series
-from protocol.crypto.ckks import (
-    CkksContext,
-    CkksVector,
-    decrypt_with_flooding,
-    flood,
-    secure_uniform,
-)
+from protocol.crypto.ckks import CkksContext, CkksVector, masked_bytes, secure_uniform
 
 # Every masked value is bounded by VALUE_BOUND (features are standardised and clipped
-# to +-CLIP, residuals lie in [-1.01, 1.01]) and hidden up to 2^-MASK_BITS.
+# to +-CLIP, residuals lie in [-1.01, 1.01], logits are small) and hidden up to
+# 2^-MASK_BITS; masks stay far below the 2^59 ceiling of a rescaled ciphertext.
 MASK_BITS = 30
 CLIP = 32.0
 VALUE_BOUND = 64.0
-# Decryptions released to the peer (each party's final weights, the bank's loss sums)
-# carry smaller masks, so that their CKKS error stays small, and flooding noise of
-# 2^FLOODING_BITS times that error (protocol.crypto.ckks.flood). RELEASE_ERROR is the
-# measured worst per-slot error of such a decryption with the PRECISE preset
-# (tests/unit/protocol/hetero_lr measure it), with a 4x margin.
-RELEASE_MASK_BITS = 20
-FLOODING_BITS = 12
-RELEASE_ERROR = 2.0**-24
+IMAGINARY_BOUND = VALUE_BOUND * 2.0**MASK_BITS
+# L2 is applied as a multiplicative decay of the weights' scale; below this the
+# plaintext multipliers would fall under CKKS's resolution.
+MIN_WEIGHT_SCALE = 2.0**-8
+
+
+class ProtocolStateError(RuntimeError):
+    """A call out of order, or parameters the protocol cannot run with."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,22 @@ class LrHyper:
     fit_range: float = 8.0
     period: float = 40.0
 
+    def __post_init__(self) -> None:
+        values = (self.learning_rate, self.momentum, self.lr_decay, self.l2,
+                  self.fit_range, self.period)  # fmt: skip
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("hyperparameters must be finite")
+        if self.optimizer not in ("sgd", "momentum", "nesterov"):
+            raise ValueError("optimizer must be sgd, momentum or nesterov")
+        if not 0 < self.learning_rate <= 10 or not 0 <= self.momentum < 1:
+            raise ValueError("learning_rate must be in (0, 10], momentum in [0, 1)")
+        if self.lr_decay < 0 or not 0 <= self.learning_rate * self.l2 < 1:
+            raise ValueError("need lr_decay >= 0 and 0 <= learning_rate * l2 < 1")
+        if not 1 <= self.terms <= 32 or not 0 < self.fit_range < self.period / 2:
+            raise ValueError("need 1 <= terms <= 32 and 0 < fit_range < period / 2")
+        if self.period > 1000:
+            raise ValueError("the Fourier period must be at most 1000")
+
     def series(self) -> SineSeries:
         return sigmoid_series(self.terms, self.fit_range, self.period)
 
@@ -94,16 +118,20 @@ def additive_mask(size: int) -> np.ndarray:
     return secure_uniform(VALUE_BOUND * 2.0**MASK_BITS, size)
 
 
-def release_mask(size: int) -> np.ndarray:
-    return secure_uniform(VALUE_BOUND * 2.0**RELEASE_MASK_BITS, size)
-
-
 def periodic_mask(size: int, period: float) -> np.ndarray:
     """Uniform modulo `period` plus a uniformly random multiple of it."""
     span = int(VALUE_BOUND * 2.0**MASK_BITS / period)
     words = np.frombuffer(os.urandom(8 * size), dtype=np.uint64)
     turns = (words % np.uint64(2 * span)).astype(np.float64) - span
     return secure_uniform(period / 2, size) + period / 2 + turns * period
+
+
+def evaluation_chunks(rows: int, slots: int) -> list[np.ndarray]:
+    """The fixed partition of a split's positions into evaluation chunks; both parties
+    compute it, and the operator evaluates each chunk at most once per epoch."""
+    if rows <= 0:
+        return []
+    return [c for c in np.array_split(np.arange(rows), math.ceil(rows / slots))]
 
 
 def weighted_sum(
@@ -116,70 +144,76 @@ def weighted_sum(
     return total.add_plain(offset)
 
 
-@dataclass
 class StepState:
-    """The gradient-step side of one weight vector, kept by the party that decrypts
-    its (masked) gradient: momentum of the masked sums and the L2 decay scale."""
+    """The gradient-step side of one weight vector: momentum of a (masked) gradient sum
+    and the L2 decay scale (w = scale * w~). The decrypting party runs it on masked
+    sums, the owner on its masks' sums; by linearity the difference is the true step."""
 
-    dim: int
-    hyper: LrHyper
-    intercept: int | None = None
-    velocity: np.ndarray = field(init=False)
-    scale: np.ndarray = field(init=False)  # w = scale * w~ (L2 as multiplicative decay)
+    def __init__(self, dim: int, hyper: LrHyper, intercept: int | None) -> None:
+        self.hyper = hyper
+        self.intercept = intercept
+        self.velocity = np.zeros(dim)
+        self.scale = np.ones(dim)
 
-    def __post_init__(self) -> None:
-        self.velocity = np.zeros(self.dim)
-        self.scale = np.ones(self.dim)
-
-    def direction(self, gradient_sum: np.ndarray) -> np.ndarray:
-        """Optimizer direction for a (masked or mask-only) gradient sum: linear."""
+    def step(self, gradient_sum: np.ndarray, m: int, epoch: int) -> np.ndarray:
         h = self.hyper
         if h.optimizer == "sgd":
-            return gradient_sum
-        self.velocity = h.momentum * self.velocity + gradient_sum
-        if h.optimizer == "nesterov":
-            return gradient_sum + h.momentum * self.velocity
-        return self.velocity
-
-    def step_factor(self, m: int, epoch: int) -> np.ndarray:
-        """Multiplier turning a direction into the step on w~ (and advancing decay)."""
-        rate = self.hyper.rate(epoch)
-        if self.hyper.l2:
-            decay = np.full(self.dim, 1.0 - rate * self.hyper.l2)
+            direction = gradient_sum
+        else:
+            self.velocity = h.momentum * self.velocity + gradient_sum
+            direction = (
+                gradient_sum + h.momentum * self.velocity
+                if h.optimizer == "nesterov"
+                else self.velocity
+            )
+        rate = h.rate(epoch)
+        if h.l2:
+            decay = np.full(len(self.scale), 1.0 - rate * h.l2)
             if self.intercept is not None:
                 decay[self.intercept] = 1.0
             self.scale = self.scale * decay
-        return rate / (m * self.scale)
+            if self.scale.min() < MIN_WEIGHT_SCALE:
+                raise ProtocolStateError(
+                    "L2 decay has shrunk the weights' scale below CKKS resolution;"
+                    " lower l2, the learning rate or the number of steps"
+                )
+        return direction * rate / (m * self.scale)
 
 
-@dataclass
 class _Party:
-    features: np.ndarray  # (n, d_self), standardised and clipped
-    peer_dim: int
-    keys: CkksContext  # own, private
-    peer: CkksContext  # the peer's public context (no secret key)
-    hyper: LrHyper
-    own_intercept: int | None = None
-    peer_intercept: int | None = None
-
-    def __post_init__(self) -> None:
-        if not self.keys.is_private:
+    def __init__(
+        self,
+        features: np.ndarray,
+        peer_dim: int,
+        keys: CkksContext,
+        peer: CkksContext,
+        hyper: LrHyper,
+        *,
+        own_intercept: int | None = None,
+        peer_intercept: int | None = None,
+    ) -> None:
+        if not keys.is_private:
             raise ValueError("a party needs its own private CKKS context")
-        if self.peer.is_private:
+        if peer.is_private:
             raise ValueError("the peer's context must not carry its secret key")
-        x = np.asarray(self.features, dtype=np.float64)
-        if np.abs(x).max(initial=0.0) > CLIP:
+        if keys.preset != peer.preset:
+            raise ValueError("both parties must use the same CKKS preset")
+        x = np.asarray(features, dtype=np.float64)
+        if not np.isfinite(x).all() or np.abs(x).max(initial=0.0) > CLIP:
             raise ValueError(f"features must be standardised and clipped to +-{CLIP}")
         self.features = np.ascontiguousarray(x)
-        self.slots = self.keys.preset.slots
-        self.series = self.hyper.series()
+        self.keys, self.peer, self.hyper = keys, peer, hyper
+        self.slots = keys.preset.slots
+        self.series = hyper.series()
         d = self.features.shape[1]
-        # My weights, encrypted under the peer's key (w = scale * w~, scale known to
-        # the peer, which applies the decay).
-        self.weights = [self.peer.encrypt(np.zeros(self.slots)) for _ in range(d)]
-        self.best_weights = list(self.weights)
-        self.peer_step = StepState(self.peer_dim, self.hyper, self.peer_intercept)
-        self.own_mask_step = StepState(d, self.hyper, self.own_intercept)
+        # My weights w = scale * w~, with w~ encrypted under the peer's key.
+        self.weights = [peer.encrypt(np.zeros(self.slots)) for _ in range(d)]
+        self.own_step = StepState(d, hyper, own_intercept)  # my masks' parts
+        self.peer_step = StepState(peer_dim, hyper, peer_intercept)  # peer's masked
+        self.peer_dim = peer_dim
+        self.mask_sum = np.zeros(d)  # sum of my masks' parts added to w~
+        self.sent_sum = np.zeros(peer_dim)  # sum of masked steps I sent the peer
+        self._best = (self.mask_sum.copy(), self.sent_sum.copy(), np.ones(d))
         self.rows = np.zeros(0, dtype=np.int64)
         self._r = np.zeros(0)
         self._t_sums = np.zeros(0)
@@ -196,6 +230,8 @@ class _Party:
             raise ValueError(f"a batch needs 1..{self.slots} rows, got {len(rows)}")
         if rows.min() < 0 or rows.max() >= len(self.features):
             raise ValueError("batch rows out of range")
+        if len(np.unique(rows)) != len(rows):
+            raise ValueError("batch rows must be distinct")
         self.rows = rows
 
     def _x(self) -> np.ndarray:
@@ -204,11 +240,15 @@ class _Party:
         x[:, : len(self.rows)] = self.features[self.rows].T
         return x
 
+    def _live(self) -> np.ndarray:
+        return self._padded(np.ones(len(self.rows)))
+
     def masked_logits(self) -> bytes:
         """[[X_self w_self + r]]_peer; w = scale * w~ is applied to the plaintext X."""
-        x = self._x() * self.own_mask_step.scale[:, None]
+        x = self._x() * self.own_step.scale[:, None]
         self._r = periodic_mask(self.slots, self.hyper.period)
-        return weighted_sum(self.weights, x, self._r).to_bytes()
+        product = weighted_sum(self.weights, x, np.zeros(self.slots))
+        return masked_bytes(product, self._r, imaginary_bound=IMAGINARY_BOUND)
 
     def logit_share(self, peer_logits: bytes) -> np.ndarray:
         received = self.keys.decrypt(self.keys.vector_from_bytes(peer_logits))
@@ -216,18 +256,21 @@ class _Party:
 
     def gradient_products(self, residual: CkksVector) -> list[bytes]:
         """[[x_j e + t_j]]_peer for each own feature; keeps sum(t_j)."""
-        x = self._x()
-        out, sums = [], np.zeros(len(x))
-        for j, column in enumerate(x):
+        out, sums = [], []
+        for column in self._x():
             mask = additive_mask(self.slots)
-            sums[j] = mask.sum()
-            out.append(residual.mul_plain(column).add_plain(mask).to_bytes())
-        self._t_sums = sums
+            sums.append(mask.sum())
+            out.append(
+                masked_bytes(
+                    residual.mul_plain(column), mask, imaginary_bound=IMAGINARY_BOUND
+                )
+            )
+        self._t_sums = np.array(sums)
         return out
 
     def masked_peer_step(self, products: list[bytes], epoch: int) -> list[bytes]:
-        """Decrypt the peer's masked gradient products, return its masked step
-        (replicated, under my key): factor * direction(X_peer^T e + T)."""
+        """Decrypt the peer's masked gradient products; return its masked step,
+        negated and replicated, encrypted under my key."""
         if len(products) != self.peer_dim:
             raise ValueError(
                 f"expected {self.peer_dim} gradient ciphertexts, got {len(products)}"
@@ -235,52 +278,41 @@ class _Party:
         sums = np.array(
             [self.keys.decrypt(self.keys.vector_from_bytes(p)).sum() for p in products]
         )
-        step = self.peer_step.direction(sums) * self.peer_step.step_factor(
-            len(self.rows), epoch
-        )
-        # Encrypt the negated step: the owner then only adds (no level consumed).
+        step = self.peer_step.step(sums, len(self.rows), epoch)
+        self.sent_sum += step
         return [self.keys.encrypt(np.full(self.slots, -s)).to_bytes() for s in step]
 
     def apply_step(self, masked_steps: list[bytes], epoch: int) -> None:
-        """w~ += -(masked step) + (my mask's part), all under the peer's key."""
+        """w~ += -(masked step) + (my mask's part), under the peer's key."""
         if len(masked_steps) != len(self.weights):
             raise ValueError(f"expected {len(self.weights)} step ciphertexts")
-        mask_part = self.own_mask_step.direction(self._t_sums)
-        mask_part = mask_part * self.own_mask_step.step_factor(len(self.rows), epoch)
+        part = self.own_step.step(self._t_sums, len(self.rows), epoch)
+        self.mask_sum += part
         for j, blob in enumerate(masked_steps):
-            negated = self.peer.vector_from_bytes(blob).add_plain(
-                np.full(self.slots, mask_part[j])
+            negated = self.peer.vector_from_bytes(blob)
+            self.weights[j] = self.weights[j].add(
+                negated.add_plain(np.full(self.slots, part[j]))
             )
-            self.weights[j] = self.weights[j].add(negated)
 
-    # ---- final weights ---------------------------------------------------------
+    # ---- early stopping and the reveal -------------------------------------------
     def keep_best(self) -> None:
-        self.best_weights = list(self.weights)
-        self._best_scale = self.own_mask_step.scale.copy()
-
-    def masked_weights(self) -> tuple[bytes, np.ndarray]:
-        """[[w~ + v]]_peer (weight j in slot j) and the mask v, for the reveal."""
-        d = len(self.best_weights)
-        unit = np.eye(d, self.slots)
-        packed = weighted_sum(self.best_weights, unit, np.zeros(self.slots))
-        mask = release_mask(self.slots)
-        self._reveal_mask = mask
-        return packed.add_plain(mask).to_bytes(), mask
-
-    def open_peer_weights(self, masked: bytes) -> np.ndarray:
-        """Flooded decryption of the peer's masked weights (sent back to it)."""
-        vec = self.keys.vector_from_bytes(masked)
-        return decrypt_with_flooding(
-            self.keys,
-            vec,
-            statistical_security_bits=FLOODING_BITS,
-            error_bound=RELEASE_ERROR,
+        self._best = (
+            self.mask_sum.copy(),
+            self.sent_sum.copy(),
+            self.own_step.scale.copy(),
         )
 
-    def own_weights(self, opened: np.ndarray) -> np.ndarray:
-        d = len(self.best_weights)
-        scale = getattr(self, "_best_scale", self.own_mask_step.scale)
-        return (np.asarray(opened)[:d] - self._reveal_mask[:d]) * scale
+    def reveal_sum(self) -> np.ndarray:
+        """For the peer: the sum of the masked steps I sent it, up to the best epoch."""
+        return self._best[1].copy()
+
+    def own_weights(self, peer_sent_sum: np.ndarray) -> np.ndarray:
+        """My weights at the best epoch: w~ = -(peer's masked steps) + (my masks)."""
+        received = np.asarray(peer_sent_sum, dtype=np.float64)
+        mask_sum, _, scale = self._best
+        if received.shape != mask_sum.shape or not np.isfinite(received).all():
+            raise ValueError(f"expected {len(mask_sum)} finite step sums")
+        return scale * (mask_sum - received)
 
 
 class BankLrParty(_Party):
@@ -291,90 +323,90 @@ class BankLrParty(_Party):
         self.labels = np.asarray(labels, dtype=np.float64)
         if len(self.labels) != len(self.features):
             raise ValueError("labels and features have different row counts")
-        self._share_e = np.zeros(0)
+        self._loss_rows = 0
 
     def sigmoid_request(self, operator_logits: bytes) -> list[bytes]:
-        """[[harmonics of z_b]]_b (2K) followed by [[y]]_b."""
+        """[[sin(k W z_b)]]_b (K) then [[cos(k W z_b)]]_b (K)."""
         z = self.logit_share(operator_logits)
         sin, cos = self.series.harmonics(z)
-        y = self._padded(self.labels[self.rows])
-        return [self.keys.encrypt(v).to_bytes() for v in (*sin, *cos, y)]
+        return [self.keys.encrypt(v).to_bytes() for v in (*sin, *cos)]
 
     def backward_request(
-        self, masked_residual: bytes, operator_mask: bytes
+        self, masked_sigmoid: bytes, negated_mask: bytes
     ) -> tuple[bytes, list[bytes]]:
-        """[[e + u]]_b fresh, and [[x_bj e + t_j]]_o per bank feature."""
-        share = self.keys.decrypt(self.keys.vector_from_bytes(masked_residual))
+        """e + u = (sigmoid + u) - y; returns [[e + u]]_b and [[x_bj e + t_j]]_o."""
+        decrypted = self.keys.decrypt(self.keys.vector_from_bytes(masked_sigmoid))
+        share = decrypted - self._padded(self.labels[self.rows])
         fresh = self.keys.encrypt(share).to_bytes()
         residual = self.peer.encrypt(share).add(
-            self.peer.vector_from_bytes(operator_mask)
+            self.peer.vector_from_bytes(negated_mask)
         )
         return fresh, self.gradient_products(residual)
 
-    def loss_products(
-        self, operator_logits: bytes, operator_harmonics: list[bytes]
-    ) -> bytes:
-        """[[loss_i + t_i]]_o over the rows, loss = softplus(z) - y z (padding: 0)."""
+    def loss_terms(self, operator_logits: bytes) -> list[bytes]:
+        """[[P_k]]_b, [[Q_k]]_b: the multipliers of the operator's cos and sin of
+        k W z_o in the per-row loss softplus(z) - y z = even(z) + (1 - 2y) odd(z)."""
         z = self.logit_share(operator_logits)
         sin, cos = self.series.harmonics(z)
         odd, even = softplus_series(
             self.hyper.terms, self.hyper.fit_range, self.hyper.period
         )
-        m = len(self.rows)
-        live = self._padded(np.ones(m))
-        sign = self._padded(1.0 - 2.0 * self.labels[self.rows])  # even + sign * odd
+        live = self._live()
+        sign = self._padded(1.0 - 2.0 * self.labels[self.rows])
         o = odd.sin_coefficients[:, None]
         e = even.cos_coefficients[:, None]
-        on_sin = (sign * o * cos - e * sin) * live
-        on_cos = (sign * o * sin + e * cos) * live
-        peer = [self.peer.vector_from_bytes(b) for b in operator_harmonics]
-        mask = release_mask(self.slots) * live
-        self._loss_mask = float(mask.sum())
-        return weighted_sum(
-            peer, np.vstack([on_sin, on_cos]), mask + even.offset * live
-        ).to_bytes()
+        on_cos = (e * cos + sign * o * sin) * live
+        on_sin = (-e * sin + sign * o * cos) * live
+        self._loss_rows = len(self.rows)
+        return [self.keys.encrypt(v).to_bytes() for v in (*on_cos, *on_sin)]
 
-    def loss_value(self, masked_sum: float) -> float:
-        return (masked_sum - self._loss_mask) / len(self.rows)
+    def loss_value(self, masked_loss: bytes, mask_sum: float) -> float:
+        """Mean loss over the evaluated rows (only the sum is ever decrypted)."""
+        values = self.keys.decrypt(self.keys.vector_from_bytes(masked_loss))
+        return float(values.sum() - mask_sum) / self._loss_rows
 
 
 class OperatorLrParty(_Party):
     """The feature holder: answers the bank's calls."""
 
+    def _harmonics_of(self, bank_logits: bytes) -> tuple[np.ndarray, np.ndarray]:
+        z = self.logit_share(bank_logits)
+        live = self._live()
+        sin, cos = self.series.harmonics(z)
+        return sin * live, cos * live
+
     def sigmoid(
         self, bank_logits: bytes, bank_harmonics: list[bytes]
     ) -> tuple[bytes, bytes]:
-        """[[e + u]]_b and [[-u]]_o, e = sigmoid(z) - y."""
+        """[[sigmoid(z) + u]]_b and [[-u]]_o."""
         terms = self.series.terms
-        if len(bank_harmonics) != 2 * terms + 1:
-            raise ValueError(
-                f"expected {2 * terms + 1} ciphertexts (harmonics, labels)"
-            )
-        z = self.logit_share(bank_logits)
-        sin, cos = self.series.harmonics(z)
+        if len(bank_harmonics) != 2 * terms:
+            raise ValueError(f"expected {2 * terms} harmonic ciphertexts")
+        sin, cos = self._harmonics_of(bank_logits)
         a = self.series.sin_coefficients[:, None]
         peer = [self.peer.vector_from_bytes(b) for b in bank_harmonics]
         self._u = additive_mask(self.slots)
-        weights = np.vstack([a * cos, a * sin, -np.ones((1, self.slots))])
-        residual = weighted_sum(peer, weights, self.series.offset + self._u)
-        return residual.to_bytes(), self.keys.encrypt(-self._u).to_bytes()
+        value = weighted_sum(
+            peer, np.vstack([a * cos, a * sin]), self.series.offset * self._live()
+        )
+        masked = masked_bytes(value, self._u, imaginary_bound=IMAGINARY_BOUND)
+        return masked, self.keys.encrypt(-self._u).to_bytes()
 
     def backward(self, bank_share: bytes) -> list[bytes]:
         """[[x_oj e + s_j]]_b per operator feature, from the fresh [[e + u]]_b."""
         residual = self.peer.vector_from_bytes(bank_share).add_plain(-self._u)
         return self.gradient_products(residual)
 
-    def loss_harmonics(self, bank_logits: bytes) -> list[bytes]:
-        z = self.logit_share(bank_logits)
-        sin, cos = self.series.harmonics(z)
-        return [self.keys.encrypt(v).to_bytes() for v in (*sin, *cos)]
-
-    def loss_sum(self, masked_loss: bytes) -> float:
-        """Flooded sum of the bank's masked per-row losses."""
-        values = self.keys.decrypt(self.keys.vector_from_bytes(masked_loss))
-        total = flood(
-            [values.sum()],
-            error_bound=RELEASE_ERROR * self.slots,
-            statistical_security_bits=FLOODING_BITS,
+    def loss(self, bank_logits: bytes, bank_terms: list[bytes]) -> tuple[bytes, float]:
+        """[[sum of the per-row loss terms + t]]_b and sum(t) in clear."""
+        terms = self.series.terms
+        if len(bank_terms) != 2 * terms:
+            raise ValueError(f"expected {2 * terms} loss-term ciphertexts")
+        sin, cos = self._harmonics_of(bank_logits)
+        _, even = softplus_series(terms, self.hyper.fit_range, self.hyper.period)
+        peer = [self.peer.vector_from_bytes(b) for b in bank_terms]
+        value = weighted_sum(peer, np.vstack([cos, sin]), even.offset * self._live())
+        mask = additive_mask(self.slots)
+        return masked_bytes(value, mask, imaginary_bound=IMAGINARY_BOUND), float(
+            mask.sum()
         )
-        return float(total[0])

@@ -15,6 +15,7 @@ _SPLITS: dict[str, pb.LrSplit] = {
 }
 _SPLIT_NAMES: dict[int, str] = {int(v): k for k, v in _SPLITS.items()}
 OPTIMIZERS = ("sgd", "momentum", "nesterov")
+MAX_DIM = 2048  # weights per party: bounds the work a peer can ask for
 
 
 def _split_from(value: int, field: str) -> str:
@@ -126,7 +127,7 @@ def forward_to_proto(f: m.LrForward) -> pb.LrForwardRequest:
         bank_logits=f.bank_logits,
         operator_step=list(f.operator_step),
         step_epoch=f.step_epoch,
-        with_harmonics=f.with_harmonics,
+        evaluation=f.evaluation,
     )
 
 
@@ -142,24 +143,18 @@ def forward_from_proto(msg: pb.LrForwardRequest) -> m.LrForward:
         bank_logits=bytes(msg.bank_logits),
         operator_step=_nonempty(msg.operator_step, "LrForwardRequest.operator_step"),
         step_epoch=int(msg.step_epoch),
-        with_harmonics=bool(msg.with_harmonics),
+        evaluation=bool(msg.evaluation),
     )
 
 
 def forward_reply_to_proto(r: m.LrForwardReply) -> pb.LrForwardReply:
-    return pb.LrForwardReply(
-        operator_logits=r.operator_logits,
-        operator_harmonics=list(r.operator_harmonics),
-    )
+    return pb.LrForwardReply(operator_logits=r.operator_logits)
 
 
 def forward_reply_from_proto(msg: pb.LrForwardReply) -> m.LrForwardReply:
     if not msg.operator_logits:
         raise InvalidArgument("LrForwardReply.operator_logits: missing")
-    return m.LrForwardReply(
-        bytes(msg.operator_logits),
-        _nonempty(msg.operator_harmonics, "LrForwardReply.operator_harmonics"),
-    )
+    return m.LrForwardReply(bytes(msg.operator_logits))
 
 
 def sigmoid_to_proto(s: m.LrSigmoid) -> pb.LrSigmoidRequest:
@@ -175,14 +170,14 @@ def sigmoid_from_proto(msg: pb.LrSigmoidRequest) -> m.LrSigmoid:
 
 def sigmoid_reply_to_proto(r: m.LrSigmoidReply) -> pb.LrSigmoidReply:
     return pb.LrSigmoidReply(
-        masked_residual=r.masked_residual, negated_mask=r.negated_mask
+        masked_sigmoid=r.masked_sigmoid, negated_mask=r.negated_mask
     )
 
 
 def sigmoid_reply_from_proto(msg: pb.LrSigmoidReply) -> m.LrSigmoidReply:
-    if not msg.masked_residual or not msg.negated_mask:
+    if not msg.masked_sigmoid or not msg.negated_mask:
         raise InvalidArgument("LrSigmoidReply: missing ciphertext")
-    return m.LrSigmoidReply(bytes(msg.masked_residual), bytes(msg.negated_mask))
+    return m.LrSigmoidReply(bytes(msg.masked_sigmoid), bytes(msg.negated_mask))
 
 
 def backward_to_proto(b: m.LrBackward) -> pb.LrBackwardRequest:
@@ -220,14 +215,22 @@ def backward_reply_from_proto(msg: pb.LrBackwardReply) -> m.LrBackwardReply:
 
 
 def loss_to_proto(loss: m.LrLoss) -> pb.LrLossRequest:
-    return pb.LrLossRequest(job_id=loss.job_id, masked_loss=loss.masked_loss)
+    return pb.LrLossRequest(job_id=loss.job_id, loss_terms=list(loss.loss_terms))
 
 
 def loss_from_proto(msg: pb.LrLossRequest) -> m.LrLoss:
     check_job_id(msg.job_id, "LrLossRequest.job_id")
-    if not msg.masked_loss:
-        raise InvalidArgument("LrLossRequest.masked_loss: missing")
-    return m.LrLoss(msg.job_id, bytes(msg.masked_loss))
+    return m.LrLoss(msg.job_id, _nonempty(msg.loss_terms, "LrLossRequest.loss_terms"))
+
+
+def loss_reply_to_proto(r: m.LrLossReply) -> pb.LrLossReply:
+    return pb.LrLossReply(masked_loss=r.masked_loss, mask_sum=r.mask_sum)
+
+
+def loss_reply_from_proto(msg: pb.LrLossReply) -> m.LrLossReply:
+    if not msg.masked_loss or not np.isfinite(msg.mask_sum):
+        raise InvalidArgument("LrLossReply: missing ciphertext or mask sum")
+    return m.LrLossReply(bytes(msg.masked_loss), float(msg.mask_sum))
 
 
 def keep_best_to_proto(job_id: str, epoch: int) -> pb.LrKeepBestRequest:
@@ -238,47 +241,32 @@ def keep_best_from_proto(msg: pb.LrKeepBestRequest) -> tuple[str, int]:
     return check_job_id(msg.job_id, "LrKeepBestRequest.job_id"), int(msg.epoch)
 
 
+def _finite(values, field: str) -> tuple[float, ...]:  # type: ignore[no-untyped-def]
+    out = tuple(float(v) for v in values)
+    if not out or not all(np.isfinite(out)):
+        raise InvalidArgument(f"{field}: expected finite numbers")
+    return out
+
+
 def reveal_to_proto(r: m.LrReveal) -> pb.LrRevealRequest:
     return pb.LrRevealRequest(
-        job_id=r.job_id,
-        bank_masked_weights=r.bank_masked_weights,
-        operator_step=list(r.operator_step),
-        step_epoch=r.step_epoch,
+        job_id=r.job_id, operator_step_sum=list(r.operator_step_sum)
     )
 
 
 def reveal_from_proto(msg: pb.LrRevealRequest) -> m.LrReveal:
     check_job_id(msg.job_id, "LrRevealRequest.job_id")
-    if not msg.bank_masked_weights:
-        raise InvalidArgument("LrRevealRequest.bank_masked_weights: missing")
     return m.LrReveal(
-        msg.job_id,
-        bytes(msg.bank_masked_weights),
-        _nonempty(msg.operator_step, "LrRevealRequest.operator_step"),
-        int(msg.step_epoch),
+        msg.job_id, _finite(msg.operator_step_sum, "LrRevealRequest.operator_step_sum")
     )
 
 
 def reveal_reply_to_proto(r: m.LrRevealReply) -> pb.LrRevealReply:
-    return pb.LrRevealReply(
-        bank_opened=list(r.bank_opened),
-        operator_masked_weights=r.operator_masked_weights,
-    )
+    return pb.LrRevealReply(bank_step_sum=list(r.bank_step_sum))
 
 
 def reveal_reply_from_proto(msg: pb.LrRevealReply) -> m.LrRevealReply:
-    if not msg.operator_masked_weights:
-        raise InvalidArgument("LrRevealReply.operator_masked_weights: missing")
-    return m.LrRevealReply(tuple(msg.bank_opened), bytes(msg.operator_masked_weights))
-
-
-def reveal_finish_to_proto(r: m.LrRevealFinish) -> pb.LrRevealFinish:
-    return pb.LrRevealFinish(job_id=r.job_id, operator_opened=list(r.operator_opened))
-
-
-def reveal_finish_from_proto(msg: pb.LrRevealFinish) -> m.LrRevealFinish:
-    check_job_id(msg.job_id, "LrRevealFinish.job_id")
-    return m.LrRevealFinish(msg.job_id, tuple(msg.operator_opened))
+    return m.LrRevealReply(_finite(msg.bank_step_sum, "LrRevealReply.bank_step_sum"))
 
 
 def scores_request_to_proto(job_id: str, split: str) -> pb.LrScoresRequest:

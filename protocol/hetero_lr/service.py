@@ -23,10 +23,9 @@ class HeteroLrHandler(Protocol):
     def forward(self, peer: Peer, request: m.LrForward) -> m.LrForwardReply: ...
     def sigmoid(self, peer: Peer, request: m.LrSigmoid) -> m.LrSigmoidReply: ...
     def backward(self, peer: Peer, request: m.LrBackward) -> m.LrBackwardReply: ...
-    def loss(self, peer: Peer, request: m.LrLoss) -> float: ...
+    def loss(self, peer: Peer, request: m.LrLoss) -> m.LrLossReply: ...
     def keep_best(self, peer: Peer, job_id: str, epoch: int) -> None: ...
     def reveal(self, peer: Peer, request: m.LrReveal) -> m.LrRevealReply: ...
-    def finish_reveal(self, peer: Peer, request: m.LrRevealFinish) -> None: ...
     def partial_scores(self, peer: Peer, job_id: str, split: str) -> np.ndarray: ...
 
 
@@ -75,13 +74,11 @@ class _Servicer(pb_grpc.HeteroLrServicer):
         )
 
     def Loss(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        from protocol.proto.duet.v1 import hetero_lr_pb2
-
         return self._serve(
             context,
             "Loss",
-            lambda p: hetero_lr_pb2.LrLossReply(
-                masked_sum=self._h.loss(p, serde.loss_from_proto(request))
+            lambda p: serde.loss_reply_to_proto(
+                self._h.loss(p, serde.loss_from_proto(request))
             ),
         )
 
@@ -100,13 +97,6 @@ class _Servicer(pb_grpc.HeteroLrServicer):
                 self._h.reveal(p, serde.reveal_from_proto(request))
             ),
         )
-
-    def FinishReveal(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        def work(p: Peer) -> Any:
-            self._h.finish_reveal(p, serde.reveal_finish_from_proto(request))
-            return serde.ack()
-
-        return self._serve(context, "FinishReveal", work)
 
     def PartialScores(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
         return self._serve(
@@ -159,10 +149,9 @@ class HeteroLrClient:
         )
         return serde.backward_reply_from_proto(reply)
 
-    def loss(self, request: m.LrLoss) -> float:
-        return float(
-            self._call("Loss", self._stub.Loss, serde.loss_to_proto(request)).masked_sum
-        )
+    def loss(self, request: m.LrLoss) -> m.LrLossReply:
+        reply = self._call("Loss", self._stub.Loss, serde.loss_to_proto(request))
+        return serde.loss_reply_from_proto(reply)
 
     def keep_best(self, job_id: str, epoch: int) -> None:
         self._call(
@@ -172,13 +161,6 @@ class HeteroLrClient:
     def reveal(self, request: m.LrReveal) -> m.LrRevealReply:
         reply = self._call("Reveal", self._stub.Reveal, serde.reveal_to_proto(request))
         return serde.reveal_reply_from_proto(reply)
-
-    def finish_reveal(self, request: m.LrRevealFinish) -> None:
-        self._call(
-            "FinishReveal",
-            self._stub.FinishReveal,
-            serde.reveal_finish_to_proto(request),
-        )
 
     def partial_scores(self, job_id: str, split: str, rows: int) -> np.ndarray:
         reply = self._call(

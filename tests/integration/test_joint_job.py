@@ -123,8 +123,9 @@ def test_operator_refuses_feature_outside_policy(pki: Pki, tmp_path: Path) -> No
         error = _refusal(setup, operator={"features": ["o_x1", "o_x3"]})
     # Assert
     assert error.code == "PERMISSION_DENIED"
-    assert (
-        error.details == "feature 'o_x3' is outside bank-a's policy (policy.features)"
+    assert error.details == (
+        "requested operator feature 'o_x3' is not available to bank-a"
+        " (policy.features)"
     )
 
 

@@ -61,7 +61,7 @@ class LrSetupReply(_message.Message):
     def __init__(self, operator_context: _Optional[bytes] = ..., operator_dim: _Optional[int] = ..., train_rows: _Optional[int] = ..., validation_rows: _Optional[int] = ...) -> None: ...
 
 class LrForwardRequest(_message.Message):
-    __slots__ = ("job_id", "epoch", "split", "rows", "bank_logits", "operator_step", "step_epoch", "with_harmonics")
+    __slots__ = ("job_id", "epoch", "split", "rows", "bank_logits", "operator_step", "step_epoch", "evaluation")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
@@ -69,7 +69,7 @@ class LrForwardRequest(_message.Message):
     BANK_LOGITS_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_STEP_FIELD_NUMBER: _ClassVar[int]
     STEP_EPOCH_FIELD_NUMBER: _ClassVar[int]
-    WITH_HARMONICS_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     epoch: int
     split: LrSplit
@@ -77,16 +77,14 @@ class LrForwardRequest(_message.Message):
     bank_logits: bytes
     operator_step: _containers.RepeatedScalarFieldContainer[bytes]
     step_epoch: int
-    with_harmonics: bool
-    def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ..., split: _Optional[_Union[LrSplit, str]] = ..., rows: _Optional[bytes] = ..., bank_logits: _Optional[bytes] = ..., operator_step: _Optional[_Iterable[bytes]] = ..., step_epoch: _Optional[int] = ..., with_harmonics: _Optional[bool] = ...) -> None: ...
+    evaluation: bool
+    def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ..., split: _Optional[_Union[LrSplit, str]] = ..., rows: _Optional[bytes] = ..., bank_logits: _Optional[bytes] = ..., operator_step: _Optional[_Iterable[bytes]] = ..., step_epoch: _Optional[int] = ..., evaluation: _Optional[bool] = ...) -> None: ...
 
 class LrForwardReply(_message.Message):
-    __slots__ = ("operator_logits", "operator_harmonics")
+    __slots__ = ("operator_logits",)
     OPERATOR_LOGITS_FIELD_NUMBER: _ClassVar[int]
-    OPERATOR_HARMONICS_FIELD_NUMBER: _ClassVar[int]
     operator_logits: bytes
-    operator_harmonics: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, operator_logits: _Optional[bytes] = ..., operator_harmonics: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    def __init__(self, operator_logits: _Optional[bytes] = ...) -> None: ...
 
 class LrSigmoidRequest(_message.Message):
     __slots__ = ("job_id", "bank_harmonics")
@@ -97,12 +95,12 @@ class LrSigmoidRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., bank_harmonics: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class LrSigmoidReply(_message.Message):
-    __slots__ = ("masked_residual", "negated_mask")
-    MASKED_RESIDUAL_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("masked_sigmoid", "negated_mask")
+    MASKED_SIGMOID_FIELD_NUMBER: _ClassVar[int]
     NEGATED_MASK_FIELD_NUMBER: _ClassVar[int]
-    masked_residual: bytes
+    masked_sigmoid: bytes
     negated_mask: bytes
-    def __init__(self, masked_residual: _Optional[bytes] = ..., negated_mask: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, masked_sigmoid: _Optional[bytes] = ..., negated_mask: _Optional[bytes] = ...) -> None: ...
 
 class LrBackwardRequest(_message.Message):
     __slots__ = ("job_id", "epoch", "residual_share", "bank_products")
@@ -125,18 +123,20 @@ class LrBackwardReply(_message.Message):
     def __init__(self, operator_products: _Optional[_Iterable[bytes]] = ..., bank_step: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class LrLossRequest(_message.Message):
-    __slots__ = ("job_id", "masked_loss")
+    __slots__ = ("job_id", "loss_terms")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    MASKED_LOSS_FIELD_NUMBER: _ClassVar[int]
+    LOSS_TERMS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
-    masked_loss: bytes
-    def __init__(self, job_id: _Optional[str] = ..., masked_loss: _Optional[bytes] = ...) -> None: ...
+    loss_terms: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, job_id: _Optional[str] = ..., loss_terms: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class LrLossReply(_message.Message):
-    __slots__ = ("masked_sum",)
-    MASKED_SUM_FIELD_NUMBER: _ClassVar[int]
-    masked_sum: float
-    def __init__(self, masked_sum: _Optional[float] = ...) -> None: ...
+    __slots__ = ("masked_loss", "mask_sum")
+    MASKED_LOSS_FIELD_NUMBER: _ClassVar[int]
+    MASK_SUM_FIELD_NUMBER: _ClassVar[int]
+    masked_loss: bytes
+    mask_sum: float
+    def __init__(self, masked_loss: _Optional[bytes] = ..., mask_sum: _Optional[float] = ...) -> None: ...
 
 class LrKeepBestRequest(_message.Message):
     __slots__ = ("job_id", "epoch")
@@ -147,32 +147,18 @@ class LrKeepBestRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class LrRevealRequest(_message.Message):
-    __slots__ = ("job_id", "bank_masked_weights", "operator_step", "step_epoch")
+    __slots__ = ("job_id", "operator_step_sum")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    BANK_MASKED_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
-    OPERATOR_STEP_FIELD_NUMBER: _ClassVar[int]
-    STEP_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_STEP_SUM_FIELD_NUMBER: _ClassVar[int]
     job_id: str
-    bank_masked_weights: bytes
-    operator_step: _containers.RepeatedScalarFieldContainer[bytes]
-    step_epoch: int
-    def __init__(self, job_id: _Optional[str] = ..., bank_masked_weights: _Optional[bytes] = ..., operator_step: _Optional[_Iterable[bytes]] = ..., step_epoch: _Optional[int] = ...) -> None: ...
+    operator_step_sum: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, job_id: _Optional[str] = ..., operator_step_sum: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class LrRevealReply(_message.Message):
-    __slots__ = ("bank_opened", "operator_masked_weights")
-    BANK_OPENED_FIELD_NUMBER: _ClassVar[int]
-    OPERATOR_MASKED_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
-    bank_opened: _containers.RepeatedScalarFieldContainer[float]
-    operator_masked_weights: bytes
-    def __init__(self, bank_opened: _Optional[_Iterable[float]] = ..., operator_masked_weights: _Optional[bytes] = ...) -> None: ...
-
-class LrRevealFinish(_message.Message):
-    __slots__ = ("job_id", "operator_opened")
-    JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    OPERATOR_OPENED_FIELD_NUMBER: _ClassVar[int]
-    job_id: str
-    operator_opened: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, job_id: _Optional[str] = ..., operator_opened: _Optional[_Iterable[float]] = ...) -> None: ...
+    __slots__ = ("bank_step_sum",)
+    BANK_STEP_SUM_FIELD_NUMBER: _ClassVar[int]
+    bank_step_sum: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, bank_step_sum: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class LrScoresRequest(_message.Message):
     __slots__ = ("job_id", "split")

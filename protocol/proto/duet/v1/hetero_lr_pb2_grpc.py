@@ -69,11 +69,6 @@ class HeteroLrStub:
                 request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealRequest.SerializeToString,
                 response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealReply.FromString,
                 _registered_method=True)
-        self.FinishReveal = channel.unary_unary(
-                '/duet.v1.HeteroLr/FinishReveal',
-                request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealFinish.SerializeToString,
-                response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrAck.FromString,
-                _registered_method=True)
         self.PartialScores = channel.unary_unary(
                 '/duet.v1.HeteroLr/PartialScores',
                 request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrScoresRequest.SerializeToString,
@@ -113,7 +108,7 @@ class HeteroLrServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Loss(self, request, context):
-        """Evaluation: flooded sum of the bank's masked per-row losses.
+        """Evaluation: the masked loss of the chunk of the preceding evaluation Forward.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,14 +122,8 @@ class HeteroLrServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Reveal(self, request, context):
-        """Reveal each party's own best weights to it (two calls).
+        """Reveal each party's own weights (best epoch) to it; once per job, ends training.
         """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def FinishReveal(self, request, context):
-        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -183,11 +172,6 @@ def add_HeteroLrServicer_to_server(servicer, server):
                     servicer.Reveal,
                     request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealRequest.FromString,
                     response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealReply.SerializeToString,
-            ),
-            'FinishReveal': grpc.unary_unary_rpc_method_handler(
-                    servicer.FinishReveal,
-                    request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealFinish.FromString,
-                    response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrAck.SerializeToString,
             ),
             'PartialScores': grpc.unary_unary_rpc_method_handler(
                     servicer.PartialScores,
@@ -384,33 +368,6 @@ class HeteroLr:
             '/duet.v1.HeteroLr/Reveal',
             protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealRequest.SerializeToString,
             protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def FinishReveal(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/duet.v1.HeteroLr/FinishReveal',
-            protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealFinish.SerializeToString,
-            protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrAck.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,8 @@ from protocol.streams import IncomingStream, chunk_stream, open_stream
 LABELS_KIND = "binning.labels"
 SUMS_KIND = "binning.sums"
 METHODS = ("quantile", "width")
+# The reply holds a few packed ciphertexts per feature; anything near this is hostile.
+MAX_REPLY_BYTES = 256 << 20
 
 
 def label_packing(rows: int) -> PackingSpec:
@@ -200,5 +202,7 @@ def request_bin_sums(
     responses = iterate_peer(
         "Binning/BinSums", stub.BinSums(chunks, timeout=deadline_s)
     )
-    incoming = open_stream(responses, expected_kinds=[SUMS_KIND], max_bytes=1 << 32)
+    incoming = open_stream(
+        responses, expected_kinds=[SUMS_KIND], max_bytes=MAX_REPLY_BYTES
+    )
     return _parse_reply(incoming, request.public_key)

@@ -87,6 +87,7 @@ def publish(
     bank_ivs, op_ivs, bank_binning = out.bank_ivs, out.op_ivs, out.bank_binning
     chosen_bank, chosen_op, bank_only = out.chosen_bank, out.chosen_op, out.bank_only
     psi_summary, iv_timings, scores = out.psi_summary, out.iv_timings, out.scores
+    op_names = {o.index: o.name for o in op_ivs}  # as the operator discloses them
     prob = {k: 1.0 / (1.0 + np.exp(-v)) for k, v in scores.items()}
     train_eval = evaluate(labels[positions["train"]], prob["train"],
                           threshold=spec.report.threshold)  # fmt: skip
@@ -139,7 +140,10 @@ def publish(
         "seconds_per_epoch": round(lr.seconds_per_epoch, 3),
         "iv_seconds": round(iv_timings["total_s"], 3),
         "iv_timings": {k: round(v, 3) for k, v in iv_timings.items()},
-        "features": {"bank": chosen_bank, "operator": chosen_op},
+        "features": {
+            "bank": chosen_bank,
+            "operator": [op_names[i] for i in chosen_op],
+        },
         "timings": timings,
     }
     html, _ = write_report(

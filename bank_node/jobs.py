@@ -41,7 +41,7 @@ from node_core.config import ConfigError
 from node_core.ingest import Dataset
 from node_core.node import NodeContext
 from protocol.domain import JobBinding, JobDecision, JobOutcome, JobProposal
-from protocol.errors import PermissionDenied
+from protocol.errors import FailedPrecondition, PermissionDenied
 from protocol.hetero_lr.party import LrHyper
 from protocol.hetero_lr.service import HeteroLrClient
 from protocol.jobs import JobsClient
@@ -49,6 +49,13 @@ from protocol.psi.messages import PsiMode
 
 Progress = Callable[[str], None]
 APPROVAL_POLL_S = 2.0
+# What a joint credit-model job needs the operator to speak (protocol/version.py).
+JOB_CAPABILITIES = (
+    "jobs/policy/1",
+    "psi/ecdh-x25519/1",
+    "binning/paillier-iv/1",
+    "hetero-lr/ckks-fourier/1",
+)
 
 
 def validation_mask(
@@ -215,7 +222,14 @@ class JobRunner:
         )
         with ctx.channel(counterpart) as channel:
             jobs = JobsClient(channel, ctx.limits.deadline_s)
-            ctx.handshake(channel, counterpart)
+            hello = ctx.handshake(channel, counterpart)
+            missing = [
+                c for c in JOB_CAPABILITIES if c not in hello.shared_capabilities
+            ]
+            if missing:
+                raise FailedPrecondition(
+                    f"{counterpart} does not speak {', '.join(missing)}"
+                )
             mark = time.perf_counter()
             decision = self._approve(jobs, len(dataset.ids))
             self._timed("approval", mark)

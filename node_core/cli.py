@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from node_core.certs import init_dev_pki
 from node_core.config import ConfigError, NodeConfig, load_config
@@ -54,13 +54,20 @@ def open_node(args: argparse.Namespace) -> NodeContext:
     return NodeContext.open(config)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line too (like every other error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 class NodeCli:
     """Builds the argument parser; roles register extra commands with `command`."""
 
     def __init__(self, prog: str, role: str, role_services: RoleServices) -> None:
         self.role = role
         self.role_services = role_services
-        self.parser = argparse.ArgumentParser(prog=prog)
+        self.parser = _Parser(prog=prog)
         self.parser.set_defaults(role=role)
         self._sub = self.parser.add_subparsers(dest="command", required=True)
         self._groups: dict[str, Any] = {}

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -150,6 +151,22 @@ def runtime_file(state_dir: Path) -> Path:
     return state_dir / "node.json"
 
 
+def _check_free(cfg: NodeConfig) -> None:
+    """Fail with one clear line (before gRPC logs its own) if the port is taken."""
+    host, port = cfg.listen.rsplit(":", 1)
+    if int(port) == 0:
+        return
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), int(port)))
+        except OSError as exc:
+            raise ConfigError(
+                f"{cfg.source}: listen: cannot listen on {cfg.listen}: {exc.strerror}"
+            ) from None
+
+
 def serve(
     ctx: NodeContext,
     role_services: Callable[[NodeContext, PeerDirectory], Iterable[Registration]],
@@ -159,6 +176,7 @@ def serve(
     """Serve until SIGTERM/SIGINT (or `stop` is set); returns the exit status."""
     cfg = ctx.config
     directory = ctx.directory()
+    _check_free(cfg)
     try:
         server = start_server(
             cfg.listen,

@@ -14,5 +14,8 @@ SOFTWARE_VERSION = "0.1.0"
 CAPABILITIES: tuple[str, ...] = (
     "session/hello/1",
     "diagnostics/chunked-stream/1",
+    "jobs/policy/1",
+    "binning/paillier-iv/1",
+    "hetero-lr/ckks-fourier/1",
     "psi/ecdh-x25519/1",
 )

@@ -49,8 +49,19 @@ class FeaturePreprocessor:
         *,
         clip: float = 8.0,
         min_share: float = 0.01,
+        min_count: int = 1,
     ) -> FeaturePreprocessor:
+        """Fit on the training rows. Every indicator column (missing, a category,
+        "other") is created only if both it and its complement hold at least
+        `min_count` rows: a party learns its own trained weights, and the weight of a
+        column supported on a handful of rows is an aggregate of just their residuals
+        (for a single row, the sign of its label)."""
         pre = cls(clip=clip, min_share=min_share)
+        n = len(frame)
+
+        def supported(count: int) -> bool:
+            return min_count <= count <= n - min_count
+
         for name in frame.columns:
             column = frame[name]
             if kinds.get(name, "numeric") == "numeric":
@@ -65,19 +76,21 @@ class FeaturePreprocessor:
                         median,
                         float(filled.mean()),
                         std if std > 0 else 1.0,
-                        bool(values.isna().any()),
+                        supported(int(values.isna().sum())),
                     )
                 )
             else:
                 text = column.astype("string")
-                shares = text.value_counts(normalize=True, dropna=True)
-                kept = [str(c) for c, s in shares.items() if s >= min_share]
+                counts = text.value_counts(dropna=True)
+                kept = [
+                    str(c)
+                    for c, k in counts.items()
+                    if k >= min_share * n and supported(int(k))
+                ]
+                other = int((~text.isin(kept) & text.notna()).sum())
                 pre.categorical.append(
                     _Categorical(
-                        name,
-                        kept,
-                        bool((~text.isin(kept) & text.notna()).any()),
-                        bool(text.isna().any()),
+                        name, kept, supported(other), supported(int(text.isna().sum()))
                     )
                 )
         return pre

@@ -111,6 +111,10 @@ class CounterpartPolicy:
     # Fewest operator features a model may use: its partial scores, sent once per
     # split for batch prediction, must mix several features, never expose one column.
     min_model_features: int = 2
+    # Training passes a job may make (each allows one evaluation of each chunk), and
+    # jobs a counterpart may start per day: bounds differencing across evaluations.
+    max_epochs: int = 200
+    max_jobs_per_day: int = 20
     # Disclose real feature names in reports, or stable aliases (f001, f002, ...).
     disclose_feature_names: bool = True
     # Data source served to this counterpart in joint jobs.

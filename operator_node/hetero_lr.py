@@ -53,8 +53,11 @@ class _LrJob:
     positions: dict[str, np.ndarray]  # split -> aligned positions
     chunks: dict[str, list[np.ndarray]]  # split -> evaluation chunks
     min_batch: int
+    max_epochs: int
     phase: str = "ready"
     epoch: int = 0
+    trained_rows: int = 0  # epochs are counted here, never taken from the bank
+    step_due: bool = False  # the bank owes the step computed in the last Backward
     evaluated: set[tuple[int, str, int]] = field(default_factory=set)
     bank_logits: bytes = b""
     weights: np.ndarray | None = None
@@ -66,6 +69,11 @@ class _LrJob:
             raise FailedPrecondition(
                 f"HeteroLr: {call} is not allowed after {self.phase}"
             )
+
+    @property
+    def passes(self) -> int:
+        """Full passes over the training rows so far (the operator's epoch count)."""
+        return self.trained_rows // len(self.positions["train"])
 
     def advance(self, call: str, then: str) -> None:
         self.allow(call)
@@ -141,7 +149,12 @@ class OperatorLr:
         frame = session.features()[columns]
         clip = min(request.clip or CLIP, CLIP)
         kinds = {c: session.kind(c) for c in columns}
-        pre = FeaturePreprocessor.fit(frame.iloc[positions["train"]], kinds, clip=clip)
+        pre = FeaturePreprocessor.fit(
+            frame.iloc[positions["train"]],
+            kinds,
+            clip=clip,
+            min_count=policy.min_batch_size,
+        )
         keys = CkksContext.create(PRECISE, galois_keys=False)
         party = OperatorLrParty(
             pre.transform(frame),
@@ -163,8 +176,9 @@ class OperatorLr:
             if "lr" in session.state:
                 raise FailedPrecondition(f"job {request.job_id}: already set up")
             session.state["lr"] = _LrJob(
-                party, pre, columns, positions, chunks, policy.min_batch_size
-            )
+                party, pre, columns, positions, chunks, policy.min_batch_size,
+                policy.max_epochs,
+            )  # fmt: skip
         self._ctx.store.append_audit(
             "lr.setup",
             counterpart=peer.party_id,
@@ -192,11 +206,11 @@ class OperatorLr:
                     "LrForwardRequest.rows: evaluation rows must be one of the split's"
                     " fixed evaluation chunks"
                 )
-            key = (request.epoch, request.split, index)
+            key = (job.passes, request.split, index)
             if key in job.evaluated:
                 raise PermissionDenied(
-                    f"the {request.split} chunk {index} was already evaluated in"
-                    f" epoch {request.epoch}"
+                    f"the {request.split} chunk {index} was already evaluated since"
+                    " the last full training pass"
                 )
             job.evaluated.add(key)
         else:
@@ -206,6 +220,11 @@ class OperatorLr:
                 raise PermissionDenied(
                     f"batch of {len(rows)} rows is below the minimum of"
                     f" {job.min_batch} (policy.min_batch_size)"
+                )
+            if job.passes >= job.max_epochs:
+                raise PermissionDenied(
+                    f"the job has made {job.max_epochs} training passes"
+                    " (policy.max_epochs)"
                 )
         positions = job.positions[request.split]
         if rows.max(initial=-1) >= len(positions) or rows.min(initial=0) < 0:
@@ -221,6 +240,11 @@ class OperatorLr:
                 raise FailedPrecondition("HeteroLr: epochs only move forward")
             call = "eval" if request.evaluation else "forward"
             job.allow(call)
+            if job.step_due != bool(request.operator_step):
+                raise FailedPrecondition(
+                    "HeteroLr: a Forward must carry the operator's step from the"
+                    " previous Backward, and only then"
+                )
             rows = self._check_rows(job, request)
             try:
                 if request.operator_step:
@@ -231,7 +255,10 @@ class OperatorLr:
             except (ValueError, ProtocolStateError) as exc:
                 raise InvalidArgument(f"LrForwardRequest: {exc}") from None
             job.advance(call, call)
+            job.step_due = False
             job.epoch = request.epoch
+            if not request.evaluation:
+                job.trained_rows += len(rows)
             job.bank_logits = request.bank_logits
             return m.LrForwardReply(job.party.masked_logits())
 
@@ -248,6 +275,7 @@ class OperatorLr:
         _, job = self._job(peer, request.job_id)
         with job.lock:
             job.advance("backward", "ready")
+            job.step_due = True
             products = job.party.backward(request.residual_share)
             try:
                 step = job.party.masked_peer_step(

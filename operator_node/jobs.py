@@ -13,6 +13,7 @@ import fnmatch
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,8 @@ from protocol.psi.alignment import data_fingerprint, load_alignment
 log = logging.getLogger(__name__)
 
 ACTIVE = ("approved", "running")
+# Earlier jobs of a counterpart a new training set is compared with.
+MAX_COMPARED_JOBS = 50
 
 
 @dataclass
@@ -56,7 +59,21 @@ class JobSession:
     validation: np.ndarray | None = None  # bool per aligned position
     # The data the alignment was made on, pinned at Bind for the rest of the job.
     dataset: Dataset | None = None
+    claimed: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     state: dict[str, Any] = field(default_factory=dict)  # per-protocol state
+
+    def claim(self, step: str) -> None:
+        """Mark a once-per-job step as taken, atomically; refuse a second time."""
+        with self.lock:
+            if step in self.claimed:
+                raise FailedPrecondition(f"job {self.job_id}: {step} was already done")
+            self.claimed.add(step)
+
+    def release(self, step: str) -> None:
+        """Undo a claim whose step failed before it revealed anything."""
+        with self.lock:
+            self.claimed.discard(step)
 
     def display_name(self, index: int, disclose: bool) -> str:
         """The name the bank sees: the real column or a stable alias."""
@@ -177,6 +194,24 @@ class JobDesk:
                         f"job id {proposal.job_id} was already proposed differently"
                     )
                 return self._decision(existing.id, existing.status, existing.error)
+            policy = self._policy(peer)
+            day_ago = time.time() - 86_400
+            recent = [
+                j for j in store.list_jobs()
+                if j.counterpart == peer.party_id and "proposal" in j.spec
+                and j.created_at > day_ago
+            ]  # fmt: skip
+            if len(recent) >= policy.max_jobs_per_day:
+                store.append_audit(
+                    "job.refused",
+                    counterpart=peer.party_id,
+                    subject=proposal.job_id,
+                    detail={"rule": "policy.max_jobs_per_day"},
+                )
+                raise PermissionDenied(
+                    f"{peer.party_id} has proposed {len(recent)} jobs in the last 24"
+                    f" hours, the limit (policy.max_jobs_per_day)"
+                )
             job = store.create_job(
                 proposal.model, peer.party_id, {"proposal": spec}, proposal.job_id
             )
@@ -215,11 +250,24 @@ class JobDesk:
     def status(self, peer: Peer, job_id: str) -> JobDecision:
         job = self._own_job(peer, job_id)
         if job.status in ACTIVE and job_id not in self._sessions:
-            # Approved from the CLI while this process ran, or before a restart.
-            self._restore(job)
+            with self._lock:
+                self._restore(job)
+            job = self._ctx.store.get_job(job_id)
         return self._decision(job.id, job.status, job.error)
 
     def _restore(self, job) -> None:  # type: ignore[no-untyped-def]
+        """A session for a job approved from the CLI (or before a restart). A job
+        that was already running loses its protocol state with the process, and with
+        it the record of which once-per-job steps were taken: it fails."""
+        if job.id in self._sessions:
+            return
+        if job.status == "running":
+            self._ctx.store.set_job_status(
+                job.id, "failed", error="operator restarted while the job was running"
+            )
+            raise FailedPrecondition(
+                f"job {job.id} failed: the operator restarted while it was running"
+            )
         proposal = JobProposal(job_id=job.id, **job.spec["proposal"])
         peer = Peer(job.counterpart, job.counterpart)
         columns, kinds = self._check(peer, proposal)
@@ -237,10 +285,8 @@ class JobDesk:
                 self._restore(job)
             return self._sessions[job_id]
 
-    def bind(self, peer: Peer, binding: JobBinding) -> JobDecision:
-        session = self.session(peer, binding.job_id)
-        if session.rows is not None:
-            raise FailedPrecondition(f"job {binding.job_id} is already bound")
+    def _alignment(self, peer: Peer, binding: JobBinding):  # type: ignore[no-untyped-def]
+        """The alignment a binding names, checked against this peer and our data."""
         try:
             alignment = load_alignment(self._ctx.config.state_dir, binding.alignment_id)
         except (FileNotFoundError, ValueError):
@@ -248,13 +294,14 @@ class JobDesk:
         if alignment.counterpart != peer.party_id:
             raise NotFound(f"no alignment {binding.alignment_id}")
         policy = self._policy(peer)
-        source = self._ctx.config.data_source(policy.source)
         dataset = self._ctx.dataset(policy.source)
-        current = data_fingerprint(source.path, dataset.report.rows_accepted)
-        if alignment.fingerprint != current:
+        source = self._ctx.config.data_source(policy.source)
+        if alignment.fingerprint != data_fingerprint(
+            source.path, dataset.report.rows_accepted
+        ):
             raise FailedPrecondition(
-                f"alignment {binding.alignment_id} was made on data that has changed"
-                " since; run the PSI again"
+                f"alignment {binding.alignment_id} was made on data that has"
+                " changed since; run the PSI again"
             )
         if len(alignment.local_rows) != binding.rows:
             raise InvalidArgument(
@@ -266,11 +313,39 @@ class JobDesk:
                 f"alignment has {binding.rows} rows, over the limit of"
                 f" {policy.max_rows} (policy.max_rows)"
             )
-        bits = np.frombuffer(binding.validation_bitmap, dtype=np.uint8)
-        validation = np.unpackbits(bits, bitorder="little")[: binding.rows].astype(bool)
-        session.rows = np.asarray(alignment.local_rows, dtype=np.int64)
-        session.validation = validation
-        session.dataset = dataset
+        return alignment, dataset
+
+    def _check_differencing(self, peer: Peer, job_id: str, train: np.ndarray) -> None:
+        """Refuse a training set that differs from an earlier job's by only a few
+        rows: two jobs' outputs on nearly equal sets would single those rows out."""
+        minimum = self._policy(peer).min_batch_size
+        folder = self._ctx.config.state_dir / "job_rows" / peer.party_id
+        folder.mkdir(parents=True, exist_ok=True)
+        for earlier in sorted(folder.glob("*.npy"))[-MAX_COMPARED_JOBS:]:
+            rows = np.load(earlier, allow_pickle=False)
+            differ = len(np.setxor1d(rows, train, assume_unique=True))
+            if 0 < differ < minimum:
+                raise PermissionDenied(
+                    f"the training rows differ from job {earlier.stem}'s in only"
+                    f" {differ} rows; at least {minimum} must differ"
+                    " (policy.min_batch_size)"
+                )
+        np.save(folder / f"{job_id}.npy", np.sort(train), allow_pickle=False)
+
+    def bind(self, peer: Peer, binding: JobBinding) -> JobDecision:
+        session = self.session(peer, binding.job_id)
+        session.claim("binding to an alignment")
+        try:
+            alignment, dataset = self._alignment(peer, binding)
+            bits = np.frombuffer(binding.validation_bitmap, dtype=np.uint8)
+            unpacked = np.unpackbits(bits, bitorder="little")
+            validation = unpacked[: binding.rows].astype(bool)
+            rows = np.asarray(alignment.local_rows, dtype=np.int64)
+            self._check_differencing(peer, binding.job_id, rows[~validation])
+        except BaseException:
+            session.release("binding to an alignment")
+            raise
+        session.rows, session.validation, session.dataset = rows, validation, dataset
         store = self._ctx.store
         if store.get_job(binding.job_id).status == "approved":
             store.set_job_status(binding.job_id, "running")

@@ -367,6 +367,14 @@ def masked_bytes(
     mask = np.asarray(real_mask, dtype=np.float64)
     if mask.shape != (len(vec.chunks) * slots,):
         raise ValueError(f"real_mask needs {len(vec.chunks) * slots} values")
+    largest = max(float(np.abs(mask).max(initial=0.0)), imaginary_bound, 1.0)
+    needed = int(np.ceil(np.log2(largest))) + 2  # sign and the value itself
+    headroom = vec.modulus_bits() - vec.context.preset.scale_bits
+    if needed > headroom:
+        raise ValueError(
+            f"a mask of 2^{needed - 2} does not fit the {headroom} bits of headroom"
+            " left in the ciphertext"
+        )
     context = vec.context.tenseal_context
     parts = [
         _VECTOR_HEADER.pack(_VECTOR_MAGIC, _FORMAT_VERSION, vec.length, len(vec.chunks))

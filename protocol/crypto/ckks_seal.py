@@ -24,6 +24,7 @@ decodes every slot with the secret key to check that none is left unmasked.
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 import threading
@@ -97,10 +98,18 @@ def _scratch_path() -> str:
         fd, path = tempfile.mkstemp(prefix="duet-ckks-", dir=base)
         os.close(fd)
         _scratch.path = path
+        atexit.register(_remove, path)
     return path
 
 
 _scratch = threading.local()
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def add_to_every_slot_bytes(

@@ -46,8 +46,10 @@ Ciphertexts are only ever multiplied while they hold small values.
 What each party learns over a whole run: its own inputs; values hidden by the masks
 above; the bank, the training and validation loss summed over the evaluation rows once
 per epoch; at the end, each party its own weights. No party decrypts a ciphertext the
-other built from nothing but its own data, no decryption result is ever sent back, and
-no party sees a weight, logit, residual, gradient or label of the other: neither the
+other built from nothing but its own data, no decryption is ever sent back (the step
+sums exchanged at the reveal are aggregates of masked decryptions mixed with gradients
+the receiver does not know), and no party sees a weight, logit, residual, gradient or
+label of the other: neither the
 operator's partial logits (which would span its feature matrix after as many epochs as
 it has features) nor an exact gradient (whose residual signs on small batches give the
 labels) is ever exposed.
@@ -211,9 +213,11 @@ class _Party:
         self.own_step = StepState(d, hyper, own_intercept)  # my masks' parts
         self.peer_step = StepState(peer_dim, hyper, peer_intercept)  # peer's masked
         self.peer_dim = peer_dim
-        self.mask_sum = np.zeros(d)  # sum of my masks' parts added to w~
-        self.sent_sum = np.zeros(peer_dim)  # sum of masked steps I sent the peer
-        self._best = (self.mask_sum.copy(), self.sent_sum.copy(), np.ones(d))
+        # Every mask part I added to w~ and every masked step I sent the peer: summed
+        # exactly (math.fsum) at the reveal, because the two sums are large and cancel.
+        self._mask_parts: list[np.ndarray] = []
+        self._sent_steps: list[np.ndarray] = []
+        self._best = (0, 0, np.ones(d))
         self.rows = np.zeros(0, dtype=np.int64)
         self._r = np.zeros(0)
         self._t_sums = np.zeros(0)
@@ -279,7 +283,7 @@ class _Party:
             [self.keys.decrypt(self.keys.vector_from_bytes(p)).sum() for p in products]
         )
         step = self.peer_step.step(sums, len(self.rows), epoch)
-        self.sent_sum += step
+        self._sent_steps.append(step)
         return [self.keys.encrypt(np.full(self.slots, -s)).to_bytes() for s in step]
 
     def apply_step(self, masked_steps: list[bytes], epoch: int) -> None:
@@ -287,7 +291,7 @@ class _Party:
         if len(masked_steps) != len(self.weights):
             raise ValueError(f"expected {len(self.weights)} step ciphertexts")
         part = self.own_step.step(self._t_sums, len(self.rows), epoch)
-        self.mask_sum += part
+        self._mask_parts.append(part)
         for j, blob in enumerate(masked_steps):
             negated = self.peer.vector_from_bytes(blob)
             self.weights[j] = self.weights[j].add(
@@ -297,22 +301,30 @@ class _Party:
     # ---- early stopping and the reveal -------------------------------------------
     def keep_best(self) -> None:
         self._best = (
-            self.mask_sum.copy(),
-            self.sent_sum.copy(),
+            len(self._mask_parts),
+            len(self._sent_steps),
             self.own_step.scale.copy(),
         )
 
+    @staticmethod
+    def _exact_sum(vectors: list[np.ndarray], dim: int) -> np.ndarray:
+        if not vectors:
+            return np.zeros(dim)
+        stacked = np.vstack(vectors)
+        return np.array([math.fsum(stacked[:, j]) for j in range(dim)])
+
     def reveal_sum(self) -> np.ndarray:
         """For the peer: the sum of the masked steps I sent it, up to the best epoch."""
-        return self._best[1].copy()
+        return self._exact_sum(self._sent_steps[: self._best[1]], self.peer_dim)
 
     def own_weights(self, peer_sent_sum: np.ndarray) -> np.ndarray:
-        """My weights at the best epoch: w~ = -(peer's masked steps) + (my masks)."""
+        """My weights at the best epoch: w~ = (my masks) - (peer's masked steps)."""
         received = np.asarray(peer_sent_sum, dtype=np.float64)
-        mask_sum, _, scale = self._best
-        if received.shape != mask_sum.shape or not np.isfinite(received).all():
-            raise ValueError(f"expected {len(mask_sum)} finite step sums")
-        return scale * (mask_sum - received)
+        dim = len(self.weights)
+        if received.shape != (dim,) or not np.isfinite(received).all():
+            raise ValueError(f"expected {dim} finite step sums")
+        masks = self._exact_sum(self._mask_parts[: self._best[0]], dim)
+        return self._best[2] * (masks - received)
 
 
 class BankLrParty(_Party):

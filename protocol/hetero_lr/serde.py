@@ -64,8 +64,20 @@ def setup_from_proto(msg: pb.LrSetupRequest) -> m.LrSetup:
     check_job_id(msg.job_id, "LrSetupRequest.job_id")
     if not msg.bank_context:
         raise InvalidArgument("LrSetupRequest.bank_context: missing")
-    if msg.bank_dim == 0:
-        raise InvalidArgument("LrSetupRequest.bank_dim: must be > 0")
+    if not 0 < msg.bank_dim <= MAX_DIM:
+        raise InvalidArgument(f"LrSetupRequest.bank_dim: must be 1..{MAX_DIM}")
+    if len(msg.operator_features) > MAX_DIM:
+        raise InvalidArgument(
+            f"LrSetupRequest.operator_features: at most {MAX_DIM} features"
+        )
+    numbers = (msg.learning_rate, msg.momentum, msg.lr_decay, msg.l2, msg.clip,
+               msg.sigmoid_range, msg.sigmoid_period)  # fmt: skip
+    if not all(np.isfinite(numbers)):
+        raise InvalidArgument("LrSetupRequest: every number must be finite")
+    if msg.sigmoid_terms > 32 or msg.sigmoid_period > 1000:
+        raise InvalidArgument(
+            "LrSetupRequest.sigmoid_*: at most 32 terms and a period <= 1000"
+        )
     if not msg.operator_features:
         raise InvalidArgument("LrSetupRequest.operator_features: none selected")
     if msg.optimizer not in OPTIMIZERS:
@@ -108,8 +120,10 @@ def setup_reply_to_proto(r: m.LrSetupReply) -> pb.LrSetupReply:
 
 
 def setup_reply_from_proto(msg: pb.LrSetupReply) -> m.LrSetupReply:
-    if not msg.operator_context or msg.operator_dim == 0:
-        raise InvalidArgument("LrSetupReply: missing operator context or dimension")
+    if not msg.operator_context or not 0 < msg.operator_dim <= MAX_DIM:
+        raise InvalidArgument(
+            f"LrSetupReply: missing operator context, or dimension not 1..{MAX_DIM}"
+        )
     return m.LrSetupReply(
         bytes(msg.operator_context),
         int(msg.operator_dim),

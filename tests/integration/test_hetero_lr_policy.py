@@ -5,6 +5,7 @@ a second setup, a second scoring."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -14,25 +15,28 @@ from bank_node.hetero_lr import BankLrDriver, LrSettings
 from bank_node.jobs import validation_mask
 from bank_node.jobspec import SplitSection
 from bank_node.psi import run_psi
-from protocol.domain import JobBinding, JobProposal
-from protocol.errors import PeerCallError
+from operator_node.jobs import JobDesk
+from protocol.domain import JobBinding, JobProposal, Peer
+from protocol.errors import FailedPrecondition, PeerCallError
 from protocol.hetero_lr import messages as m
 from protocol.hetero_lr.party import LrHyper
 from protocol.hetero_lr.service import HeteroLrClient
 from protocol.jobs import JobsClient
 from protocol.psi.messages import PsiMode
-from tests.joint import joint_setup
+from tests.joint import JointSetup, joint_setup
 from tests.nodes import Pki
 
 JOB = "c0ffee00c0ffee00"
 
 
-@pytest.fixture(scope="module")
-def trainer(
-    pki: Pki, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[BankLrDriver, HeteroLrClient]]:
-    root = Path(tmp_path_factory.mktemp("lr-policy"))
-    with joint_setup(root, pki, policy={"min_batch_size": 64}) as setup:
+@contextmanager
+def bound_job(
+    root: Path, pki: Pki, policy: dict | None = None
+) -> Iterator[tuple[BankLrDriver, HeteroLrClient, JointSetup]]:
+    """An approved job bound to a fresh alignment, with LR set up (breast data)."""
+    with joint_setup(
+        root, pki, policy={"min_batch_size": 64, **(policy or {})}
+    ) as setup:
         ctx = setup.bank
         dataset = ctx.dataset("customers")
         with ctx.channel("operator") as channel:
@@ -57,7 +61,15 @@ def trainer(
                 client, JOB, np.c_[x, np.ones(len(x))], labels, positions, [0, 1, 2],
                 LrSettings(epochs=1, batch_size=128, hyper=LrHyper(), min_batch=64),
             )  # fmt: skip
-            yield driver, client
+            yield driver, client, setup
+
+
+@pytest.fixture(scope="module")
+def trainer(
+    pki: Pki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[BankLrDriver, HeteroLrClient]]:
+    with bound_job(Path(tmp_path_factory.mktemp("lr-policy")), pki) as (d, c, _):
+        yield d, c
 
 
 def _forward(driver: BankLrDriver, rows: list[int], **kw) -> m.LrForward:  # type: ignore[no-untyped-def]
@@ -154,3 +166,127 @@ def test_training_scores_each_split_once_if_run_to_the_end(trainer) -> None:  # 
     assert np.isfinite(result.weights).all() and len(first) == 398
     assert again.code == "PERMISSION_DENIED"
     assert again.details == f"job {JOB}: the train split was already scored once"
+
+
+def test_evaluation_is_refused_if_no_full_training_pass_since_the_last(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Prepare: evaluate chunk 0, then try again with a bumped epoch number.
+    with bound_job(tmp_path, pki) as (driver, client, _):
+        party = driver.party
+        chunk = driver._chunks[m.VALIDATION][0]
+        request = _forward(driver, chunk.tolist(), split=m.VALIDATION, evaluation=True)
+        terms = party.loss_terms(client.forward(request).operator_logits)
+        client.loss(m.LrLoss(JOB, tuple(terms)))
+        again = _forward(driver, chunk.tolist(), split=m.VALIDATION, evaluation=True)
+        again = m.LrForward(**{**vars(again), "epoch": 5})
+        # Execute
+        error = refused(lambda: client.forward(again))
+    # Assert
+    assert error.code == "PERMISSION_DENIED"
+    assert error.details == (
+        "the validation chunk 0 was already evaluated since the last full training pass"
+    )
+
+
+def test_forward_is_refused_if_the_operators_step_is_withheld(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Prepare: one honest batch leaves a step the bank owes the operator.
+    with bound_job(tmp_path, pki) as (driver, client, _):
+        driver._batch(np.arange(128), 0)
+        # Execute: the next batch without it
+        error = refused(lambda: client.forward(_forward(driver, list(range(128, 256)))))
+    # Assert
+    assert error.code == "FAILED_PRECONDITION"
+    assert "must carry the operator's step" in error.details
+
+
+def test_bind_is_refused_if_training_rows_nearly_equal_an_earlier_jobs(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Prepare: a second job on the same alignment whose training set differs by
+    # one row would single that row out.
+    with joint_setup(tmp_path, pki, policy={"min_batch_size": 64}) as setup:
+        ctx = setup.bank
+        dataset = ctx.dataset("customers")
+        with ctx.channel("operator") as channel:
+            jobs = JobsClient(channel, 10)
+            for job in ("aaaa0000aaaa0000", "bbbb0000bbbb0000"):
+                jobs.propose(
+                    JobProposal(job, "credit_risk", ("o_*",), "hetero_lr", 569, 128)
+                )
+            psi = run_psi(ctx, "operator", dataset, PsiMode.BOTH, channel=channel)
+            assert psi.alignment is not None
+            rows = len(psi.alignment.local_rows)
+            validation = np.zeros(rows, dtype=bool)
+            validation[: rows // 3] = True
+            bitmap = np.packbits(validation, bitorder="little").tobytes()
+            jobs.bind(
+                JobBinding("aaaa0000aaaa0000", psi.alignment.alignment_id, rows, bitmap)
+            )
+            validation[rows // 3] = True  # one more validation row
+            bitmap = np.packbits(validation, bitorder="little").tobytes()
+            # Execute
+            error = refused(
+                lambda: jobs.bind(
+                    JobBinding(
+                        "bbbb0000bbbb0000", psi.alignment.alignment_id, rows, bitmap
+                    )
+                )
+            )
+    # Assert
+    assert error.code == "PERMISSION_DENIED"
+    assert error.details == (
+        "the training rows differ from job aaaa0000aaaa0000's in only 1 rows; at"
+        " least 64 must differ (policy.min_batch_size)"
+    )
+
+
+def test_propose_is_refused_if_the_daily_job_budget_is_spent(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Prepare
+    with joint_setup(tmp_path, pki, policy={"max_jobs_per_day": 1}) as setup:
+        with setup.bank.channel("operator") as channel:
+            jobs = JobsClient(channel, 10)
+            jobs.propose(
+                JobProposal(
+                    "aaaa1111aaaa1111", "credit_risk", ("o_*",), "hetero_lr", 569, 128
+                )
+            )
+            # Execute
+            error = refused(
+                lambda: jobs.propose(
+                    JobProposal(
+                        "bbbb1111bbbb1111",
+                        "credit_risk",
+                        ("o_*",),
+                        "hetero_lr",
+                        569,
+                        128,
+                    )
+                )
+            )
+    # Assert
+    assert error.code == "PERMISSION_DENIED"
+    assert error.details == (
+        "bank-a has proposed 1 jobs in the last 24 hours, the limit"
+        " (policy.max_jobs_per_day)"
+    )
+
+
+def test_running_job_fails_if_the_operator_restarted(pki: Pki, tmp_path: Path) -> None:
+    # Prepare: a second job desk over the same store is the operator after a restart;
+    # the job's once-per-job record died with the first process.
+    with bound_job(tmp_path, pki) as (_, _, setup):
+        restarted = JobDesk(setup.operator.ctx)
+        # Execute
+        with pytest.raises(FailedPrecondition) as info:
+            restarted.session(Peer("bank-a", "bank-a"), JOB)
+        status = setup.operator.ctx.store.get_job(JOB).status
+    # Assert
+    assert str(info.value) == (
+        f"job {JOB} failed: the operator restarted while it was running"
+    )
+    assert status == "failed"

@@ -204,7 +204,7 @@ class JobRunner:
                     JobsClient(channel, ctx.limits.deadline_s).finish(
                         JobOutcome(self.job_id, False, type(exc).__name__)
                     )
-            except Exception:  # noqa: BLE001 - the original error matters more
+            except Exception:
                 pass
             raise
         store.set_job_status(self.job_id, "succeeded", result=result.summary)

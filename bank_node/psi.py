@@ -150,7 +150,7 @@ class _Collector:
                 offset += len(part)
         except InvalidGroupElement as exc:
             self._error = InvalidArgument(f"operator sent an invalid item: {exc}")
-        except BaseException as exc:  # noqa: BLE001 - re-raised by finish()
+        except BaseException as exc:
             self._error = exc
         else:
             if offset != len(self._into):
@@ -278,7 +278,7 @@ def _run_threads(jobs: dict[str, Callable[[], None]]) -> None:
     def guard(job: Callable[[], None]) -> None:
         try:
             job()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [

@@ -233,8 +233,8 @@ class TomlLoader:
             if not isinstance(value, dict):
                 self.fail(key, f"expected a table, got {type(value).__name__}")
             return {k: self.convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
-        if dataclasses.is_dataclass(hint):
-            return self.load(hint, value, key)  # type: ignore[arg-type]
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            return self.load(hint, value, key)
         if hint is Path:
             if not isinstance(value, str) or not value:
                 self.fail(key, "expected a non-empty path string")

@@ -238,7 +238,7 @@ class JobDesk:
                 f" (operator-node jobs approve {job.id})",
             )
 
-    def _own_job(self, peer: Peer, job_id: str):  # type: ignore[no-untyped-def]
+    def _own_job(self, peer: Peer, job_id: str):
         try:
             job = self._ctx.store.get_job(job_id)
         except StoreError:
@@ -255,7 +255,7 @@ class JobDesk:
             job = self._ctx.store.get_job(job_id)
         return self._decision(job.id, job.status, job.error)
 
-    def _restore(self, job) -> None:  # type: ignore[no-untyped-def]
+    def _restore(self, job) -> None:
         """A session for a job approved from the CLI (or before a restart). A job
         that was already running loses its protocol state with the process, and with
         it the record of which once-per-job steps were taken: it fails."""
@@ -285,7 +285,7 @@ class JobDesk:
                 self._restore(job)
             return self._sessions[job_id]
 
-    def _alignment(self, peer: Peer, binding: JobBinding):  # type: ignore[no-untyped-def]
+    def _alignment(self, peer: Peer, binding: JobBinding):
         """The alignment a binding names, checked against this peer and our data."""
         try:
             alignment = load_alignment(self._ctx.config.state_dir, binding.alignment_id)
@@ -389,7 +389,7 @@ def approve_job(ctx: NodeContext, job_id: str, approved: bool, reason: str) -> s
     return f"job {job_id} refused"
 
 
-def describe_job(job) -> str:  # type: ignore[no-untyped-def]
+def describe_job(job) -> str:
     proposal = job.spec.get("proposal", {})
     return json.dumps(
         {

@@ -138,7 +138,7 @@ class OperatorPsi:
             self.pool().warm_up()
             for name in sorted(s for s in sources if s is not None):
                 self.subscribers(name)
-        except Exception:  # noqa: BLE001 - Open reports the problem to the bank
+        except Exception:
             log.exception("PSI warm-up failed")
 
     def subscribers(self, name: str) -> Subscribers:

@@ -158,7 +158,7 @@ class EpochSets:
         assert entry._building is not None
         try:
             blinded = np.frombuffer(b"".join(entry._building), dtype=np.uint8)
-        except Exception:  # noqa: BLE001 - a failed build is simply not cached
+        except Exception:
             with self._lock:
                 if self._sets.get(counterpart) is entry:
                     del self._sets[counterpart]

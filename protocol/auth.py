@@ -99,7 +99,7 @@ class PeerAuthInterceptor(grpc.ServerInterceptor):
             log.warning("refused unauthenticated call", extra={"method": method})
             context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
 
-    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
         if handler is None:
             return None

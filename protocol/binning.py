@@ -159,7 +159,7 @@ class _Servicer(binning_pb2_grpc.BinningServicer):
         self._max_bytes = max_bytes
         self._chunk_bytes = chunk_bytes
 
-    def BinSums(self, request_iterator, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def BinSums(self, request_iterator, context):
         from protocol.rpc import serve_stream
 
         def work(peer: Peer) -> Iterator[Any]:

@@ -32,8 +32,8 @@ class _DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServicer):
         self._max_transfer = max_transfer_bytes
         self._chunk_bytes = chunk_bytes
 
-    def Upload(self, request_iterator, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        def work(peer: Peer):  # type: ignore[no-untyped-def]
+    def Upload(self, request_iterator, context):
+        def work(peer: Peer):
             incoming = open_stream(
                 request_iterator,
                 expected_kinds=[KIND],
@@ -43,7 +43,7 @@ class _DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServicer):
 
         return serve_unary(context, self._directory, "Diagnostics/Upload", work)
 
-    def Download(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def Download(self, request, context):
         def work(peer: Peer) -> Iterator[Any]:
             total, chunk = serde.download_request_from_proto(request)
             limit = self._max_transfer(peer)

@@ -37,7 +37,7 @@ class _JobsServicer(jobs_pb2_grpc.JobsServicer):
         self._directory = directory
         self._handler = handler
 
-    def Propose(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def Propose(self, request, context):
         return serve_unary(
             context,
             self._directory,
@@ -47,7 +47,7 @@ class _JobsServicer(jobs_pb2_grpc.JobsServicer):
             ),
         )
 
-    def GetStatus(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def GetStatus(self, request, context):
         return serve_unary(
             context,
             self._directory,
@@ -57,7 +57,7 @@ class _JobsServicer(jobs_pb2_grpc.JobsServicer):
             ),
         )
 
-    def Bind(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def Bind(self, request, context):
         return serve_unary(
             context,
             self._directory,
@@ -67,7 +67,7 @@ class _JobsServicer(jobs_pb2_grpc.JobsServicer):
             ),
         )
 
-    def Finish(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def Finish(self, request, context):
         return serve_unary(
             context,
             self._directory,

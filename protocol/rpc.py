@@ -43,7 +43,7 @@ def serve_unary(
         return work(directory.authenticate(context))
     except grpc.RpcError:
         raise
-    except Exception as exc:  # noqa: BLE001 - every error becomes a status
+    except Exception as exc:
         _abort_for(exc, context, method)
         raise  # unreachable: abort raises
 
@@ -59,7 +59,7 @@ def serve_stream(
         yield from work(directory.authenticate(context))
     except grpc.RpcError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _abort_for(exc, context, method)
 
 

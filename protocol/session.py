@@ -61,8 +61,8 @@ class _SessionServicer(session_pb2_grpc.SessionServicer):
         self._local = local
         self._on_hello = on_hello
 
-    def Hello(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        def work(peer: Peer):  # type: ignore[no-untyped-def]
+    def Hello(self, request, context):
+        def work(peer: Peer):
             reply = answer_hello(
                 self._local, peer, serde.hello_request_from_proto(request)
             )

@@ -94,7 +94,7 @@ def _size_options(limits: TransportLimits) -> list[tuple[str, int]]:
 class NodeServer:
     """A started gRPC server with health reporting and graceful stop."""
 
-    def __init__(self, server: grpc.Server, port: int, health_servicer) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, server: grpc.Server, port: int, health_servicer) -> None:
         self._server = server
         self.port = port
         self._health = health_servicer

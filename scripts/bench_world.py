@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if not ns.report:
         extra.append("--no-report")
     scratch = Path(tempfile.mkdtemp(prefix="bench_world_")) if ns.out is None else None
-    out = ns.out or scratch / "world"  # type: ignore[operator]
+    out = ns.out or scratch / "world"
     try:
         result = run(ns.subscribers, out, extra)
     finally:

@@ -81,7 +81,7 @@ class RunningNode:
 @contextmanager
 def running_node(
     config: NodeConfig, role_services=lambda ctx, d: []
-) -> Iterator[RunningNode]:  # type: ignore[no-untyped-def]
+) -> Iterator[RunningNode]:
     """Serve a node in a background thread on port 0; stop it on exit."""
     ctx = NodeContext.open(config)
     ready, stop = threading.Event(), threading.Event()

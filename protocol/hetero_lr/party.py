@@ -330,7 +330,7 @@ class _Party:
 class BankLrParty(_Party):
     """The label holder: drives batches, learns the loss."""
 
-    def __init__(self, *args, labels: np.ndarray, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args, labels: np.ndarray, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.labels = np.asarray(labels, dtype=np.float64)
         if len(self.labels) != len(self.features):

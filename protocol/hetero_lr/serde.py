@@ -34,7 +34,7 @@ def _rows_from(data: bytes, field: str) -> tuple[int, ...]:
     return tuple(int(r) for r in np.frombuffer(data, dtype="<u4"))
 
 
-def _nonempty(items, field: str) -> tuple[bytes, ...]:  # type: ignore[no-untyped-def]
+def _nonempty(items, field: str) -> tuple[bytes, ...]:
     out = tuple(bytes(b) for b in items)
     if any(not b for b in out):
         raise InvalidArgument(f"{field}: empty ciphertext")
@@ -255,7 +255,7 @@ def keep_best_from_proto(msg: pb.LrKeepBestRequest) -> tuple[str, int]:
     return check_job_id(msg.job_id, "LrKeepBestRequest.job_id"), int(msg.epoch)
 
 
-def _finite(values, field: str) -> tuple[float, ...]:  # type: ignore[no-untyped-def]
+def _finite(values, field: str) -> tuple[float, ...]:
     out = tuple(float(v) for v in values)
     if not out or not all(np.isfinite(out)):
         raise InvalidArgument(f"{field}: expected finite numbers")

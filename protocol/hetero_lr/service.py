@@ -34,10 +34,10 @@ class _Servicer(pb_grpc.HeteroLrServicer):
         self._directory = directory
         self._h = handler
 
-    def _serve(self, context, method: str, work: Callable[[Peer], Any]):  # type: ignore[no-untyped-def]
+    def _serve(self, context, method: str, work: Callable[[Peer], Any]):
         return serve_unary(context, self._directory, f"HeteroLr/{method}", work)
 
-    def Setup(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def Setup(self, request, context):
         return self._serve(
             context,
             "Setup",
@@ -46,7 +46,7 @@ class _Servicer(pb_grpc.HeteroLrServicer):
             ),
         )
 
-    def Forward(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def Forward(self, request, context):
         return self._serve(
             context,
             "Forward",
@@ -55,7 +55,7 @@ class _Servicer(pb_grpc.HeteroLrServicer):
             ),
         )
 
-    def Sigmoid(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def Sigmoid(self, request, context):
         return self._serve(
             context,
             "Sigmoid",
@@ -64,7 +64,7 @@ class _Servicer(pb_grpc.HeteroLrServicer):
             ),
         )
 
-    def Backward(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def Backward(self, request, context):
         return self._serve(
             context,
             "Backward",
@@ -73,7 +73,7 @@ class _Servicer(pb_grpc.HeteroLrServicer):
             ),
         )
 
-    def Loss(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def Loss(self, request, context):
         return self._serve(
             context,
             "Loss",
@@ -82,14 +82,14 @@ class _Servicer(pb_grpc.HeteroLrServicer):
             ),
         )
 
-    def KeepBest(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def KeepBest(self, request, context):
         def work(p: Peer) -> Any:
             self._h.keep_best(p, *serde.keep_best_from_proto(request))
             return serde.ack()
 
         return self._serve(context, "KeepBest", work)
 
-    def Reveal(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def Reveal(self, request, context):
         return self._serve(
             context,
             "Reveal",
@@ -98,7 +98,7 @@ class _Servicer(pb_grpc.HeteroLrServicer):
             ),
         )
 
-    def PartialScores(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def PartialScores(self, request, context):
         return self._serve(
             context,
             "PartialScores",

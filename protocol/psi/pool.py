@@ -146,7 +146,7 @@ def worker_main() -> None:
             status, out = _OK, _compute(op, keys, data)
         except InvalidGroupElement as exc:
             status, out = _INVALID, str(exc).encode()
-        except Exception as exc:  # noqa: BLE001 - reported to the parent
+        except Exception as exc:
             status, out = _ERROR, f"{type(exc).__name__}: {exc}".encode()
         stdout.write(_REPLY.pack(status, len(out)))
         stdout.write(out)
@@ -275,7 +275,7 @@ def shared_pool(workers: int = 0) -> PsiPool:
         return _shared
 
 
-def batches(buffer: bytes | bytearray | memoryview, item_bytes: int, items: int):  # type: ignore[no-untyped-def]
+def batches(buffer: bytes | bytearray | memoryview, item_bytes: int, items: int):
     """Slice a packed buffer into byte strings of at most `items` items."""
     step = item_bytes * items
     view = memoryview(buffer)
@@ -395,7 +395,7 @@ def feed(
             for part in parts:
                 if not results.append(submit(part)):
                     return  # the consumer failed or was cancelled
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:
             results.fail(exc)
             return
         results.close()

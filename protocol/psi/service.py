@@ -72,15 +72,15 @@ class _PsiServicer(psi_pb2_grpc.PsiServicer):
         self._max_transfer = max_transfer_bytes
         self._chunk_bytes = chunk_bytes
 
-    def Open(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        def work(peer: Peer):  # type: ignore[no-untyped-def]
+    def Open(self, request, context):
+        def work(peer: Peer):
             opened = self._handler.open(peer, serde.psi_open_from_proto(request))
             return serde.psi_opened_to_proto(opened)
 
         return serve_unary(context, self._directory, "Psi/Open", work)
 
-    def UploadBankSet(self, request_iterator, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        def work(peer: Peer):  # type: ignore[no-untyped-def]
+    def UploadBankSet(self, request_iterator, context):
+        def work(peer: Peer):
             incoming = open_stream(
                 request_iterator,
                 expected_kinds=[BANK_BLINDED],
@@ -91,7 +91,7 @@ class _PsiServicer(psi_pb2_grpc.PsiServicer):
 
         return serve_unary(context, self._directory, "Psi/UploadBankSet", work)
 
-    def _download(self, request, context, method: str, pick) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    def _download(self, request, context, method: str, pick) -> Iterator[Any]:
         def work(peer: Peer) -> Iterator[Any]:
             session_id = serde.session_ref_from_proto(request)
             header, parts = pick(peer, session_id, context.is_active)
@@ -99,7 +99,7 @@ class _PsiServicer(psi_pb2_grpc.PsiServicer):
 
         return serve_stream(context, self._directory, method, work)
 
-    def DownloadReblinded(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def DownloadReblinded(self, request, context):
         return self._download(
             request,
             context,
@@ -107,7 +107,7 @@ class _PsiServicer(psi_pb2_grpc.PsiServicer):
             self._handler.download_reblinded,
         )
 
-    def DownloadOperatorSet(self, request, context):  # type: ignore[no-untyped-def]  # noqa: N802
+    def DownloadOperatorSet(self, request, context):
         return self._download(
             request,
             context,
@@ -115,8 +115,8 @@ class _PsiServicer(psi_pb2_grpc.PsiServicer):
             self._handler.download_operator_set,
         )
 
-    def Finish(self, request_iterator, context):  # type: ignore[no-untyped-def]  # noqa: N802
-        def work(peer: Peer):  # type: ignore[no-untyped-def]
+    def Finish(self, request_iterator, context):
+        def work(peer: Peer):
             incoming = open_stream(
                 request_iterator,
                 expected_kinds=[MATCHES],

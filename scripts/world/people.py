@@ -25,12 +25,12 @@ from scripts.world.traits import Traits, draw_traits
 def _stack(first: object, second: object, order: np.ndarray) -> object:
     """Concatenate two parallel-array records (or arrays), then reorder the rows."""
     if isinstance(first, np.ndarray):
-        return np.concatenate([first, second])[order]  # type: ignore[list-item]
+        return np.concatenate([first, second])[order]
     kind = type(first)
     return kind(
         **{
             f.name: _stack(getattr(first, f.name), getattr(second, f.name), order)
-            for f in fields(first)  # type: ignore[arg-type]
+            for f in fields(first)
         }
     )
 
@@ -40,7 +40,7 @@ def _take(record: object, rows: np.ndarray) -> object:
         return record[rows]
     kind = type(record)
     return kind(
-        **{f.name: _take(getattr(record, f.name), rows) for f in fields(record)}  # type: ignore[arg-type]
+        **{f.name: _take(getattr(record, f.name), rows) for f in fields(record)}
     )
 
 
@@ -59,11 +59,11 @@ class People:
         return int(self.index.shape[0])
 
     def take(self, rows: np.ndarray) -> People:
-        return _take(self, rows)  # type: ignore[return-value]
+        return _take(self, rows)
 
     def followed_by(self, other: People, order: np.ndarray) -> People:
         """These people then `other`, rows rearranged by `order`."""
-        return _stack(self, other, order)  # type: ignore[return-value]
+        return _stack(self, other, order)
 
 
 def draw_people(plan: WorldPlan, index: np.ndarray, purpose: str, block: int) -> People:

@@ -151,7 +151,7 @@ class RecordingInterceptor(
             self._add(call, method, "sent", request)
             yield request
 
-    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+    def intercept_unary_unary(self, continuation, details, request):
         call = next(self.t._calls)
         self._add(call, details.method, "sent", request)
         outcome = continuation(details, request)
@@ -159,7 +159,7 @@ class RecordingInterceptor(
             self._add(call, details.method, "received", outcome.result())
         return outcome
 
-    def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+    def intercept_stream_unary(self, continuation, details, request_iterator):
         call = next(self.t._calls)
         outcome = continuation(
             details, self._requests(call, details.method, request_iterator)
@@ -168,7 +168,7 @@ class RecordingInterceptor(
             self._add(call, details.method, "received", outcome.result())
         return outcome
 
-    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+    def intercept_unary_stream(self, continuation, details, request):
         call = next(self.t._calls)
         self._add(call, details.method, "sent", request)
         responses = continuation(details, request)
@@ -180,7 +180,7 @@ class RecordingInterceptor(
 
         return recorded()
 
-    def intercept_stream_stream(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+    def intercept_stream_stream(self, continuation, details, request_iterator):
         call = next(self.t._calls)
         responses = continuation(
             details, self._requests(call, details.method, request_iterator)

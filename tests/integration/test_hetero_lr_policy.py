@@ -47,7 +47,7 @@ def bound_job(
             psi = run_psi(ctx, "operator", dataset, PsiMode.BOTH, channel=channel)
             assert psi.alignment is not None
             rows = psi.alignment.local_rows
-            labels = dataset.label[rows]  # type: ignore[index]
+            labels = dataset.label[rows]
             validation = validation_mask(labels, SplitSection(0.3, 42), rows)
             bitmap = np.packbits(validation, bitorder="little").tobytes()
             jobs.bind(JobBinding(JOB, psi.alignment.alignment_id, len(rows), bitmap))
@@ -72,7 +72,7 @@ def trainer(
         yield d, c
 
 
-def _forward(driver: BankLrDriver, rows: list[int], **kw) -> m.LrForward:  # type: ignore[no-untyped-def]
+def _forward(driver: BankLrDriver, rows: list[int], **kw) -> m.LrForward:
     party = driver.party
     party.start(np.asarray(sorted(set(rows))))
     return m.LrForward(
@@ -87,13 +87,13 @@ def _forward(driver: BankLrDriver, rows: list[int], **kw) -> m.LrForward:  # typ
     )
 
 
-def refused(call) -> PeerCallError:  # type: ignore[no-untyped-def]
+def refused(call) -> PeerCallError:
     with pytest.raises(PeerCallError) as info:
         call()
     return info.value
 
 
-def test_forward_refuses_repeated_rows_if_a_batch_names_a_row_twice(trainer) -> None:  # type: ignore[no-untyped-def]
+def test_forward_refuses_repeated_rows_if_a_batch_names_a_row_twice(trainer) -> None:
     # Prepare
     driver, client = trainer
     # Execute
@@ -103,7 +103,7 @@ def test_forward_refuses_repeated_rows_if_a_batch_names_a_row_twice(trainer) -> 
     assert error.details == "LrForwardRequest.rows: positions must be distinct"
 
 
-def test_forward_refuses_batch_below_policy_minimum(trainer) -> None:  # type: ignore[no-untyped-def]
+def test_forward_refuses_batch_below_policy_minimum(trainer) -> None:
     # Prepare
     driver, client = trainer
     # Execute
@@ -115,7 +115,7 @@ def test_forward_refuses_batch_below_policy_minimum(trainer) -> None:  # type: i
     )
 
 
-def test_evaluation_refuses_rows_of_the_banks_choosing(trainer) -> None:  # type: ignore[no-untyped-def]
+def test_evaluation_refuses_rows_of_the_banks_choosing(trainer) -> None:
     # Prepare: a loss over one chosen row would reveal that row's logit.
     driver, client = trainer
     request = _forward(driver, list(range(70)), split=m.VALIDATION, evaluation=True)
@@ -126,7 +126,7 @@ def test_evaluation_refuses_rows_of_the_banks_choosing(trainer) -> None:  # type
     assert "fixed evaluation chunks" in error.details
 
 
-def test_calls_out_of_order_are_refused_if_no_evaluation_is_pending(trainer) -> None:  # type: ignore[no-untyped-def]
+def test_calls_out_of_order_are_refused_if_no_evaluation_is_pending(trainer) -> None:
     # Prepare
     driver, client = trainer
     # Execute
@@ -139,7 +139,7 @@ def test_calls_out_of_order_are_refused_if_no_evaluation_is_pending(trainer) -> 
     assert scores.details == f"job {JOB}: weights not revealed yet"
 
 
-def test_setup_is_refused_if_the_job_is_already_set_up(trainer) -> None:  # type: ignore[no-untyped-def]
+def test_setup_is_refused_if_the_job_is_already_set_up(trainer) -> None:
     # Prepare
     driver, client = trainer
     # Execute / Assert
@@ -153,7 +153,7 @@ def test_setup_is_refused_if_the_job_is_already_set_up(trainer) -> None:  # type
     assert error.details == f"job {JOB}: already set up"
 
 
-def test_training_scores_each_split_once_if_run_to_the_end(trainer) -> None:  # type: ignore[no-untyped-def]
+def test_training_scores_each_split_once_if_run_to_the_end(trainer) -> None:
     # Prepare
     driver, client = trainer
     # Execute

@@ -95,7 +95,7 @@ def test_federated_iv_equals_centralized_iv_if_same_rows(
         assert federated[name] == pytest.approx(table.iv, abs=1e-12)
 
 
-def _refusal(setup: JointSetup, **sections) -> PeerCallError:  # type: ignore[no-untyped-def]
+def _refusal(setup: JointSetup, **sections) -> PeerCallError:
     spec = job_spec(setup.root, **sections)
     with pytest.raises(PeerCallError) as info:
         JobRunner(setup.bank, spec, progress=lambda _: None).run()

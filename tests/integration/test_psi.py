@@ -114,7 +114,7 @@ def customers(tmp_path_factory: pytest.TempPathFactory, sets: PsiSets) -> Datase
     return _bank_dataset(Path(tmp_path_factory.mktemp("data")), sets.bank_rows)
 
 
-def _refusal(call) -> PeerCallError:  # type: ignore[no-untyped-def]
+def _refusal(call) -> PeerCallError:
     with pytest.raises(PeerCallError) as info:
         call()
     return info.value
@@ -280,7 +280,7 @@ def test_psi_unbalanced_skips_operator_set_if_bank_holds_epoch_set(
         assert list(customers.source_rows[result.matched_rows]) == expected
     assert "operator_set" in first.timings and "operator_set" not in second.timings
     theirs = load_alignment(operator.ctx.config.state_dir, first.session_id)
-    assert theirs.digest() == first.alignment.digest()  # type: ignore[union-attr]
+    assert theirs.digest() == first.alignment.digest()
 
 
 def test_psi_unbalanced_refused_if_mode_cardinality(

@@ -181,7 +181,7 @@ def test_binning_model_fits_single_bin_if_column_all_missing() -> None:
             "columns not in data: ['y']",
         ),
         (
-            lambda: BinningModel.fit(pd.DataFrame({"x": [1.0]}), method="tree"),  # type: ignore[arg-type]
+            lambda: BinningModel.fit(pd.DataFrame({"x": [1.0]}), method="tree"),
             "method must be 'quantile' or 'width', got 'tree'",
         ),
         (

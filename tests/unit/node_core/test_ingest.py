@@ -32,7 +32,7 @@ CSV = """phone,name,resident_id,age,income_band,default_12m,extra
 """
 
 
-def source(tmp_path: Path, text: str = CSV, **overrides) -> DataSourceConfig:  # type: ignore[no-untyped-def]
+def source(tmp_path: Path, text: str = CSV, **overrides) -> DataSourceConfig:
     path = tmp_path / "customers.csv"
     path.write_text(text)
     fields = {

@@ -56,7 +56,7 @@ def test_hello_reply_round_trips_if_valid() -> None:
         ),
     ],
 )
-def test_hello_request_from_proto_raises_if_field_malformed(msg, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_hello_request_from_proto_raises_if_field_malformed(msg, message: str) -> None:
     # Execute
     with pytest.raises(InvalidArgument) as info:
         serde.hello_request_from_proto(msg)

@@ -56,7 +56,7 @@ def make_parties(
     return bank, operator, xb, xo, y
 
 
-def run_batches(bank, operator, batches, epoch, record=None):  # type: ignore[no-untyped-def]
+def run_batches(bank, operator, batches, epoch, record=None):
     """The driver's three calls per batch; `record` collects what each side decrypts."""
     pending = None
     for rows in batches:

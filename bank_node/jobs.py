@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from protocol.domain import JobBinding, JobDecision, JobOutcome, JobProposal
 from protocol.errors import FailedPrecondition, PermissionDenied
 from protocol.hetero_lr.party import LrHyper
 from protocol.hetero_lr.service import HeteroLrClient
+from protocol.ids import new_hex_id
 from protocol.jobs import JobsClient
 from protocol.psi.messages import PsiMode
 
@@ -130,7 +130,7 @@ class JobRunner:
         self.ctx = ctx
         self.spec = spec
         self.progress = progress
-        self.job_id = uuid.uuid4().hex
+        self.job_id = new_hex_id()
         self.timings: dict[str, float] = {}
 
     def _timed(self, name: str, started: float) -> None:

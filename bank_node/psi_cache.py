@@ -9,15 +9,13 @@ only test a number by asking the operator to re-blind it, which the operator cou
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
 from protocol.errors import FailedPrecondition
+from protocol.ids import is_hex_id
 from protocol.psi.group import ITEM_BYTES
-
-_SET_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
 class OperatorSetCache:
@@ -30,7 +28,7 @@ class OperatorSetCache:
         return found[-1].stem if len(found) == 1 else ""
 
     def store(self, set_id: str, blinded: bytes | bytearray) -> None:
-        if not _SET_ID_RE.match(set_id):
+        if not is_hex_id(set_id):
             raise FailedPrecondition("operator sent a set without a valid set id")
         self.folder.mkdir(parents=True, exist_ok=True)
         for old in self.folder.glob("*.npy"):
@@ -43,7 +41,7 @@ class OperatorSetCache:
 
     def load(self, set_id: str, expected_items: int) -> np.ndarray:
         path = self.folder / f"{set_id}.npy"
-        if not _SET_ID_RE.match(set_id) or not path.exists():
+        if not is_hex_id(set_id) or not path.exists():
             raise FailedPrecondition(
                 "the operator's epoch set is not cached here; run again to fetch it"
             )

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from protocol.ids import is_party_id
 from protocol.transport import TransportLimits
 
-_PARTY_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
 _ADDRESS_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
 _REQUIRED = object()
 
@@ -270,7 +270,7 @@ def _check_address(loader: TomlLoader, key: str, value: str) -> None:
 
 
 def _check_party(loader: TomlLoader, key: str, value: str) -> None:
-    if not _PARTY_RE.match(value):
+    if not is_party_id(value):
         loader.fail(key, "party id must be lowercase letters, digits, '.' or '-'")
 
 

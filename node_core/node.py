@@ -23,6 +23,7 @@ from pathlib import Path
 import grpc
 
 from node_core.config import ConfigError, NodeConfig
+from node_core.file_cache import FileCache
 from node_core.ingest import Dataset, load_dataset
 from node_core.store import SqliteStateStore
 from protocol.auth import PeerDirectory
@@ -42,10 +43,7 @@ class NodeContext:
     tls: TlsMaterial
     store: SqliteStateStore
     limits: TransportLimits
-    _datasets: dict[str, tuple[tuple[int, int], Dataset]] = field(
-        default_factory=dict, repr=False
-    )
-    _datasets_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _datasets: FileCache[Dataset] = field(default_factory=FileCache, repr=False)
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeContext:
@@ -71,35 +69,30 @@ class NodeContext:
         """A declared data source, validated and loaded once per process, and again
         whenever its file changes (size or modification time)."""
         source = self.config.data_source(name)
-        try:
-            stat = source.path.stat()
-            stamp = (stat.st_size, stat.st_mtime_ns)
-        except OSError:
-            stamp = (-1, -1)  # load_dataset reports the missing file
-        with self._datasets_lock:
-            cached = self._datasets.get(name)
-            if cached is None or cached[0] != stamp:
-                dataset = load_dataset(name, source)
-                report = dataset.report
-                self.store.append_audit(
-                    "data.loaded",
-                    subject=name,
-                    detail={
-                        "rows_read": report.rows_read,
-                        "rows_accepted": report.rows_accepted,
-                        "rejected_by_reason": report.rejected_by_reason,
-                    },
-                )
-                log.info(
-                    "data source loaded",
-                    extra={
-                        "source": name,
-                        "rows_accepted": report.rows_accepted,
-                        "rows_rejected": report.rows_rejected,
-                    },
-                )
-                self._datasets[name] = (stamp, dataset)
-            return self._datasets[name][1]
+
+        def load() -> Dataset:
+            dataset = load_dataset(name, source)
+            report = dataset.report
+            self.store.append_audit(
+                "data.loaded",
+                subject=name,
+                detail={
+                    "rows_read": report.rows_read,
+                    "rows_accepted": report.rows_accepted,
+                    "rejected_by_reason": report.rejected_by_reason,
+                },
+            )
+            log.info(
+                "data source loaded",
+                extra={
+                    "source": name,
+                    "rows_accepted": report.rows_accepted,
+                    "rows_rejected": report.rows_rejected,
+                },
+            )
+            return dataset
+
+        return self._datasets.get(name, source.path, load)
 
     def directory(self) -> PeerDirectory:
         return PeerDirectory(

@@ -17,12 +17,13 @@ import secrets
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from protocol.ids import new_hex_id
 
 # Allowed status transitions. Terminal states have no successors.
 JOB_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -183,7 +184,7 @@ class SqliteStateStore:
         spec: Mapping[str, Any],
         job_id: str | None = None,
     ) -> Job:
-        job_id = job_id or uuid.uuid4().hex
+        job_id = job_id or new_hex_id()
         now = time.time()
         with self._tx() as db:
             try:

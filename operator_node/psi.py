@@ -19,7 +19,6 @@ What each party learns is stated in protocol/psi/__init__.py.
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +43,7 @@ from protocol.errors import (
     ProtocolError,
     ResourceExhausted,
 )
+from protocol.ids import new_hex_id
 from protocol.psi.alignment import align, save_alignment
 from protocol.psi.group import ITEM_BYTES, SUITE, BlindingKey
 from protocol.psi.matching import (
@@ -333,7 +333,7 @@ class OperatorPsi:
             own_results = feed(lambda part: pool.blind(key, part), parts, FEED_CAPACITY)
             own = own_results.drain
         return _Session(
-            session_id=secrets.token_hex(16),
+            session_id=new_hex_id(),
             counterpart=counterpart,
             mode=request.mode,
             bank_set_size=request.bank_set_size,

@@ -9,12 +9,12 @@ repeated only when the file's modification time or size changes.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from node_core.config import NodeConfig
+from node_core.file_cache import FileCache
 from node_core.ingest import load_dataset
 from node_core.store import StateStore
 from protocol.psi.alignment import data_fingerprint
@@ -29,42 +29,38 @@ class Subscribers:
     name: str
     phones: np.ndarray  # 'S11', in accepted-row order
     fingerprint: str
-    stamp: tuple[int, int]  # (mtime_ns, size) of the file when loaded
 
 
 class SubscriberSources:
     def __init__(self, config: NodeConfig, store: StateStore) -> None:
         self._config = config
         self._store = store
-        self._loaded: dict[str, Subscribers] = {}
-        self._lock = threading.Lock()
+        self._loaded: FileCache[Subscribers] = FileCache()
 
     def get(self, name: str) -> Subscribers:
         src = self._config.data_source(name)
-        stat = src.path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            cached = self._loaded.get(name)
-            if cached is not None and cached.stamp == stamp:
-                return cached
+
+        def load() -> Subscribers:
             dataset = load_dataset(name, src)
             report = dataset.report
             loaded = Subscribers(
                 name=name,
                 phones=dataset.ids.astype("S11"),
                 fingerprint=data_fingerprint(src.path, report.rows_accepted),
-                stamp=stamp,
             )
             del dataset  # features are not needed here; free them now
-            self._loaded[name] = loaded
-        self._store.append_audit(
-            "psi.data.loaded",
-            subject=name,
-            detail={
-                "rows_read": report.rows_read,
-                "rows_accepted": report.rows_accepted,
-                "rejected_by_reason": report.rejected_by_reason,
-            },
-        )
-        log.info("PSI data loaded", extra={"source": name, "rows": len(loaded.phones)})
-        return loaded
+            self._store.append_audit(
+                "psi.data.loaded",
+                subject=name,
+                detail={
+                    "rows_read": report.rows_read,
+                    "rows_accepted": report.rows_accepted,
+                    "rejected_by_reason": report.rejected_by_reason,
+                },
+            )
+            log.info(
+                "PSI data loaded", extra={"source": name, "rows": len(loaded.phones)}
+            )
+            return loaded
+
+        return self._loaded.get(name, src.path, load)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import threading
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from protocol.ids import new_hex_id
 from protocol.psi.group import ITEM_BYTES, BlindingKey
 from protocol.psi.matching import permuted_batches, secure_permutation
 from protocol.psi.pool import OrderedResults, PsiPool
@@ -138,7 +138,7 @@ class EpochSets:
         key = BlindingKey.generate()
         results = OrderedResults()
         entry = EpochSet(
-            set_id=secrets.token_hex(16),
+            set_id=new_hex_id(),
             epoch=epoch,
             fingerprint=fingerprint,
             key=key,

@@ -20,15 +20,15 @@ from protocol.domain import (
     TransferSummary,
 )
 from protocol.errors import InvalidArgument
+from protocol.ids import is_job_id, is_party_id
 from protocol.proto.duet.v1 import common_pb2, diagnostics_pb2, jobs_pb2, session_pb2
 
-_PARTY_ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,62}$")
 _CAPABILITY_RE = re.compile(r"^[a-z0-9-]+/[a-z0-9.-]+/[0-9]+$")
 _KIND_RE = re.compile(r"^[a-z0-9_.-]{1,64}$")
 
 
 def check_party_id(value: str, field: str) -> str:
-    if not _PARTY_ID_RE.match(value):
+    if not is_party_id(value):
         raise InvalidArgument(
             f"{field}: party id must be 1-63 lowercase letters, digits, '.' or '-'"
             f" (got {len(value)} characters)"
@@ -141,7 +141,6 @@ def download_request_from_proto(
 
 
 # ---- jobs ------------------------------------------------------------------------
-_JOB_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{7,63}$")
 JOB_STATUSES = (
     "approved", "pending_approval", "refused", "running", "succeeded", "failed",
 )  # fmt: skip
@@ -149,7 +148,7 @@ FEATURE_KINDS = ("numeric", "categorical")
 
 
 def check_job_id(value: str, field: str) -> str:
-    if not _JOB_ID_RE.match(value):
+    if not is_job_id(value):
         raise InvalidArgument(
             f"{field}: job id must be 8-64 lowercase letters, digits or '-'"
         )

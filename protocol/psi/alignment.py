@@ -22,16 +22,15 @@ sending the keys. Persisted in the node's state dir as `alignments/<id>.npz`
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from protocol.ids import is_hex_id
 from protocol.psi.matching import ROW_KEY_BYTES, key_order, row_keys
 
 ALIGNMENTS_DIR = "alignments"
-_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Alignment:
     counterpart: str
 
     def __post_init__(self) -> None:
-        if not _ID_RE.match(self.alignment_id):
+        if not is_hex_id(self.alignment_id):
             raise ValueError("alignment id must be 32 lowercase hex characters")
         if self.row_keys.ndim != 2 or self.row_keys.shape[1] != ROW_KEY_BYTES:
             raise ValueError(f"row_keys must have shape (m, {ROW_KEY_BYTES})")
@@ -71,7 +70,7 @@ def data_fingerprint(path: Path, accepted_rows: int) -> str:
 
 
 def alignment_path(state_dir: Path, alignment_id: str) -> Path:
-    if not _ID_RE.match(alignment_id):
+    if not is_hex_id(alignment_id):
         raise ValueError("alignment id must be 32 lowercase hex characters")
     return state_dir / ALIGNMENTS_DIR / f"{alignment_id}.npz"
 

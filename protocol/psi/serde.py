@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 
 from protocol.errors import InvalidArgument
+from protocol.ids import is_hex_id
 from protocol.proto.duet.v1 import psi_pb2
 from protocol.psi.messages import PsiFinished, PsiMode, PsiOpen, PsiOpened
 
-_SESSION_RE = re.compile(r"^[0-9a-f]{32}$")
-_SET_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _SUITE_RE = re.compile(r"^[a-z0-9-]{1,64}$")
 
 _MODE_TO_PROTO = {
@@ -27,7 +26,7 @@ _MODE_FROM_PROTO = {v: k for k, v in _MODE_TO_PROTO.items()}
 
 
 def check_session_id(value: str, field: str) -> str:
-    if not _SESSION_RE.match(value):
+    if not is_hex_id(value):
         raise InvalidArgument(
             f"{field}: not a session id (32 lowercase hex characters)"
         )
@@ -35,7 +34,7 @@ def check_session_id(value: str, field: str) -> str:
 
 
 def _check_set_id(value: str, field: str) -> str:
-    if value and not _SET_ID_RE.match(value):
+    if value and not is_hex_id(value):
         raise InvalidArgument(f"{field}: not a set id (32 lowercase hex characters)")
     return value
 

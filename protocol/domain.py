@@ -1,19 +1,49 @@
-"""Domain types of the session and transfer messages (what node code works with)."""
+"""Domain types every protocol shares (each protocol's own are in its messages.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import enum
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Hello:
-    """One side of the handshake."""
+class ProtocolDeclaration:
+    """What a protocol says about itself (its service.py's `PROTOCOL`).
 
-    party_id: str
-    protocol_version: int
-    capabilities: tuple[str, ...]
-    software_version: str = ""
-    shared_capabilities: tuple[str, ...] = ()
+    `capability` ("<protocol>/<suite>/<version>") is advertised in the handshake;
+    `service` is the gRPC service's full name and `idempotent` its retry-safe methods
+    (no side effects, or side effects keyed by a caller-chosen id). protocol/version.py
+    assembles the capabilities and protocol/transport.py the retry policy from these;
+    no module changes another's lists when imported.
+    """
+
+    capability: str
+    service: str
+    idempotent: tuple[str, ...] = ()
+
+
+class Split(enum.StrEnum):
+    """The two parts of a job's aligned rows, drawn by the bank (it has the labels)."""
+
+    TRAIN = "train"
+    VALIDATION = "validation"
+
+
+class JobStatus(enum.StrEnum):
+    """A job's lifecycle, the same words in both parties' stores and on the wire."""
+
+    CREATED = "created"
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# Statuses in which the operator works on a job.
+ACTIVE_JOB_STATUSES = frozenset({JobStatus.APPROVED, JobStatus.RUNNING})
 
 
 @dataclass(frozen=True)
@@ -24,7 +54,6 @@ class StreamHeader:
     total_bytes: int
     session_id: str = ""
     item_bytes: int = 0
-    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -40,47 +69,3 @@ class Peer:
 
     party_id: str
     identity: str
-
-
-@dataclass(frozen=True)
-class JobProposal:
-    """A bank's request to run a joint job on the operator's data."""
-
-    job_id: str
-    purpose: str
-    features: tuple[str, ...]
-    model: str
-    max_rows: int
-    batch_size: int
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class OperatorFeature:
-    index: int
-    display_name: str
-    kind: str  # "numeric" | "categorical"
-
-
-@dataclass(frozen=True)
-class JobDecision:
-    job_id: str
-    status: str
-    message: str = ""
-    features: tuple[OperatorFeature, ...] = ()
-    min_batch_size: int = 0
-
-
-@dataclass(frozen=True)
-class JobBinding:
-    job_id: str
-    alignment_id: str
-    rows: int
-    validation_bitmap: bytes
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    job_id: str
-    succeeded: bool
-    message: str = ""

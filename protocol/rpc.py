@@ -48,6 +48,25 @@ def serve_unary(
         raise  # unreachable: abort raises
 
 
+def serve_converted(
+    context: grpc.ServicerContext,
+    directory: PeerDirectory,
+    method: str,
+    request: Any,
+    convert_in: Callable[[Any], Any],
+    handle: Callable[[Peer, Any], Any],
+    convert_out: Callable[[Any], T],
+) -> T:
+    """The whole of a thin unary servicer method: authenticate, convert the request,
+    delegate to the domain handler, convert its answer back."""
+    return serve_unary(
+        context,
+        directory,
+        method,
+        lambda peer: convert_out(handle(peer, convert_in(request))),
+    )
+
+
 def serve_stream(
     context: grpc.ServicerContext,
     directory: PeerDirectory,

@@ -21,6 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from protocol.auth import PeerAuthInterceptor, PeerDirectory
+from protocol.version import PROTOCOLS
 
 
 @dataclass(frozen=True)
@@ -46,18 +47,13 @@ class TransportLimits:
     stream_deadline_s: float = 3600.0
 
 
-# Services and the methods of theirs that are safe to retry (no side effects, or
-# side effects keyed by a caller-chosen id). Everything else is never retried.
+# Services and the methods of theirs that are safe to retry, as each protocol declares
+# them (protocol/version.py lists the protocols), plus gRPC's health check. Everything
+# else is never retried. Fixed when this module loads: every channel gets all of them.
 IDEMPOTENT_METHODS: dict[str, tuple[str, ...]] = {
-    "duet.v1.Session": ("Hello",),
-    "duet.v1.Diagnostics": ("Download",),
+    **{p.service: p.idempotent for p in PROTOCOLS if p.idempotent},
     "grpc.health.v1.Health": ("Check",),
 }
-
-
-def register_idempotent(service: str, methods: Iterable[str]) -> None:
-    """Let a later protocol module declare its retry-safe methods."""
-    IDEMPOTENT_METHODS[service] = tuple(methods)
 
 
 def _service_config() -> str:
@@ -94,7 +90,9 @@ def _size_options(limits: TransportLimits) -> list[tuple[str, int]]:
 class NodeServer:
     """A started gRPC server with health reporting and graceful stop."""
 
-    def __init__(self, server: grpc.Server, port: int, health_servicer) -> None:
+    def __init__(
+        self, server: grpc.Server, port: int, health_servicer: health.HealthServicer
+    ) -> None:
         self._server = server
         self.port = port
         self._health = health_servicer

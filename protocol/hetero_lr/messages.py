@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TRAIN = "train"
-VALIDATION = "validation"
+from protocol.domain import Split
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class LrSetupReply:
 class LrForward:
     job_id: str
     epoch: int
-    split: str
+    split: Split
     rows: tuple[int, ...]
     bank_logits: bytes
     operator_step: tuple[bytes, ...]
@@ -98,3 +97,17 @@ class LrReveal:
 @dataclass(frozen=True)
 class LrRevealReply:
     bank_step_sum: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class LrKeepBest:
+    job_id: str
+    epoch: int
+
+
+@dataclass(frozen=True)
+class LrScores:
+    """Ask for the operator's partial scores of one split (after the reveal)."""
+
+    job_id: str
+    split: Split

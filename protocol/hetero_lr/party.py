@@ -43,16 +43,7 @@ CKKS slots are complex and a product's imaginary part would otherwise carry
 x * (input error), which the decrypting party knows (protocol/crypto/ckks_seal.py).
 Ciphertexts are only ever multiplied while they hold small values.
 
-What each party learns over a whole run: its own inputs; values hidden by the masks
-above; the bank, the training and validation loss summed over the evaluation rows once
-per epoch; at the end, each party its own weights. No party decrypts a ciphertext the
-other built from nothing but its own data, no decryption is ever sent back (the step
-sums exchanged at the reveal are aggregates of masked decryptions mixed with gradients
-the receiver does not know), and no party sees a weight, logit, residual, gradient or
-label of the other: neither the
-operator's partial logits (which would span its feature matrix after as many epochs as
-it has features) nor an exact gradient (whose residual signs on small batches give the
-labels) is ever exposed.
+What each party learns is stated in protocol/hetero_lr/__init__.py.
 """
 
 from __future__ import annotations
@@ -60,18 +51,23 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from models.fourier import SineSeries, sigmoid_series, softplus_series
 from protocol.crypto.ckks import CkksContext, CkksVector, masked_bytes, secure_uniform
+from protocol.hetero_lr.messages import LrSetup
 
+# Standardised features are clipped to +-DEFAULT_CLIP unless a job sets another clip
+# ([model] clip); the plaintext baselines get the same preprocessing.
+DEFAULT_CLIP = 8.0
 # Every masked value is bounded by VALUE_BOUND (features are standardised and clipped
-# to +-CLIP, residuals lie in [-1.01, 1.01], logits are small) and hidden up to
-# 2^-MASK_BITS; masks stay far below the 2^59 ceiling of a rescaled ciphertext.
+# to at most +-MAX_CLIP, residuals lie in [-1.01, 1.01], logits are small) and hidden
+# up to 2^-MASK_BITS; masks stay far below the 2^59 ceiling of a rescaled ciphertext.
 MASK_BITS = 30
-CLIP = 32.0
-VALUE_BOUND = 64.0
+MAX_CLIP = 32.0
+VALUE_BOUND = 2 * MAX_CLIP
 IMAGINARY_BOUND = VALUE_BOUND * 2.0**MASK_BITS
 # L2 is applied as a multiplicative decay of the weights' scale; below this the
 # plaintext multipliers would fall under CKKS's resolution.
@@ -108,6 +104,20 @@ class LrHyper:
             raise ValueError("need 1 <= terms <= 32 and 0 < fit_range < period / 2")
         if self.period > 1000:
             raise ValueError("the Fourier period must be at most 1000")
+
+    @classmethod
+    def of_setup(cls, setup: LrSetup) -> LrHyper:
+        """The hyperparameters the bank sent at Setup (ValueError if unusable)."""
+        return cls(
+            learning_rate=setup.learning_rate,
+            optimizer=setup.optimizer,
+            momentum=setup.momentum,
+            lr_decay=setup.lr_decay,
+            l2=setup.l2,
+            terms=setup.sigmoid_terms,
+            fit_range=setup.sigmoid_range,
+            period=setup.sigmoid_period,
+        )
 
     def series(self) -> SineSeries:
         return sigmoid_series(self.terms, self.fit_range, self.period)
@@ -201,8 +211,10 @@ class _Party:
         if keys.preset != peer.preset:
             raise ValueError("both parties must use the same CKKS preset")
         x = np.asarray(features, dtype=np.float64)
-        if not np.isfinite(x).all() or np.abs(x).max(initial=0.0) > CLIP:
-            raise ValueError(f"features must be standardised and clipped to +-{CLIP}")
+        if not np.isfinite(x).all() or np.abs(x).max(initial=0.0) > MAX_CLIP:
+            raise ValueError(
+                f"features must be standardised and clipped to +-{MAX_CLIP}"
+            )
         self.features = np.ascontiguousarray(x)
         self.keys, self.peer, self.hyper = keys, peer, hyper
         self.slots = keys.preset.slots
@@ -330,7 +342,7 @@ class _Party:
 class BankLrParty(_Party):
     """The label holder: drives batches, learns the loss."""
 
-    def __init__(self, *args, labels: np.ndarray, **kwargs) -> None:
+    def __init__(self, *args: Any, labels: np.ndarray, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.labels = np.asarray(labels, dtype=np.float64)
         if len(self.labels) != len(self.features):

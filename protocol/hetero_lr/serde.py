@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from protocol.errors import InvalidArgument
 from protocol.hetero_lr import messages as m
 from protocol.proto.duet.v1 import hetero_lr_pb2 as pb
-from protocol.serde import check_job_id
+from protocol.serde import check_job_id, split_from_proto, split_to_proto
 
-_SPLITS: dict[str, pb.LrSplit] = {
-    m.TRAIN: pb.LR_SPLIT_TRAIN,
-    m.VALIDATION: pb.LR_SPLIT_VALIDATION,
-}
-_SPLIT_NAMES: dict[int, str] = {int(v): k for k, v in _SPLITS.items()}
 OPTIMIZERS = ("sgd", "momentum", "nesterov")
 MAX_DIM = 2048  # weights per party: bounds the work a peer can ask for
-
-
-def _split_from(value: int, field: str) -> str:
-    if value not in _SPLIT_NAMES:
-        raise InvalidArgument(f"{field}: must be train or validation")
-    return _SPLIT_NAMES[value]
 
 
 def _rows_to_bytes(rows: tuple[int, ...]) -> bytes:
@@ -34,7 +25,7 @@ def _rows_from(data: bytes, field: str) -> tuple[int, ...]:
     return tuple(int(r) for r in np.frombuffer(data, dtype="<u4"))
 
 
-def _nonempty(items, field: str) -> tuple[bytes, ...]:
+def _nonempty(items: Iterable[bytes], field: str) -> tuple[bytes, ...]:
     out = tuple(bytes(b) for b in items)
     if any(not b for b in out):
         raise InvalidArgument(f"{field}: empty ciphertext")
@@ -136,7 +127,7 @@ def forward_to_proto(f: m.LrForward) -> pb.LrForwardRequest:
     return pb.LrForwardRequest(
         job_id=f.job_id,
         epoch=f.epoch,
-        split=_SPLITS[f.split],
+        split=split_to_proto(f.split),
         rows=_rows_to_bytes(f.rows),
         bank_logits=f.bank_logits,
         operator_step=list(f.operator_step),
@@ -152,7 +143,7 @@ def forward_from_proto(msg: pb.LrForwardRequest) -> m.LrForward:
     return m.LrForward(
         job_id=msg.job_id,
         epoch=int(msg.epoch),
-        split=_split_from(msg.split, "LrForwardRequest.split"),
+        split=split_from_proto(msg.split, "LrForwardRequest.split"),
         rows=_rows_from(msg.rows, "LrForwardRequest.rows"),
         bank_logits=bytes(msg.bank_logits),
         operator_step=_nonempty(msg.operator_step, "LrForwardRequest.operator_step"),
@@ -247,15 +238,16 @@ def loss_reply_from_proto(msg: pb.LrLossReply) -> m.LrLossReply:
     return m.LrLossReply(bytes(msg.masked_loss), float(msg.mask_sum))
 
 
-def keep_best_to_proto(job_id: str, epoch: int) -> pb.LrKeepBestRequest:
-    return pb.LrKeepBestRequest(job_id=job_id, epoch=epoch)
+def keep_best_to_proto(k: m.LrKeepBest) -> pb.LrKeepBestRequest:
+    return pb.LrKeepBestRequest(job_id=k.job_id, epoch=k.epoch)
 
 
-def keep_best_from_proto(msg: pb.LrKeepBestRequest) -> tuple[str, int]:
-    return check_job_id(msg.job_id, "LrKeepBestRequest.job_id"), int(msg.epoch)
+def keep_best_from_proto(msg: pb.LrKeepBestRequest) -> m.LrKeepBest:
+    check_job_id(msg.job_id, "LrKeepBestRequest.job_id")
+    return m.LrKeepBest(msg.job_id, int(msg.epoch))
 
 
-def _finite(values, field: str) -> tuple[float, ...]:
+def _finite(values: Iterable[float], field: str) -> tuple[float, ...]:
     out = tuple(float(v) for v in values)
     if not out or not all(np.isfinite(out)):
         raise InvalidArgument(f"{field}: expected finite numbers")
@@ -283,14 +275,14 @@ def reveal_reply_from_proto(msg: pb.LrRevealReply) -> m.LrRevealReply:
     return m.LrRevealReply(_finite(msg.bank_step_sum, "LrRevealReply.bank_step_sum"))
 
 
-def scores_request_to_proto(job_id: str, split: str) -> pb.LrScoresRequest:
-    return pb.LrScoresRequest(job_id=job_id, split=_SPLITS[split])
+def scores_request_to_proto(s: m.LrScores) -> pb.LrScoresRequest:
+    return pb.LrScoresRequest(job_id=s.job_id, split=split_to_proto(s.split))
 
 
-def scores_request_from_proto(msg: pb.LrScoresRequest) -> tuple[str, str]:
-    return (
+def scores_request_from_proto(msg: pb.LrScoresRequest) -> m.LrScores:
+    return m.LrScores(
         check_job_id(msg.job_id, "LrScoresRequest.job_id"),
-        _split_from(msg.split, "LrScoresRequest.split"),
+        split_from_proto(msg.split, "LrScoresRequest.split"),
     )
 
 
@@ -306,5 +298,9 @@ def scores_from_proto(msg: pb.LrScoresReply, rows: int) -> np.ndarray:
     return np.frombuffer(msg.partial_scores, dtype="<f8").copy()
 
 
-def ack() -> pb.LrAck:
+def ack_to_proto() -> pb.LrAck:
     return pb.LrAck()
+
+
+def ack_from_proto(msg: pb.LrAck) -> None:
+    """An empty acknowledgement: nothing to convert or check."""

@@ -1,4 +1,4 @@
-"""HeteroLr servicer adapter (operator side) and client (bank side)."""
+"""The HeteroLr service: servicer adapter (operator side) and client (bank side)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ import grpc
 import numpy as np
 
 from protocol.auth import PeerDirectory
-from protocol.domain import Peer
+from protocol.domain import Peer, ProtocolDeclaration
 from protocol.hetero_lr import messages as m
 from protocol.hetero_lr import serde
 from protocol.proto.duet.v1 import hetero_lr_pb2_grpc as pb_grpc
-from protocol.rpc import call_peer, serve_unary
+from protocol.rpc import call_peer, serve_converted
+
+# Every call advances the training state: none is retried.
+PROTOCOL = ProtocolDeclaration(
+    capability="hetero-lr/ckks-fourier/1", service="duet.v1.HeteroLr"
+)
 
 
 class HeteroLrHandler(Protocol):
@@ -24,9 +29,9 @@ class HeteroLrHandler(Protocol):
     def sigmoid(self, peer: Peer, request: m.LrSigmoid) -> m.LrSigmoidReply: ...
     def backward(self, peer: Peer, request: m.LrBackward) -> m.LrBackwardReply: ...
     def loss(self, peer: Peer, request: m.LrLoss) -> m.LrLossReply: ...
-    def keep_best(self, peer: Peer, job_id: str, epoch: int) -> None: ...
+    def keep_best(self, peer: Peer, request: m.LrKeepBest) -> None: ...
     def reveal(self, peer: Peer, request: m.LrReveal) -> m.LrRevealReply: ...
-    def partial_scores(self, peer: Peer, job_id: str, split: str) -> np.ndarray: ...
+    def partial_scores(self, peer: Peer, request: m.LrScores) -> np.ndarray: ...
 
 
 class _Servicer(pb_grpc.HeteroLrServicer):
@@ -34,78 +39,74 @@ class _Servicer(pb_grpc.HeteroLrServicer):
         self._directory = directory
         self._h = handler
 
-    def _serve(self, context, method: str, work: Callable[[Peer], Any]):
-        return serve_unary(context, self._directory, f"HeteroLr/{method}", work)
+    def _serve(
+        self,
+        context: grpc.ServicerContext,
+        method: str,
+        request: Any,
+        convert_in: Callable[[Any], Any],
+        handle: Callable[[Peer, Any], Any],
+        convert_out: Callable[[Any], Any],
+    ) -> Any:
+        return serve_converted(
+            context,
+            self._directory,
+            f"HeteroLr/{method}",
+            request,
+            convert_in,
+            handle,
+            convert_out,
+        )
 
     def Setup(self, request, context):
         return self._serve(
-            context,
-            "Setup",
-            lambda p: serde.setup_reply_to_proto(
-                self._h.setup(p, serde.setup_from_proto(request))
-            ),
-        )
+            context, "Setup", request,
+            serde.setup_from_proto, self._h.setup, serde.setup_reply_to_proto,
+        )  # fmt: skip
 
     def Forward(self, request, context):
         return self._serve(
-            context,
-            "Forward",
-            lambda p: serde.forward_reply_to_proto(
-                self._h.forward(p, serde.forward_from_proto(request))
-            ),
-        )
+            context, "Forward", request,
+            serde.forward_from_proto, self._h.forward, serde.forward_reply_to_proto,
+        )  # fmt: skip
 
     def Sigmoid(self, request, context):
         return self._serve(
-            context,
-            "Sigmoid",
-            lambda p: serde.sigmoid_reply_to_proto(
-                self._h.sigmoid(p, serde.sigmoid_from_proto(request))
-            ),
-        )
+            context, "Sigmoid", request,
+            serde.sigmoid_from_proto, self._h.sigmoid, serde.sigmoid_reply_to_proto,
+        )  # fmt: skip
 
     def Backward(self, request, context):
         return self._serve(
-            context,
-            "Backward",
-            lambda p: serde.backward_reply_to_proto(
-                self._h.backward(p, serde.backward_from_proto(request))
-            ),
-        )
+            context, "Backward", request,
+            serde.backward_from_proto, self._h.backward, serde.backward_reply_to_proto,
+        )  # fmt: skip
 
     def Loss(self, request, context):
         return self._serve(
-            context,
-            "Loss",
-            lambda p: serde.loss_reply_to_proto(
-                self._h.loss(p, serde.loss_from_proto(request))
-            ),
-        )
+            context, "Loss", request,
+            serde.loss_from_proto, self._h.loss, serde.loss_reply_to_proto,
+        )  # fmt: skip
 
     def KeepBest(self, request, context):
-        def work(p: Peer) -> Any:
-            self._h.keep_best(p, *serde.keep_best_from_proto(request))
-            return serde.ack()
-
-        return self._serve(context, "KeepBest", work)
+        return self._serve(
+            context, "KeepBest", request,
+            serde.keep_best_from_proto, self._h.keep_best,
+            lambda _: serde.ack_to_proto(),
+        )  # fmt: skip
 
     def Reveal(self, request, context):
         return self._serve(
-            context,
-            "Reveal",
-            lambda p: serde.reveal_reply_to_proto(
-                self._h.reveal(p, serde.reveal_from_proto(request))
-            ),
-        )
+            context, "Reveal", request,
+            serde.reveal_from_proto, self._h.reveal, serde.reveal_reply_to_proto,
+        )  # fmt: skip
 
     def PartialScores(self, request, context):
         return self._serve(
-            context,
-            "PartialScores",
-            lambda p: serde.scores_to_proto(
-                self._h.partial_scores(p, *serde.scores_request_from_proto(request))
-            ),
-        )
+            context, "PartialScores", request,
+            serde.scores_request_from_proto, self._h.partial_scores,
+            serde.scores_to_proto,
+        )  # fmt: skip
 
 
 def hetero_lr_service(
@@ -153,19 +154,20 @@ class HeteroLrClient:
         reply = self._call("Loss", self._stub.Loss, serde.loss_to_proto(request))
         return serde.loss_reply_from_proto(reply)
 
-    def keep_best(self, job_id: str, epoch: int) -> None:
-        self._call(
-            "KeepBest", self._stub.KeepBest, serde.keep_best_to_proto(job_id, epoch)
+    def keep_best(self, request: m.LrKeepBest) -> None:
+        reply = self._call(
+            "KeepBest", self._stub.KeepBest, serde.keep_best_to_proto(request)
         )
+        serde.ack_from_proto(reply)
 
     def reveal(self, request: m.LrReveal) -> m.LrRevealReply:
         reply = self._call("Reveal", self._stub.Reveal, serde.reveal_to_proto(request))
         return serde.reveal_reply_from_proto(reply)
 
-    def partial_scores(self, job_id: str, split: str, rows: int) -> np.ndarray:
+    def partial_scores(self, request: m.LrScores, rows: int) -> np.ndarray:
         reply = self._call(
             "PartialScores",
             self._stub.PartialScores,
-            serde.scores_request_to_proto(job_id, split),
+            serde.scores_request_to_proto(request),
         )
         return serde.scores_from_proto(reply, rows)

@@ -1,9 +1,7 @@
 """Proto <-> domain conversion for the Psi service: the only PSI module touching _pb2.
 
-Kept apart from protocol/serde.py (the session and transfer messages) so each protocol
-owns its conversions; the rules are the same: symmetric pairs with a round-trip test,
-and `_from_proto` validates what the peer sent, raising InvalidArgument naming the
-field.
+The rules of protocol/serde.py: symmetric pairs with a round-trip test, and
+`_from_proto` validates what the peer sent, raising InvalidArgument naming the field.
 """
 
 from __future__ import annotations
@@ -11,9 +9,9 @@ from __future__ import annotations
 import re
 
 from protocol.errors import InvalidArgument
-from protocol.ids import is_hex_id
 from protocol.proto.duet.v1 import psi_pb2
 from protocol.psi.messages import PsiFinished, PsiMode, PsiOpen, PsiOpened
+from protocol.serde import check_hex_id
 
 _SUITE_RE = re.compile(r"^[a-z0-9-]{1,64}$")
 
@@ -26,17 +24,11 @@ _MODE_FROM_PROTO = {v: k for k, v in _MODE_TO_PROTO.items()}
 
 
 def check_session_id(value: str, field: str) -> str:
-    if not is_hex_id(value):
-        raise InvalidArgument(
-            f"{field}: not a session id (32 lowercase hex characters)"
-        )
-    return value
+    return check_hex_id(value, field, "a session id")
 
 
 def _check_set_id(value: str, field: str) -> str:
-    if value and not is_hex_id(value):
-        raise InvalidArgument(f"{field}: not a set id (32 lowercase hex characters)")
-    return value
+    return check_hex_id(value, field, "a set id") if value else value
 
 
 def _check_suite(value: str, field: str) -> str:

@@ -14,11 +14,11 @@ from typing import Any, Protocol
 import grpc
 
 from protocol.auth import PeerDirectory
-from protocol.domain import Peer, StreamHeader
+from protocol.domain import Peer, ProtocolDeclaration, StreamHeader
 from protocol.errors import InvalidArgument
 from protocol.proto.duet.v1 import psi_pb2_grpc
 from protocol.psi import serde
-from protocol.psi.group import ITEM_BYTES
+from protocol.psi.group import CAPABILITY, ITEM_BYTES
 from protocol.psi.messages import (
     BANK_BLINDED,
     BANK_REBLINDED,
@@ -31,12 +31,12 @@ from protocol.psi.messages import (
 )
 from protocol.rpc import call_peer, iterate_peer, serve_stream, serve_unary
 from protocol.streams import IncomingStream, chunk_stream, open_stream
-from protocol.transport import register_idempotent
 
-SERVICE = "duet.v1.Psi"
 # DownloadReblinded only reads session state, so a retry (before any response) is
 # harmless. DownloadOperatorSet is not retried: it is computed as it is consumed.
-register_idempotent(SERVICE, ("DownloadReblinded",))
+PROTOCOL = ProtocolDeclaration(
+    capability=CAPABILITY, service="duet.v1.Psi", idempotent=("DownloadReblinded",)
+)
 
 Outgoing = tuple[StreamHeader, Iterable[Any]]
 

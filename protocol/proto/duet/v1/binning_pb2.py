@@ -25,13 +25,25 @@ _sym_db = _symbol_database.Default()
 from protocol.proto.duet.v1 import common_pb2 as protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$protocol/proto/duet/v1/binning.proto\x12\x07\x64uet.v1\x1a#protocol/proto/duet/v1/common.proto28\n\x07\x42inning\x12-\n\x07\x42inSums\x12\x0e.duet.v1.Chunk\x1a\x0e.duet.v1.Chunk(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$protocol/proto/duet/v1/binning.proto\x12\x07\x64uet.v1\x1a#protocol/proto/duet/v1/common.proto\"|\n\x0e\x42inSumsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\r\x12\x0c\n\x04\x62ins\x18\x04 \x01(\r\x12&\n\x06method\x18\x05 \x01(\x0e\x32\x16.duet.v1.BinningMethod\"e\n\rBinSumsUpload\x12*\n\x07request\x18\x01 \x01(\x0b\x32\x17.duet.v1.BinSumsRequestH\x00\x12 \n\x06labels\x18\x02 \x01(\x0b\x32\x0e.duet.v1.ChunkH\x00\x42\x06\n\x04part\"J\n\x0b\x46\x65\x61tureBins\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04\x62ins\x18\x03 \x01(\r\x12\x0e\n\x06labels\x18\x04 \x03(\t\"7\n\rBinSumsLayout\x12&\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32\x14.duet.v1.FeatureBins\"c\n\x0f\x42inSumsDownload\x12(\n\x06layout\x18\x01 \x01(\x0b\x32\x16.duet.v1.BinSumsLayoutH\x00\x12\x1e\n\x04sums\x18\x02 \x01(\x0b\x32\x0e.duet.v1.ChunkH\x00\x42\x06\n\x04part*f\n\rBinningMethod\x12\x1e\n\x1a\x42INNING_METHOD_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x42INNING_METHOD_QUANTILE\x10\x01\x12\x18\n\x14\x42INNING_METHOD_WIDTH\x10\x02\x32J\n\x07\x42inning\x12?\n\x07\x42inSums\x12\x16.duet.v1.BinSumsUpload\x1a\x18.duet.v1.BinSumsDownload(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protocol.proto.duet.v1.binning_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BINNING']._serialized_start=86
-  _globals['_BINNING']._serialized_end=142
+  _globals['_BINNINGMETHOD']._serialized_start=549
+  _globals['_BINNINGMETHOD']._serialized_end=651
+  _globals['_BINSUMSREQUEST']._serialized_start=86
+  _globals['_BINSUMSREQUEST']._serialized_end=210
+  _globals['_BINSUMSUPLOAD']._serialized_start=212
+  _globals['_BINSUMSUPLOAD']._serialized_end=313
+  _globals['_FEATUREBINS']._serialized_start=315
+  _globals['_FEATUREBINS']._serialized_end=389
+  _globals['_BINSUMSLAYOUT']._serialized_start=391
+  _globals['_BINSUMSLAYOUT']._serialized_end=446
+  _globals['_BINSUMSDOWNLOAD']._serialized_start=448
+  _globals['_BINSUMSDOWNLOAD']._serialized_end=547
+  _globals['_BINNING']._serialized_start=653
+  _globals['_BINNING']._serialized_end=727
 # @@protoc_insertion_point(module_scope)

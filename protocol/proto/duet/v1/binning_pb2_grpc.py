@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protocol.proto.duet.v1 import common_pb2 as protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2
+from protocol.proto.duet.v1 import binning_pb2 as protocol_dot_proto_dot_duet_dot_v1_dot_binning__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -36,8 +36,8 @@ class BinningStub:
         """
         self.BinSums = channel.stream_stream(
                 '/duet.v1.Binning/BinSums',
-                request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2.Chunk.SerializeToString,
-                response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2.Chunk.FromString,
+                request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_binning__pb2.BinSumsUpload.SerializeToString,
+                response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_binning__pb2.BinSumsDownload.FromString,
                 _registered_method=True)
 
 
@@ -45,7 +45,9 @@ class BinningServicer:
     """Missing associated documentation comment in .proto file."""
 
     def BinSums(self, request_iterator, context):
-        """Missing associated documentation comment in .proto file."""
+        """Not idempotent (once per job); never retried. FAILED_PRECONDITION when the job is
+        not bound or binning was already done, INVALID_ARGUMENT on a malformed request.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -55,8 +57,8 @@ def add_BinningServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'BinSums': grpc.stream_stream_rpc_method_handler(
                     servicer.BinSums,
-                    request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2.Chunk.FromString,
-                    response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2.Chunk.SerializeToString,
+                    request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_binning__pb2.BinSumsUpload.FromString,
+                    response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_binning__pb2.BinSumsDownload.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -84,8 +86,8 @@ class Binning:
             request_iterator,
             target,
             '/duet.v1.Binning/BinSums',
-            protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2.Chunk.SerializeToString,
-            protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2.Chunk.FromString,
+            protocol_dot_proto_dot_duet_dot_v1_dot_binning__pb2.BinSumsUpload.SerializeToString,
+            protocol_dot_proto_dot_duet_dot_v1_dot_binning__pb2.BinSumsDownload.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,21 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#protocol/proto/duet/v1/common.proto\x12\x07\x64uet.v1\"\xbb\x01\n\x0cStreamHeader\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x03 \x01(\x04\x12\x12\n\nitem_bytes\x18\x04 \x01(\r\x12\x31\n\x06params\x18\x05 \x03(\x0b\x32!.duet.v1.StreamHeader.ParamsEntry\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\x05\x43hunk\x12\'\n\x06header\x18\x01 \x01(\x0b\x32\x15.duet.v1.StreamHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"F\n\x0fTransferSummary\x12\x13\n\x0btotal_bytes\x18\x01 \x01(\x04\x12\x0e\n\x06\x63hunks\x18\x02 \x01(\r\x12\x0e\n\x06sha256\x18\x03 \x01(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#protocol/proto/duet/v1/common.proto\x12\x07\x64uet.v1\"g\n\x0cStreamHeader\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x03 \x01(\x04\x12\x12\n\nitem_bytes\x18\x04 \x01(\rJ\x04\x08\x05\x10\x06R\x06params\"H\n\x05\x43hunk\x12\'\n\x06header\x18\x01 \x01(\x0b\x32\x15.duet.v1.StreamHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"F\n\x0fTransferSummary\x12\x13\n\x0btotal_bytes\x18\x01 \x01(\x04\x12\x0e\n\x06\x63hunks\x18\x02 \x01(\r\x12\x0e\n\x06sha256\x18\x03 \x01(\x0c*X\n\tDataSplit\x12\x1a\n\x16\x44\x41TA_SPLIT_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x41TA_SPLIT_TRAIN\x10\x01\x12\x19\n\x15\x44\x41TA_SPLIT_VALIDATION\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protocol.proto.duet.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STREAMHEADER_PARAMSENTRY']._loaded_options = None
-  _globals['_STREAMHEADER_PARAMSENTRY']._serialized_options = b'8\001'
-  _globals['_STREAMHEADER']._serialized_start=49
-  _globals['_STREAMHEADER']._serialized_end=236
-  _globals['_STREAMHEADER_PARAMSENTRY']._serialized_start=191
-  _globals['_STREAMHEADER_PARAMSENTRY']._serialized_end=236
-  _globals['_CHUNK']._serialized_start=238
-  _globals['_CHUNK']._serialized_end=310
-  _globals['_TRANSFERSUMMARY']._serialized_start=312
-  _globals['_TRANSFERSUMMARY']._serialized_end=382
+  _globals['_DATASPLIT']._serialized_start=299
+  _globals['_DATASPLIT']._serialized_end=387
+  _globals['_STREAMHEADER']._serialized_start=48
+  _globals['_STREAMHEADER']._serialized_end=151
+  _globals['_CHUNK']._serialized_start=153
+  _globals['_CHUNK']._serialized_end=225
+  _globals['_TRANSFERSUMMARY']._serialized_start=227
+  _globals['_TRANSFERSUMMARY']._serialized_end=297
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,4 @@
-from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping
@@ -6,26 +6,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class DataSplit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATA_SPLIT_UNSPECIFIED: _ClassVar[DataSplit]
+    DATA_SPLIT_TRAIN: _ClassVar[DataSplit]
+    DATA_SPLIT_VALIDATION: _ClassVar[DataSplit]
+DATA_SPLIT_UNSPECIFIED: DataSplit
+DATA_SPLIT_TRAIN: DataSplit
+DATA_SPLIT_VALIDATION: DataSplit
+
 class StreamHeader(_message.Message):
-    __slots__ = ("kind", "session_id", "total_bytes", "item_bytes", "params")
-    class ParamsEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    __slots__ = ("kind", "session_id", "total_bytes", "item_bytes")
     KIND_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     ITEM_BYTES_FIELD_NUMBER: _ClassVar[int]
-    PARAMS_FIELD_NUMBER: _ClassVar[int]
     kind: str
     session_id: str
     total_bytes: int
     item_bytes: int
-    params: _containers.ScalarMap[str, str]
-    def __init__(self, kind: _Optional[str] = ..., session_id: _Optional[str] = ..., total_bytes: _Optional[int] = ..., item_bytes: _Optional[int] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, kind: _Optional[str] = ..., session_id: _Optional[str] = ..., total_bytes: _Optional[int] = ..., item_bytes: _Optional[int] = ...) -> None: ...
 
 class Chunk(_message.Message):
     __slots__ = ("header", "data")

@@ -22,49 +22,48 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from protocol.proto.duet.v1 import common_pb2 as protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&protocol/proto/duet/v1/hetero_lr.proto\x12\x07\x64uet.v1\"\xa5\x02\n\x0eLrSetupRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0c\x62\x61nk_context\x18\x02 \x01(\x0c\x12\x10\n\x08\x62\x61nk_dim\x18\x03 \x01(\r\x12\x19\n\x11operator_features\x18\x04 \x03(\r\x12\x15\n\rlearning_rate\x18\x05 \x01(\x01\x12\x11\n\toptimizer\x18\x06 \x01(\t\x12\x10\n\x08momentum\x18\x07 \x01(\x01\x12\x10\n\x08lr_decay\x18\x08 \x01(\x01\x12\n\n\x02l2\x18\t \x01(\x01\x12\x12\n\nbatch_size\x18\n \x01(\r\x12\x15\n\rsigmoid_terms\x18\x0b \x01(\r\x12\x15\n\rsigmoid_range\x18\x0c \x01(\x01\x12\x16\n\x0esigmoid_period\x18\r \x01(\x01\x12\x0c\n\x04\x63lip\x18\x0e \x01(\x01\"k\n\x0cLrSetupReply\x12\x18\n\x10operator_context\x18\x01 \x01(\x0c\x12\x14\n\x0coperator_dim\x18\x02 \x01(\r\x12\x12\n\ntrain_rows\x18\x03 \x01(\x04\x12\x17\n\x0fvalidation_rows\x18\x04 \x01(\x04\"\xb4\x01\n\x10LrForwardRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x1f\n\x05split\x18\x03 \x01(\x0e\x32\x10.duet.v1.LrSplit\x12\x0c\n\x04rows\x18\x04 \x01(\x0c\x12\x13\n\x0b\x62\x61nk_logits\x18\x05 \x01(\x0c\x12\x15\n\roperator_step\x18\x06 \x03(\x0c\x12\x12\n\nstep_epoch\x18\x07 \x01(\r\x12\x12\n\nevaluation\x18\x08 \x01(\x08\")\n\x0eLrForwardReply\x12\x17\n\x0foperator_logits\x18\x01 \x01(\x0c\":\n\x10LrSigmoidRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x16\n\x0e\x62\x61nk_harmonics\x18\x02 \x03(\x0c\">\n\x0eLrSigmoidReply\x12\x16\n\x0emasked_sigmoid\x18\x01 \x01(\x0c\x12\x14\n\x0cnegated_mask\x18\x02 \x01(\x0c\"a\n\x11LrBackwardRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x16\n\x0eresidual_share\x18\x03 \x01(\x0c\x12\x15\n\rbank_products\x18\x04 \x03(\x0c\"?\n\x0fLrBackwardReply\x12\x19\n\x11operator_products\x18\x01 \x03(\x0c\x12\x11\n\tbank_step\x18\x02 \x03(\x0c\"3\n\rLrLossRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nloss_terms\x18\x02 \x03(\x0c\"4\n\x0bLrLossReply\x12\x13\n\x0bmasked_loss\x18\x01 \x01(\x0c\x12\x10\n\x08mask_sum\x18\x02 \x01(\x01\"2\n\x11LrKeepBestRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\"<\n\x0fLrRevealRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x19\n\x11operator_step_sum\x18\x02 \x03(\x01\"&\n\rLrRevealReply\x12\x15\n\rbank_step_sum\x18\x01 \x03(\x01\"B\n\x0fLrScoresRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1f\n\x05split\x18\x02 \x01(\x0e\x32\x10.duet.v1.LrSplit\"\'\n\rLrScoresReply\x12\x16\n\x0epartial_scores\x18\x01 \x01(\x0c\"\x07\n\x05LrAck*P\n\x07LrSplit\x12\x18\n\x14LR_SPLIT_UNSPECIFIED\x10\x00\x12\x12\n\x0eLR_SPLIT_TRAIN\x10\x01\x12\x17\n\x13LR_SPLIT_VALIDATION\x10\x02\x32\xf0\x03\n\x08HeteroLr\x12\x37\n\x05Setup\x12\x17.duet.v1.LrSetupRequest\x1a\x15.duet.v1.LrSetupReply\x12=\n\x07\x46orward\x12\x19.duet.v1.LrForwardRequest\x1a\x17.duet.v1.LrForwardReply\x12=\n\x07Sigmoid\x12\x19.duet.v1.LrSigmoidRequest\x1a\x17.duet.v1.LrSigmoidReply\x12@\n\x08\x42\x61\x63kward\x12\x1a.duet.v1.LrBackwardRequest\x1a\x18.duet.v1.LrBackwardReply\x12\x34\n\x04Loss\x12\x16.duet.v1.LrLossRequest\x1a\x14.duet.v1.LrLossReply\x12\x36\n\x08KeepBest\x12\x1a.duet.v1.LrKeepBestRequest\x1a\x0e.duet.v1.LrAck\x12:\n\x06Reveal\x12\x18.duet.v1.LrRevealRequest\x1a\x16.duet.v1.LrRevealReply\x12\x41\n\rPartialScores\x12\x18.duet.v1.LrScoresRequest\x1a\x16.duet.v1.LrScoresReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&protocol/proto/duet/v1/hetero_lr.proto\x12\x07\x64uet.v1\x1a#protocol/proto/duet/v1/common.proto\"\xa5\x02\n\x0eLrSetupRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0c\x62\x61nk_context\x18\x02 \x01(\x0c\x12\x10\n\x08\x62\x61nk_dim\x18\x03 \x01(\r\x12\x19\n\x11operator_features\x18\x04 \x03(\r\x12\x15\n\rlearning_rate\x18\x05 \x01(\x01\x12\x11\n\toptimizer\x18\x06 \x01(\t\x12\x10\n\x08momentum\x18\x07 \x01(\x01\x12\x10\n\x08lr_decay\x18\x08 \x01(\x01\x12\n\n\x02l2\x18\t \x01(\x01\x12\x12\n\nbatch_size\x18\n \x01(\r\x12\x15\n\rsigmoid_terms\x18\x0b \x01(\r\x12\x15\n\rsigmoid_range\x18\x0c \x01(\x01\x12\x16\n\x0esigmoid_period\x18\r \x01(\x01\x12\x0c\n\x04\x63lip\x18\x0e \x01(\x01\"k\n\x0cLrSetupReply\x12\x18\n\x10operator_context\x18\x01 \x01(\x0c\x12\x14\n\x0coperator_dim\x18\x02 \x01(\r\x12\x12\n\ntrain_rows\x18\x03 \x01(\x04\x12\x17\n\x0fvalidation_rows\x18\x04 \x01(\x04\"\xb6\x01\n\x10LrForwardRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12!\n\x05split\x18\x03 \x01(\x0e\x32\x12.duet.v1.DataSplit\x12\x0c\n\x04rows\x18\x04 \x01(\x0c\x12\x13\n\x0b\x62\x61nk_logits\x18\x05 \x01(\x0c\x12\x15\n\roperator_step\x18\x06 \x03(\x0c\x12\x12\n\nstep_epoch\x18\x07 \x01(\r\x12\x12\n\nevaluation\x18\x08 \x01(\x08\")\n\x0eLrForwardReply\x12\x17\n\x0foperator_logits\x18\x01 \x01(\x0c\":\n\x10LrSigmoidRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x16\n\x0e\x62\x61nk_harmonics\x18\x02 \x03(\x0c\">\n\x0eLrSigmoidReply\x12\x16\n\x0emasked_sigmoid\x18\x01 \x01(\x0c\x12\x14\n\x0cnegated_mask\x18\x02 \x01(\x0c\"a\n\x11LrBackwardRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x16\n\x0eresidual_share\x18\x03 \x01(\x0c\x12\x15\n\rbank_products\x18\x04 \x03(\x0c\"?\n\x0fLrBackwardReply\x12\x19\n\x11operator_products\x18\x01 \x03(\x0c\x12\x11\n\tbank_step\x18\x02 \x03(\x0c\"3\n\rLrLossRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nloss_terms\x18\x02 \x03(\x0c\"4\n\x0bLrLossReply\x12\x13\n\x0bmasked_loss\x18\x01 \x01(\x0c\x12\x10\n\x08mask_sum\x18\x02 \x01(\x01\"2\n\x11LrKeepBestRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\"<\n\x0fLrRevealRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x19\n\x11operator_step_sum\x18\x02 \x03(\x01\"&\n\rLrRevealReply\x12\x15\n\rbank_step_sum\x18\x01 \x03(\x01\"D\n\x0fLrScoresRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x05split\x18\x02 \x01(\x0e\x32\x12.duet.v1.DataSplit\"\'\n\rLrScoresReply\x12\x16\n\x0epartial_scores\x18\x01 \x01(\x0c\"\x07\n\x05LrAck2\xf0\x03\n\x08HeteroLr\x12\x37\n\x05Setup\x12\x17.duet.v1.LrSetupRequest\x1a\x15.duet.v1.LrSetupReply\x12=\n\x07\x46orward\x12\x19.duet.v1.LrForwardRequest\x1a\x17.duet.v1.LrForwardReply\x12=\n\x07Sigmoid\x12\x19.duet.v1.LrSigmoidRequest\x1a\x17.duet.v1.LrSigmoidReply\x12@\n\x08\x42\x61\x63kward\x12\x1a.duet.v1.LrBackwardRequest\x1a\x18.duet.v1.LrBackwardReply\x12\x34\n\x04Loss\x12\x16.duet.v1.LrLossRequest\x1a\x14.duet.v1.LrLossReply\x12\x36\n\x08KeepBest\x12\x1a.duet.v1.LrKeepBestRequest\x1a\x0e.duet.v1.LrAck\x12:\n\x06Reveal\x12\x18.duet.v1.LrRevealRequest\x1a\x16.duet.v1.LrRevealReply\x12\x41\n\rPartialScores\x12\x18.duet.v1.LrScoresRequest\x1a\x16.duet.v1.LrScoresReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protocol.proto.duet.v1.hetero_lr_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LRSPLIT']._serialized_start=1349
-  _globals['_LRSPLIT']._serialized_end=1429
-  _globals['_LRSETUPREQUEST']._serialized_start=52
-  _globals['_LRSETUPREQUEST']._serialized_end=345
-  _globals['_LRSETUPREPLY']._serialized_start=347
-  _globals['_LRSETUPREPLY']._serialized_end=454
-  _globals['_LRFORWARDREQUEST']._serialized_start=457
-  _globals['_LRFORWARDREQUEST']._serialized_end=637
-  _globals['_LRFORWARDREPLY']._serialized_start=639
-  _globals['_LRFORWARDREPLY']._serialized_end=680
-  _globals['_LRSIGMOIDREQUEST']._serialized_start=682
-  _globals['_LRSIGMOIDREQUEST']._serialized_end=740
-  _globals['_LRSIGMOIDREPLY']._serialized_start=742
-  _globals['_LRSIGMOIDREPLY']._serialized_end=804
-  _globals['_LRBACKWARDREQUEST']._serialized_start=806
-  _globals['_LRBACKWARDREQUEST']._serialized_end=903
-  _globals['_LRBACKWARDREPLY']._serialized_start=905
-  _globals['_LRBACKWARDREPLY']._serialized_end=968
-  _globals['_LRLOSSREQUEST']._serialized_start=970
-  _globals['_LRLOSSREQUEST']._serialized_end=1021
-  _globals['_LRLOSSREPLY']._serialized_start=1023
-  _globals['_LRLOSSREPLY']._serialized_end=1075
-  _globals['_LRKEEPBESTREQUEST']._serialized_start=1077
-  _globals['_LRKEEPBESTREQUEST']._serialized_end=1127
-  _globals['_LRREVEALREQUEST']._serialized_start=1129
-  _globals['_LRREVEALREQUEST']._serialized_end=1189
-  _globals['_LRREVEALREPLY']._serialized_start=1191
-  _globals['_LRREVEALREPLY']._serialized_end=1229
-  _globals['_LRSCORESREQUEST']._serialized_start=1231
-  _globals['_LRSCORESREQUEST']._serialized_end=1297
-  _globals['_LRSCORESREPLY']._serialized_start=1299
-  _globals['_LRSCORESREPLY']._serialized_end=1338
-  _globals['_LRACK']._serialized_start=1340
-  _globals['_LRACK']._serialized_end=1347
-  _globals['_HETEROLR']._serialized_start=1432
-  _globals['_HETEROLR']._serialized_end=1928
+  _globals['_LRSETUPREQUEST']._serialized_start=89
+  _globals['_LRSETUPREQUEST']._serialized_end=382
+  _globals['_LRSETUPREPLY']._serialized_start=384
+  _globals['_LRSETUPREPLY']._serialized_end=491
+  _globals['_LRFORWARDREQUEST']._serialized_start=494
+  _globals['_LRFORWARDREQUEST']._serialized_end=676
+  _globals['_LRFORWARDREPLY']._serialized_start=678
+  _globals['_LRFORWARDREPLY']._serialized_end=719
+  _globals['_LRSIGMOIDREQUEST']._serialized_start=721
+  _globals['_LRSIGMOIDREQUEST']._serialized_end=779
+  _globals['_LRSIGMOIDREPLY']._serialized_start=781
+  _globals['_LRSIGMOIDREPLY']._serialized_end=843
+  _globals['_LRBACKWARDREQUEST']._serialized_start=845
+  _globals['_LRBACKWARDREQUEST']._serialized_end=942
+  _globals['_LRBACKWARDREPLY']._serialized_start=944
+  _globals['_LRBACKWARDREPLY']._serialized_end=1007
+  _globals['_LRLOSSREQUEST']._serialized_start=1009
+  _globals['_LRLOSSREQUEST']._serialized_end=1060
+  _globals['_LRLOSSREPLY']._serialized_start=1062
+  _globals['_LRLOSSREPLY']._serialized_end=1114
+  _globals['_LRKEEPBESTREQUEST']._serialized_start=1116
+  _globals['_LRKEEPBESTREQUEST']._serialized_end=1166
+  _globals['_LRREVEALREQUEST']._serialized_start=1168
+  _globals['_LRREVEALREQUEST']._serialized_end=1228
+  _globals['_LRREVEALREPLY']._serialized_start=1230
+  _globals['_LRREVEALREPLY']._serialized_end=1268
+  _globals['_LRSCORESREQUEST']._serialized_start=1270
+  _globals['_LRSCORESREQUEST']._serialized_end=1338
+  _globals['_LRSCORESREPLY']._serialized_start=1340
+  _globals['_LRSCORESREPLY']._serialized_end=1379
+  _globals['_LRACK']._serialized_start=1381
+  _globals['_LRACK']._serialized_end=1388
+  _globals['_HETEROLR']._serialized_start=1391
+  _globals['_HETEROLR']._serialized_end=1887
 # @@protoc_insertion_point(module_scope)

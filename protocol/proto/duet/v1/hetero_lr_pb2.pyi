@@ -1,20 +1,11 @@
+from protocol.proto.duet.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class LrSplit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    LR_SPLIT_UNSPECIFIED: _ClassVar[LrSplit]
-    LR_SPLIT_TRAIN: _ClassVar[LrSplit]
-    LR_SPLIT_VALIDATION: _ClassVar[LrSplit]
-LR_SPLIT_UNSPECIFIED: LrSplit
-LR_SPLIT_TRAIN: LrSplit
-LR_SPLIT_VALIDATION: LrSplit
 
 class LrSetupRequest(_message.Message):
     __slots__ = ("job_id", "bank_context", "bank_dim", "operator_features", "learning_rate", "optimizer", "momentum", "lr_decay", "l2", "batch_size", "sigmoid_terms", "sigmoid_range", "sigmoid_period", "clip")
@@ -72,13 +63,13 @@ class LrForwardRequest(_message.Message):
     EVALUATION_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     epoch: int
-    split: LrSplit
+    split: _common_pb2.DataSplit
     rows: bytes
     bank_logits: bytes
     operator_step: _containers.RepeatedScalarFieldContainer[bytes]
     step_epoch: int
     evaluation: bool
-    def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ..., split: _Optional[_Union[LrSplit, str]] = ..., rows: _Optional[bytes] = ..., bank_logits: _Optional[bytes] = ..., operator_step: _Optional[_Iterable[bytes]] = ..., step_epoch: _Optional[int] = ..., evaluation: _Optional[bool] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ..., split: _Optional[_Union[_common_pb2.DataSplit, str]] = ..., rows: _Optional[bytes] = ..., bank_logits: _Optional[bytes] = ..., operator_step: _Optional[_Iterable[bytes]] = ..., step_epoch: _Optional[int] = ..., evaluation: _Optional[bool] = ...) -> None: ...
 
 class LrForwardReply(_message.Message):
     __slots__ = ("operator_logits",)
@@ -165,8 +156,8 @@ class LrScoresRequest(_message.Message):
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
-    split: LrSplit
-    def __init__(self, job_id: _Optional[str] = ..., split: _Optional[_Union[LrSplit, str]] = ...) -> None: ...
+    split: _common_pb2.DataSplit
+    def __init__(self, job_id: _Optional[str] = ..., split: _Optional[_Union[_common_pb2.DataSplit, str]] = ...) -> None: ...
 
 class LrScoresReply(_message.Message):
     __slots__ = ("partial_scores",)

@@ -1,10 +1,32 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_STATUS_UNSPECIFIED: _ClassVar[JobStatus]
+    JOB_STATUS_CREATED: _ClassVar[JobStatus]
+    JOB_STATUS_PENDING_APPROVAL: _ClassVar[JobStatus]
+    JOB_STATUS_APPROVED: _ClassVar[JobStatus]
+    JOB_STATUS_REFUSED: _ClassVar[JobStatus]
+    JOB_STATUS_RUNNING: _ClassVar[JobStatus]
+    JOB_STATUS_SUCCEEDED: _ClassVar[JobStatus]
+    JOB_STATUS_FAILED: _ClassVar[JobStatus]
+    JOB_STATUS_CANCELLED: _ClassVar[JobStatus]
+JOB_STATUS_UNSPECIFIED: JobStatus
+JOB_STATUS_CREATED: JobStatus
+JOB_STATUS_PENDING_APPROVAL: JobStatus
+JOB_STATUS_APPROVED: JobStatus
+JOB_STATUS_REFUSED: JobStatus
+JOB_STATUS_RUNNING: JobStatus
+JOB_STATUS_SUCCEEDED: JobStatus
+JOB_STATUS_FAILED: JobStatus
+JOB_STATUS_CANCELLED: JobStatus
 
 class JobProposal(_message.Message):
     __slots__ = ("job_id", "purpose", "features", "model", "max_rows", "batch_size", "description")
@@ -48,11 +70,11 @@ class JobDecision(_message.Message):
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     MIN_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
-    status: str
+    status: JobStatus
     message: str
     features: _containers.RepeatedCompositeFieldContainer[OperatorFeature]
     min_batch_size: int
-    def __init__(self, job_id: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., features: _Optional[_Iterable[_Union[OperatorFeature, _Mapping]]] = ..., min_batch_size: _Optional[int] = ...) -> None: ...
+    def __init__(self, job_id: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., message: _Optional[str] = ..., features: _Optional[_Iterable[_Union[OperatorFeature, _Mapping]]] = ..., min_batch_size: _Optional[int] = ...) -> None: ...
 
 class JobBinding(_message.Message):
     __slots__ = ("job_id", "alignment_id", "rows", "validation_bitmap")

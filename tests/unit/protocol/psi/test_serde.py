@@ -101,3 +101,48 @@ def test_session_ref_refused_if_not_a_session_id() -> None:
     assert str(info.value) == (
         "PsiSessionRef.session_id: not a session id (32 lowercase hex characters)"
     )
+
+
+@pytest.mark.parametrize(
+    ("msg", "message"),
+    [
+        (psi_pb2.PsiOpenReply(session_id="xyz", suite="s"),
+         "PsiOpenReply.session_id: not a session id (32 lowercase hex characters)"),
+        (psi_pb2.PsiOpenReply(session_id=SESSION, suite="No Suite"),
+         "PsiOpenReply.suite: missing or not a suite name"),
+        (psi_pb2.PsiOpenReply(session_id=SESSION, suite="s", operator_set_id="AB"),
+         "PsiOpenReply.operator_set_id: not a set id (32 lowercase hex"
+         " characters)"),
+    ],
+)  # fmt: skip
+def test_psi_opened_refused_if_field_malformed(
+    msg: psi_pb2.PsiOpenReply, message: str
+) -> None:
+    # Execute
+    with pytest.raises(InvalidArgument) as info:
+        serde.psi_opened_from_proto(msg)
+    # Assert
+    assert str(info.value) == message
+
+
+def test_psi_finished_refused_if_alignment_id_malformed() -> None:
+    # Execute
+    with pytest.raises(InvalidArgument) as info:
+        serde.psi_finished_from_proto(
+            psi_pb2.PsiFinishReply(intersection_size=3, alignment_id="nope")
+        )
+    # Assert
+    assert str(info.value) == (
+        "PsiFinishReply.alignment_id: not a session id (32 lowercase hex characters)"
+    )
+
+
+def test_psi_finished_round_trips_if_not_mode_both() -> None:
+    # Execute
+    back = serde.psi_finished_from_proto(
+        psi_pb2.PsiFinishReply.FromString(
+            serde.psi_finished_to_proto(PsiFinished()).SerializeToString()
+        )
+    )
+    # Assert
+    assert back == PsiFinished()

@@ -1,7 +1,4 @@
-"""Diagnostics: link throughput and chunked-stream checks, no personal data involved.
-
-What each party learns: the size and SHA-256 of random test payloads.
-"""
+"""The Diagnostics service: servicer adapter and client calls (both roles serve it)."""
 
 from __future__ import annotations
 
@@ -11,14 +8,21 @@ from typing import Any
 
 import grpc
 
-from protocol import serde
+from protocol import serde as common_serde
 from protocol.auth import PeerDirectory
-from protocol.domain import Peer, StreamHeader, TransferSummary
+from protocol.diagnostics import serde
+from protocol.diagnostics.messages import KIND, DownloadRequest
+from protocol.domain import Peer, ProtocolDeclaration, StreamHeader, TransferSummary
+from protocol.errors import ResourceExhausted
 from protocol.proto.duet.v1 import diagnostics_pb2_grpc
 from protocol.rpc import call_peer, iterate_peer, serve_stream, serve_unary
 from protocol.streams import chunk_stream, open_stream
 
-KIND = "diagnostics.random"
+PROTOCOL = ProtocolDeclaration(
+    capability="diagnostics/chunked-stream/1",
+    service="duet.v1.Diagnostics",
+    idempotent=("Download",),
+)
 
 
 class _DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServicer):
@@ -33,23 +37,22 @@ class _DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServicer):
         self._chunk_bytes = chunk_bytes
 
     def Upload(self, request_iterator, context):
-        def work(peer: Peer):
+        def work(peer: Peer) -> Any:
             incoming = open_stream(
                 request_iterator,
                 expected_kinds=[KIND],
                 max_bytes=self._max_transfer(peer),
             )
-            return serde.transfer_summary_to_proto(incoming.summarize())
+            return common_serde.transfer_summary_to_proto(incoming.summarize())
 
         return serve_unary(context, self._directory, "Diagnostics/Upload", work)
 
     def Download(self, request, context):
         def work(peer: Peer) -> Iterator[Any]:
-            total, chunk = serde.download_request_from_proto(request)
+            asked = serde.download_request_from_proto(request)
+            total, chunk = asked.total_bytes, asked.chunk_bytes
             limit = self._max_transfer(peer)
             if total > limit:
-                from protocol.errors import ResourceExhausted
-
                 raise ResourceExhausted(
                     f"download of {total} bytes is over the limit of {limit} bytes"
                 )
@@ -85,7 +88,7 @@ def upload(
     reply = call_peer(
         "Diagnostics/Upload", lambda: stub.Upload(chunks, timeout=deadline_s)
     )
-    return serde.transfer_summary_from_proto(reply)
+    return common_serde.transfer_summary_from_proto(reply)
 
 
 def download(
@@ -93,7 +96,7 @@ def download(
 ) -> TransferSummary:
     """Ask the peer for random bytes; returns what arrived (size, chunks, digest)."""
     stub = diagnostics_pb2_grpc.DiagnosticsStub(channel)
-    request = serde.download_request_to_proto(total_bytes, chunk_bytes)
+    request = serde.download_request_to_proto(DownloadRequest(total_bytes, chunk_bytes))
     responses = iterate_peer(
         "Diagnostics/Download", stub.Download(request, timeout=deadline_s)
     )

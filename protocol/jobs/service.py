@@ -1,10 +1,4 @@
-"""Jobs service adapter and client: proposals, approval status, binding, outcome.
-
-What each party learns: the operator learns the job's purpose, requested feature
-patterns, model family, row bound, batch size and, at binding, which aligned positions
-are validation rows; the bank learns the decision and the operator's feature list
-under the names the operator discloses. No personal data crosses here.
-"""
+"""The Jobs service: servicer adapter (operator side) and client (bank side)."""
 
 from __future__ import annotations
 
@@ -13,14 +7,19 @@ from typing import Protocol
 
 import grpc
 
-from protocol import serde
 from protocol.auth import PeerDirectory
-from protocol.domain import JobBinding, JobDecision, JobOutcome, JobProposal, Peer
+from protocol.domain import Peer, ProtocolDeclaration
+from protocol.jobs import serde
+from protocol.jobs.messages import JobBinding, JobDecision, JobOutcome, JobProposal
 from protocol.proto.duet.v1 import jobs_pb2_grpc
-from protocol.rpc import call_peer, serve_unary
-from protocol.transport import register_idempotent
+from protocol.rpc import call_peer, serve_converted
 
-register_idempotent("duet.v1.Jobs", ("Propose", "GetStatus"))
+# Propose is idempotent for the same job id and proposal; GetStatus only reads.
+PROTOCOL = ProtocolDeclaration(
+    capability="jobs/policy/1",
+    service="duet.v1.Jobs",
+    idempotent=("Propose", "GetStatus"),
+)
 
 
 class JobsHandler(Protocol):
@@ -38,44 +37,32 @@ class _JobsServicer(jobs_pb2_grpc.JobsServicer):
         self._handler = handler
 
     def Propose(self, request, context):
-        return serve_unary(
-            context,
-            self._directory,
-            "Jobs/Propose",
-            lambda peer: serde.job_decision_to_proto(
-                self._handler.propose(peer, serde.job_proposal_from_proto(request))
-            ),
-        )
+        return serve_converted(
+            context, self._directory, "Jobs/Propose", request,
+            serde.job_proposal_from_proto, self._handler.propose,
+            serde.job_decision_to_proto,
+        )  # fmt: skip
 
     def GetStatus(self, request, context):
-        return serve_unary(
-            context,
-            self._directory,
-            "Jobs/GetStatus",
-            lambda peer: serde.job_decision_to_proto(
-                self._handler.status(peer, serde.job_ref_from_proto(request))
-            ),
-        )
+        return serve_converted(
+            context, self._directory, "Jobs/GetStatus", request,
+            serde.job_ref_from_proto, self._handler.status,
+            serde.job_decision_to_proto,
+        )  # fmt: skip
 
     def Bind(self, request, context):
-        return serve_unary(
-            context,
-            self._directory,
-            "Jobs/Bind",
-            lambda peer: serde.job_decision_to_proto(
-                self._handler.bind(peer, serde.job_binding_from_proto(request))
-            ),
-        )
+        return serve_converted(
+            context, self._directory, "Jobs/Bind", request,
+            serde.job_binding_from_proto, self._handler.bind,
+            serde.job_decision_to_proto,
+        )  # fmt: skip
 
     def Finish(self, request, context):
-        return serve_unary(
-            context,
-            self._directory,
-            "Jobs/Finish",
-            lambda peer: serde.job_decision_to_proto(
-                self._handler.finish(peer, serde.job_outcome_from_proto(request))
-            ),
-        )
+        return serve_converted(
+            context, self._directory, "Jobs/Finish", request,
+            serde.job_outcome_from_proto, self._handler.finish,
+            serde.job_decision_to_proto,
+        )  # fmt: skip
 
 
 def jobs_service(

@@ -1,0 +1,10 @@
+"""Jobs (jobs/policy/1): proposals, approval status, binding to an alignment, outcome.
+
+What each party learns: the operator learns the job's purpose, requested feature
+patterns, model type, row bound, batch size and, at binding, which aligned positions
+are validation rows; the bank learns the decision and the operator's feature list
+under the names the operator discloses. No personal data crosses here.
+
+Modules: messages, serde (its only _pb2 code), service (servicer, client,
+declaration).
+"""

@@ -1,0 +1,73 @@
+"""Domain types of the Jobs service (see jobs.proto for the contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from protocol.domain import JobStatus, Split
+
+FeatureKind = Literal["numeric", "categorical"]
+FEATURE_KINDS: tuple[FeatureKind, ...] = ("numeric", "categorical")
+
+
+@dataclass(frozen=True)
+class JobProposal:
+    """A bank's request to run a joint job on the operator's data."""
+
+    job_id: str
+    purpose: str
+    features: tuple[str, ...]
+    model: str  # the job spec's [model] type, e.g. "hetero_lr"
+    max_rows: int
+    batch_size: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class OperatorFeature:
+    index: int
+    display_name: str
+    kind: FeatureKind
+
+
+@dataclass(frozen=True)
+class JobDecision:
+    job_id: str
+    status: JobStatus
+    message: str = ""
+    features: tuple[OperatorFeature, ...] = ()
+    min_batch_size: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class JobBinding:
+    """Binds a job to a PSI alignment; `validation[p]` is True when aligned position p
+    is a validation row (one entry per aligned row)."""
+
+    job_id: str
+    alignment_id: str
+    validation: np.ndarray  # bool, one per aligned position
+
+    @property
+    def rows(self) -> int:
+        return len(self.validation)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job_id: str
+    succeeded: bool
+    message: str = ""
+
+
+def split_positions(validation: np.ndarray) -> dict[Split, np.ndarray]:
+    """The aligned positions of each split, ascending; both parties derive them from
+    the binding's validation mask."""
+    mask = np.asarray(validation, dtype=bool)
+    return {
+        Split.TRAIN: np.flatnonzero(~mask),
+        Split.VALIDATION: np.flatnonzero(mask),
+    }

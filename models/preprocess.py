@@ -36,7 +36,7 @@ class _Categorical:
 
 @dataclass
 class FeaturePreprocessor:
-    clip: float = 8.0
+    clip: float  # standardised values are clipped to +-clip (the caller's choice)
     min_share: float = 0.01
     numeric: list[_Numeric] = field(default_factory=list)
     categorical: list[_Categorical] = field(default_factory=list)
@@ -47,7 +47,7 @@ class FeaturePreprocessor:
         frame: pd.DataFrame,
         kinds: dict[str, str],
         *,
-        clip: float = 8.0,
+        clip: float,
         min_share: float = 0.01,
         min_count: int = 1,
     ) -> FeaturePreprocessor:

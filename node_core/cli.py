@@ -20,8 +20,9 @@ from node_core.config import ConfigError, NodeConfig, load_config
 from node_core.ingest import IngestionError, load_dataset
 from node_core.logs import setup_logging
 from node_core.node import NodeContext, Registration, serve
-from node_core.store import JOB_TRANSITIONS, StoreError
+from node_core.store import StoreError
 from protocol.auth import PeerDirectory
+from protocol.domain import JobStatus
 from protocol.errors import ProtocolError
 from protocol.transport import health_check
 
@@ -124,7 +125,7 @@ class NodeCli:
         p = self.with_config(
             self.command("list", self._jobs_list, "list jobs", group="jobs")
         )
-        p.add_argument("--status", choices=sorted(JOB_TRANSITIONS))
+        p.add_argument("--status", choices=sorted(s.value for s in JobStatus))
 
     # ---- common handlers -------------------------------------------------------
     def _serve(self, args: argparse.Namespace) -> int:
@@ -148,14 +149,14 @@ class NodeCli:
         counterpart = args.counterpart or ctx.config.counterparts[0].party_id
         with ctx.channel(counterpart) as channel:
             reply = ctx.handshake(channel, counterpart)
-            status = health_check(channel, ctx.limits.deadline_s)
+            health = health_check(channel, ctx.limits.deadline_s)
         print_json(
             {
                 "counterpart": reply.party_id,
                 "protocol_version": reply.protocol_version,
                 "software_version": reply.software_version,
                 "shared_capabilities": list(reply.shared_capabilities),
-                "health": status,
+                "health": health,
             }
         )
         return 0
@@ -205,7 +206,9 @@ class NodeCli:
     def _jobs_list(self, args: argparse.Namespace) -> int:
         ctx = open_node(args)
         for job in ctx.store.list_jobs(args.status):
-            print(f"{job.id}  {job.kind:<12} {job.counterpart:<12} {job.status}")
+            print(
+                f"{job.id}  {job.kind:<12} {job.counterpart:<12} {job.status.value}"
+            )
         return 0
 
     def main(self, argv: Sequence[str] | None = None) -> int:

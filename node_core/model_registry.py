@@ -35,6 +35,16 @@ CREATE TABLE IF NOT EXISTS models (
 
 
 @dataclass(frozen=True)
+class ModelPart:
+    """One party's part of a joint model, as its trainer or passive role serialises
+    it: `kind` ("<model type>.<role>", e.g. "hetero_lr.bank") and a JSON-able payload
+    (weights, preprocessing, feature names; never personal data)."""
+
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ModelRecord:
     name: str
     version: int
@@ -65,13 +75,13 @@ class ModelRegistry:
         *,
         job_id: str,
         counterpart: str,
-        kind: str,
-        payload: dict[str, Any],
+        part: ModelPart,
         name: str | None = None,
     ) -> ModelRecord:
+        kind = part.kind
         name = name or f"{kind}.{counterpart}"
         document = json.dumps(
-            {"name": name, "job_id": job_id, "kind": kind, **payload},
+            {"name": name, "job_id": job_id, "kind": kind, **part.payload},
             indent=2,
             sort_keys=True,
         )

@@ -16,7 +16,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,14 +28,26 @@ from node_core.file_cache import FileCache
 from node_core.ingest import Dataset, load_dataset
 from node_core.store import SqliteStateStore
 from protocol.auth import PeerDirectory
-from protocol.diagnostics import diagnostics_service
-from protocol.domain import Hello, Peer
-from protocol.session import handshake, local_hello, session_service
+from protocol.diagnostics.service import diagnostics_service
+from protocol.domain import Peer
+from protocol.errors import FailedPrecondition
+from protocol.session.messages import Hello
+from protocol.session.service import handshake, session_service
 from protocol.transport import TlsMaterial, TransportLimits, connect, start_server
+from protocol.version import local_hello
 
 log = logging.getLogger(__name__)
 
 Registration = Callable[[grpc.Server], None]
+
+
+@dataclass(frozen=True)
+class PeerLink:
+    """A channel to a counterpart whose handshake is done: what both parties share."""
+
+    counterpart: str
+    channel: grpc.Channel
+    hello: Hello  # the counterpart's reply, with the shared capabilities
 
 
 @dataclass
@@ -119,6 +132,29 @@ class NodeContext:
             detail={"shared_capabilities": list(reply.shared_capabilities)},
         )
         return reply
+
+    @contextmanager
+    def link(
+        self,
+        counterpart: str,
+        require: Iterable[str] = (),
+        channel: grpc.Channel | None = None,
+    ) -> Iterator[PeerLink]:
+        """Handshake once on `channel` (or a new channel, closed on exit) and check
+        that the counterpart speaks every capability in `require`."""
+        own = channel is None
+        channel = channel or self.channel(counterpart)
+        try:
+            hello = self.handshake(channel, counterpart)
+            missing = [c for c in require if c not in hello.shared_capabilities]
+            if missing:
+                raise FailedPrecondition(
+                    f"{counterpart} does not speak {', '.join(missing)}"
+                )
+            yield PeerLink(counterpart, channel, hello)
+        finally:
+            if own:
+                channel.close()
 
     def max_transfer_bytes(self, peer: Peer) -> int:
         cp = self.config.counterpart(peer.party_id)

@@ -23,20 +23,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from protocol.domain import JobStatus
 from protocol.ids import new_hex_id
 
+S = JobStatus
 # Allowed status transitions. Terminal states have no successors.
-JOB_TRANSITIONS: dict[str, frozenset[str]] = {
-    "created": frozenset(
-        {"pending_approval", "approved", "running", "refused", "failed", "cancelled"}
+JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    S.CREATED: frozenset(
+        {S.PENDING_APPROVAL, S.APPROVED, S.RUNNING, S.REFUSED, S.FAILED, S.CANCELLED}
     ),
-    "pending_approval": frozenset({"approved", "refused", "cancelled"}),
-    "approved": frozenset({"running", "cancelled", "failed"}),
-    "running": frozenset({"succeeded", "failed", "cancelled"}),
-    "succeeded": frozenset(),
-    "failed": frozenset(),
-    "refused": frozenset(),
-    "cancelled": frozenset(),
+    S.PENDING_APPROVAL: frozenset({S.APPROVED, S.REFUSED, S.CANCELLED}),
+    S.APPROVED: frozenset({S.RUNNING, S.CANCELLED, S.FAILED}),
+    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED}),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.REFUSED: frozenset(),
+    S.CANCELLED: frozenset(),
 }
 GENESIS_HASH = "0" * 64
 
@@ -50,7 +52,7 @@ class Job:
     id: str
     kind: str
     counterpart: str
-    status: str
+    status: JobStatus
     spec: dict[str, Any]
     result: dict[str, Any]
     error: str
@@ -78,11 +80,11 @@ class StateStore(Protocol):
         self, kind: str, counterpart: str, spec: Mapping[str, Any], job_id: str | None
     ) -> Job: ...
     def get_job(self, job_id: str) -> Job: ...
-    def list_jobs(self, status: str | None = None) -> list[Job]: ...
+    def list_jobs(self, status: JobStatus | None = None) -> list[Job]: ...
     def set_job_status(
         self,
         job_id: str,
-        status: str,
+        status: JobStatus,
         *,
         result: Mapping[str, Any] | None = None,
         error: str = "",
@@ -190,9 +192,10 @@ class SqliteStateStore:
             try:
                 db.execute(
                     "INSERT INTO jobs (id, kind, counterpart, status, spec, created_at,"
-                    " updated_at) VALUES (?, ?, ?, 'created', ?, ?, ?)",
-                    (job_id, kind, counterpart, json.dumps(dict(spec)), now, now),
-                )
+                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (job_id, kind, counterpart, JobStatus.CREATED.value,
+                     json.dumps(dict(spec)), now, now),
+                )  # fmt: skip
             except sqlite3.IntegrityError:
                 raise StoreError(f"job {job_id} already exists") from None
             self._append(db, "job.created", counterpart, job_id, {"kind": kind})
@@ -208,16 +211,16 @@ class SqliteStateStore:
         if row is None:
             raise StoreError(f"no job {job_id}")
         return Job(
-            id=row[0], kind=row[1], counterpart=row[2], status=row[3],
+            id=row[0], kind=row[1], counterpart=row[2], status=JobStatus(row[3]),
             spec=json.loads(row[4]), result=json.loads(row[5]), error=row[6],
             created_at=row[7], updated_at=row[8],
         )  # fmt: skip
 
-    def list_jobs(self, status: str | None = None) -> list[Job]:
+    def list_jobs(self, status: JobStatus | None = None) -> list[Job]:
         query = "SELECT id FROM jobs"
         args: tuple[Any, ...] = ()
         if status is not None:
-            query, args = query + " WHERE status = ?", (status,)
+            query, args = query + " WHERE status = ?", (JobStatus(status).value,)
         with self._lock:
             ids = [r[0] for r in self._db.execute(query + " ORDER BY created_at", args)]
         return [self.get_job(i) for i in ids]
@@ -225,31 +228,39 @@ class SqliteStateStore:
     def set_job_status(
         self,
         job_id: str,
-        status: str,
+        status: JobStatus,
         *,
         result: Mapping[str, Any] | None = None,
         error: str = "",
     ) -> Job:
-        if status not in JOB_TRANSITIONS:
-            raise StoreError(f"unknown job status {status!r}")
+        try:
+            status = JobStatus(status)
+        except ValueError:
+            raise StoreError(f"unknown job status {status!r}") from None
         with self._tx() as db:
             row = db.execute(
                 "SELECT status, counterpart FROM jobs WHERE id = ?", (job_id,)
             ).fetchone()
             if row is None:
                 raise StoreError(f"no job {job_id}")
-            current, counterpart = row
+            current, counterpart = JobStatus(row[0]), row[1]
             if status not in JOB_TRANSITIONS[current]:
                 raise StoreError(f"job {job_id} cannot go from {current} to {status}")
             db.execute(
                 "UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ?"
                 " WHERE id = ?",
-                (status, json.dumps(dict(result or {})), error, time.time(), job_id),
+                (
+                    status.value,
+                    json.dumps(dict(result or {})),
+                    error,
+                    time.time(),
+                    job_id,
+                ),
             )
-            detail = {"from": current, "to": status}
+            detail = {"from": current.value, "to": status.value}
             if error:
                 detail["error"] = error
-            self._append(db, f"job.{status}", counterpart, job_id, detail)
+            self._append(db, f"job.{status.value}", counterpart, job_id, detail)
         return self.get_job(job_id)
 
     # ---- audit -----------------------------------------------------------------

@@ -30,8 +30,10 @@ def test_fit_creates_no_indicator_if_it_would_hold_fewer_rows_than_min_count() -
     )
     kinds = {"n": "numeric", "c": "categorical"}
     # Execute
-    strict = FeaturePreprocessor.fit(frame, kinds, min_share=0.0, min_count=10)
-    loose = FeaturePreprocessor.fit(frame, kinds, min_share=0.0, min_count=1)
+    strict = FeaturePreprocessor.fit(
+        frame, kinds, clip=8.0, min_share=0.0, min_count=10
+    )
+    loose = FeaturePreprocessor.fit(frame, kinds, clip=8.0, min_share=0.0, min_count=1)
     # Assert
     assert strict.output_names == ["n", "c=y", "c=x"]
     assert "n=missing" in loose.output_names and "c=rare" in loose.output_names
@@ -43,7 +45,7 @@ def test_round_trip_keeps_transform_if_serialised() -> None:
     # Prepare
     frame = pd.DataFrame({"n": [1.0, np.nan, 3.0] * 10, "c": ["a", "b", None] * 10})
     kinds = {"n": "numeric", "c": "categorical"}
-    pre = FeaturePreprocessor.fit(frame, kinds)
+    pre = FeaturePreprocessor.fit(frame, kinds, clip=8.0)
     # Execute
     back = FeaturePreprocessor.from_dict(pre.to_dict())
     # Assert

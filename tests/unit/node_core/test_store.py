@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from node_core.store import SqliteStateStore, StoreError
+from protocol.domain import JobStatus
 
 
 @pytest.fixture
@@ -22,10 +23,10 @@ def test_job_moves_through_lifecycle_if_transitions_allowed(
     # Prepare
     job = store.create_job("psi", "operator", {"mode": "both"})
     # Execute
-    for status in ("approved", "running", "succeeded"):
+    for status in (JobStatus.APPROVED, JobStatus.RUNNING, JobStatus.SUCCEEDED):
         job = store.set_job_status(job.id, status, result={"rows": 3})
     # Assert
-    assert job.status == "succeeded"
+    assert job.status is JobStatus.SUCCEEDED
     assert job.result == {"rows": 3}
     actions = [e.action for e in store.audit_entries()]
     assert actions == ["job.created", "job.approved", "job.running", "job.succeeded"]
@@ -36,12 +37,12 @@ def test_set_job_status_raises_if_transition_not_allowed(
 ) -> None:
     # Prepare
     job = store.create_job("psi", "operator", {})
-    store.set_job_status(job.id, "refused", error="purpose not allowed")
+    store.set_job_status(job.id, JobStatus.REFUSED, error="purpose not allowed")
     # Execute / Assert
     with pytest.raises(
         StoreError, match=f"job {job.id} cannot go from refused to running"
     ):
-        store.set_job_status(job.id, "running")
+        store.set_job_status(job.id, JobStatus.RUNNING)
 
 
 def test_audit_refuses_update_and_delete_if_tampered_through_sql(

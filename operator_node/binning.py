@@ -3,7 +3,8 @@
 The operator bins each requested feature on the job's training rows with
 models.binning (equal-frequency by default, missing values in their own bin), adds the
 bank's encrypted label indicators per bin and re-randomizes every sum before it leaves
-(protocol.binning states what each party learns). It never decrypts anything.
+(protocol/binning/__init__.py states what each party learns). It never decrypts
+anything.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ import logging
 import re
 import time
 
-import numpy as np
-
 from models.binning import BinningModel
 from node_core.node import NodeContext
-from operator_node.jobs import JobDesk
-from protocol.binning import BinSumsReply, BinSumsRequest, FeatureBins
-from protocol.crypto import paillier
-from protocol.crypto.paillier_compress import compress
-from protocol.domain import Peer
+from operator_node.job_desk import JobDesk
+from protocol.binning.messages import BinSumsReply, BinSumsRequest, FeatureBins
+from protocol.binning.party import sum_bins
+from protocol.domain import Peer, Split
 from protocol.errors import InvalidArgument, PermissionDenied
 
 log = logging.getLogger(__name__)
@@ -44,14 +42,13 @@ class OperatorBinning:
 
     def bin_sums(self, peer: Peer, request: BinSumsRequest) -> BinSumsReply:
         started = time.perf_counter()
-        session = self._desk.session(peer, request.job_id)
-        if session.validation is None:
-            raise InvalidArgument(f"job {request.job_id} is not bound to an alignment")
+        params = request.params
+        session = self._desk.session(peer, params.job_id)
+        train = session.positions()[Split.TRAIN]
         # Once per job: repeated calls with chosen "labels" would let a bank read
         # bins of single rows by differencing.
         session.claim("information value")
         policy = self._ctx.config.counterpart(peer.party_id).policy
-        train = np.flatnonzero(~session.validation)
         if len(train) < policy.min_batch_size:
             raise PermissionDenied(
                 f"information value needs at least {policy.min_batch_size} training"
@@ -59,27 +56,28 @@ class OperatorBinning:
             )
         if len(request.labels.ciphertexts) != len(train):
             raise InvalidArgument(
-                f"binning.labels: {len(request.labels.ciphertexts)} ciphertexts for"
-                f" {len(train)} training rows"
+                f"BinSumsUpload.labels: {len(request.labels.ciphertexts)} ciphertexts"
+                f" for {len(train)} training rows"
             )
-        unknown = [f for f in request.features if not 0 <= f < len(session.columns)]
+        unknown = [f for f in params.features if not 0 <= f < len(session.columns)]
         if unknown:
-            raise InvalidArgument(f"binning.labels: unknown feature index {unknown[0]}")
-        columns = [session.columns[f] for f in request.features]
+            raise InvalidArgument(
+                f"BinSumsRequest.features: unknown feature index {unknown[0]}"
+            )
+        columns = [session.columns[f] for f in params.features]
         frame = session.features().iloc[train][columns]
         categorical = [c for c in columns if session.kind(c) == "categorical"]
         binning = BinningModel.fit(
             frame,
             columns,
-            method=request.method,  # type: ignore[arg-type]
-            n_bins=request.bins,
+            method=params.method,
+            n_bins=params.bins,
             categorical=categorical,
         )
         bins = binning.transform(frame)
-        parts, layout = [], []
-        for index, column in zip(request.features, columns, strict=True):
+        layout = []
+        for index, column in zip(params.features, columns, strict=True):
             n_bins = binning.n_bins[column]
-            parts.append(paillier.sum_groups(request.labels, bins[column], n_bins))
             name = session.display_name(index, policy.disclose_feature_names)
             labels = (
                 tuple(coarse_label(label) for label in binning.labels(column))
@@ -87,14 +85,14 @@ class OperatorBinning:
                 else tuple(f"bin {b + 1}" for b in range(n_bins))
             )
             layout.append(FeatureBins(index, name, n_bins, labels))
-        # Shift-and-add the per-bin sums into as few ciphertexts as the key holds, so
-        # the bank decrypts a handful instead of one per bin, then re-randomize.
-        sums = paillier.rerandomize(compress(paillier.concatenate(parts)))
-        session.state["binning"] = binning.to_dict()
+        sums = sum_bins(
+            request.labels,
+            [(bins[c], binning.n_bins[c]) for c in columns],
+        )
         self._ctx.store.append_audit(
             "binning.sums",
             counterpart=peer.party_id,
-            subject=request.job_id,
+            subject=params.job_id,
             detail={
                 "features": len(columns),
                 "rows": len(train),

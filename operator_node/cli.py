@@ -8,20 +8,20 @@ from collections.abc import Iterable, Sequence
 from node_core.cli import NodeCli, open_node
 from node_core.node import NodeContext, Registration
 from operator_node.binning import OperatorBinning
-from operator_node.hetero_lr import OperatorLr
-from operator_node.jobs import JobDesk, approve_job, describe_job
-from operator_node.psi import psi_registration
+from operator_node.job_desk import JobDesk, approve_job, describe_job
+from operator_node.psi.sessions import psi_registration
+from operator_node.roles.registry import passive_roles, served_model_types
 from protocol.auth import PeerDirectory
-from protocol.binning import binning_service
-from protocol.hetero_lr.service import hetero_lr_service
-from protocol.jobs import jobs_service
+from protocol.binning.service import binning_service
+from protocol.jobs.service import jobs_service
 
 
 def operator_services(
     ctx: NodeContext, directory: PeerDirectory
 ) -> Iterable[Registration]:
-    """Passive-party services the operator offers its counterparts."""
-    desk = JobDesk(ctx)
+    """Passive-party services the operator offers its counterparts: PSI, jobs,
+    binning, and the servicer of each model type's passive role."""
+    desk = JobDesk(ctx, served_model_types())
     return [
         psi_registration(ctx, directory),
         jobs_service(directory, desk),
@@ -31,7 +31,7 @@ def operator_services(
             ctx.max_transfer_bytes,
             ctx.limits.chunk_bytes,
         ),
-        hetero_lr_service(directory, OperatorLr(ctx, desk)),
+        *(role.service(directory) for role in passive_roles(ctx, desk).values()),
     ]
 
 

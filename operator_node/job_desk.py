@@ -1,10 +1,11 @@
 """The operator's job desk: per-counterpart policy, approval, and job sessions.
 
 Every joint job passes here before any data moves. A proposal is checked against the
-counterpart's policy (purpose, requested features, row bound, minimum batch size);
-a refusal names the rule. Approved jobs get a session that later protocol services
-(binning, logistic regression, prediction) look up with `session(peer, job_id)`, which
-refuses unknown jobs, other counterparts' jobs and jobs not (yet) approved.
+counterpart's policy (purpose, model type served, requested features, row bound,
+minimum batch size); a refusal names the rule. Approved jobs get a JobSession
+(job_session.py) that later services (binning, each model type's passive role) look up
+with `session(peer, job_id)`, which refuses unknown jobs, other counterparts' jobs and
+jobs not (yet) approved.
 """
 
 from __future__ import annotations
@@ -14,81 +15,37 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Collection
+from typing import cast
 
 import numpy as np
-import pandas as pd
 
 from node_core.config import CounterpartPolicy
 from node_core.ingest import Dataset
 from node_core.node import NodeContext
-from node_core.store import StoreError
-from protocol.domain import (
-    JobBinding,
-    JobDecision,
-    JobOutcome,
-    JobProposal,
-    OperatorFeature,
-    Peer,
-)
+from node_core.store import Job, StoreError
+from operator_node.job_session import JobSession
+from protocol.domain import ACTIVE_JOB_STATUSES, JobStatus, Peer
 from protocol.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
 )
-from protocol.psi.alignment import data_fingerprint, load_alignment
+from protocol.jobs.messages import (
+    FeatureKind,
+    JobBinding,
+    JobDecision,
+    JobOutcome,
+    JobProposal,
+    OperatorFeature,
+)
+from protocol.psi.alignment import Alignment, data_fingerprint, load_alignment
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ("approved", "running")
 # Earlier jobs of a counterpart a new training set is compared with.
 MAX_COMPARED_JOBS = 50
-
-
-@dataclass
-class JobSession:
-    """An approved job's working state on the operator (in memory)."""
-
-    job_id: str
-    counterpart: str
-    columns: list[str]  # operator columns, in OperatorFeature index order
-    kinds: list[str]
-    rows: np.ndarray | None = None  # dataset row per aligned position (after Bind)
-    validation: np.ndarray | None = None  # bool per aligned position
-    # The data the alignment was made on, pinned at Bind for the rest of the job.
-    dataset: Dataset | None = None
-    claimed: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    state: dict[str, Any] = field(default_factory=dict)  # per-protocol state
-
-    def claim(self, step: str) -> None:
-        """Mark a once-per-job step as taken, atomically; refuse a second time."""
-        with self.lock:
-            if step in self.claimed:
-                raise FailedPrecondition(f"job {self.job_id}: {step} was already done")
-            self.claimed.add(step)
-
-    def release(self, step: str) -> None:
-        """Undo a claim whose step failed before it revealed anything."""
-        with self.lock:
-            self.claimed.discard(step)
-
-    def display_name(self, index: int, disclose: bool) -> str:
-        """The name the bank sees: the real column or a stable alias."""
-        return self.columns[index] if disclose else f"f{index + 1:03d}"
-
-    def features(self) -> pd.DataFrame:
-        """The job's operator features for the aligned rows, in aligned order."""
-        if self.rows is None or self.dataset is None:
-            raise FailedPrecondition(f"job {self.job_id} is not bound to an alignment")
-        frame = self.dataset.features.iloc[self.rows][self.columns]
-        return frame.reset_index(drop=True)
-
-    def kind(self, column: str) -> str:
-        types = self.dataset.feature_types if self.dataset else {}
-        return types.get(column, "numeric")
 
 
 def catalog_features(policy: CounterpartPolicy, columns: dict[str, str]) -> list[str]:
@@ -99,10 +56,11 @@ def catalog_features(policy: CounterpartPolicy, columns: dict[str, str]) -> list
 
 
 class JobDesk:
-    """Handler of the Jobs service (see protocol.jobs.JobsHandler)."""
+    """Handler of the Jobs service (see protocol.jobs.service.JobsHandler)."""
 
-    def __init__(self, ctx: NodeContext) -> None:
+    def __init__(self, ctx: NodeContext, model_types: Collection[str]) -> None:
         self._ctx = ctx
+        self._model_types = tuple(sorted(model_types))  # served passive roles
         self._lock = threading.Lock()
         self._sessions: dict[str, JobSession] = {}
 
@@ -112,7 +70,7 @@ class JobDesk:
 
     def _resolve_features(
         self, peer: Peer, policy: CounterpartPolicy, requested: tuple[str, ...]
-    ) -> tuple[list[str], list[str]]:
+    ) -> tuple[list[str], list[FeatureKind]]:
         types = self._ctx.dataset(policy.source).feature_types
         # Patterns are matched against the features this counterpart may use only,
         # and every miss gets the same answer: the bank cannot probe for the names of
@@ -127,10 +85,17 @@ class JobDesk:
                     f" {peer.party_id} (policy.features)"
                 )
             chosen += [h for h in hits if h not in chosen]
-        return chosen, [types[c] for c in chosen]
+        return chosen, [cast(FeatureKind, types[c]) for c in chosen]
 
-    def _check(self, peer: Peer, proposal: JobProposal) -> tuple[list[str], list[str]]:
+    def _check(
+        self, peer: Peer, proposal: JobProposal
+    ) -> tuple[list[str], list[FeatureKind]]:
         policy = self._policy(peer)
+        if proposal.model not in self._model_types:
+            raise PermissionDenied(
+                f"model type {proposal.model!r} is not served by"
+                f" {self._ctx.party_id} (served: {', '.join(self._model_types)})"
+            )
         if proposal.purpose not in policy.purposes:
             allowed = ", ".join(policy.purposes) or "none"
             raise PermissionDenied(
@@ -149,18 +114,20 @@ class JobDesk:
             )
         return self._resolve_features(peer, policy, proposal.features)
 
-    def _decision(self, job_id: str, status: str, message: str = "") -> JobDecision:
+    def _decision(
+        self, job_id: str, status: JobStatus, message: str = ""
+    ) -> JobDecision:
         session = self._sessions.get(job_id)
         features: tuple[OperatorFeature, ...] = ()
-        if session is not None and status in (*ACTIVE, "succeeded"):
+        if session is not None and (
+            status in ACTIVE_JOB_STATUSES or status is JobStatus.SUCCEEDED
+        ):
             policy = self._ctx.config.counterpart(session.counterpart).policy
             features = tuple(
                 OperatorFeature(
-                    i, c if policy.disclose_feature_names else f"f{i + 1:03d}", k
+                    i, session.display_name(i, policy.disclose_feature_names), k
                 )
-                for i, (c, k) in enumerate(
-                    zip(session.columns, session.kinds, strict=True)
-                )
+                for i, k in enumerate(session.kinds)
             )
         min_batch = 0
         if session is not None:
@@ -218,7 +185,7 @@ class JobDesk:
             try:
                 columns, kinds = self._check(peer, proposal)
             except (PermissionDenied, InvalidArgument) as exc:
-                store.set_job_status(job.id, "refused", error=str(exc))
+                store.set_job_status(job.id, JobStatus.REFUSED, error=str(exc))
                 log.info(
                     "job refused", extra={"job": job.id, "counterpart": peer.party_id}
                 )
@@ -227,18 +194,18 @@ class JobDesk:
             policy = self._policy(peer)
             if policy.approval == "auto":
                 store.set_job_status(
-                    job.id, "approved", result={"approved_by": "policy"}
+                    job.id, JobStatus.APPROVED, result={"approved_by": "policy"}
                 )
-                return self._decision(job.id, "approved")
-            store.set_job_status(job.id, "pending_approval")
+                return self._decision(job.id, JobStatus.APPROVED)
+            store.set_job_status(job.id, JobStatus.PENDING_APPROVAL)
             return self._decision(
                 job.id,
-                "pending_approval",
+                JobStatus.PENDING_APPROVAL,
                 "waiting for the operator's approval"
                 f" (operator-node jobs approve {job.id})",
             )
 
-    def _own_job(self, peer: Peer, job_id: str):
+    def _own_job(self, peer: Peer, job_id: str) -> Job:
         try:
             job = self._ctx.store.get_job(job_id)
         except StoreError:
@@ -249,21 +216,23 @@ class JobDesk:
 
     def status(self, peer: Peer, job_id: str) -> JobDecision:
         job = self._own_job(peer, job_id)
-        if job.status in ACTIVE and job_id not in self._sessions:
+        if job.status in ACTIVE_JOB_STATUSES and job_id not in self._sessions:
             with self._lock:
                 self._restore(job)
             job = self._ctx.store.get_job(job_id)
         return self._decision(job.id, job.status, job.error)
 
-    def _restore(self, job) -> None:
+    def _restore(self, job: Job) -> None:
         """A session for a job approved from the CLI (or before a restart). A job
         that was already running loses its protocol state with the process, and with
         it the record of which once-per-job steps were taken: it fails."""
         if job.id in self._sessions:
             return
-        if job.status == "running":
+        if job.status is JobStatus.RUNNING:
             self._ctx.store.set_job_status(
-                job.id, "failed", error="operator restarted while the job was running"
+                job.id,
+                JobStatus.FAILED,
+                error="operator restarted while the job was running",
             )
             raise FailedPrecondition(
                 f"job {job.id} failed: the operator restarted while it was running"
@@ -276,16 +245,16 @@ class JobDesk:
     def session(self, peer: Peer, job_id: str) -> JobSession:
         """The active session of an approved job of this peer, or a clear refusal."""
         job = self._own_job(peer, job_id)
-        if job.status not in ACTIVE:
+        if job.status not in ACTIVE_JOB_STATUSES:
             raise FailedPrecondition(
-                f"job {job_id} is {job.status.replace('_', ' ')}, not approved"
+                f"job {job_id} is {job.status.value.replace('_', ' ')}, not approved"
             )
         with self._lock:
             if job_id not in self._sessions:
                 self._restore(job)
             return self._sessions[job_id]
 
-    def _alignment(self, peer: Peer, binding: JobBinding):
+    def _alignment(self, peer: Peer, binding: JobBinding) -> tuple[Alignment, Dataset]:
         """The alignment a binding names, checked against this peer and our data."""
         try:
             alignment = load_alignment(self._ctx.config.state_dir, binding.alignment_id)
@@ -337,9 +306,7 @@ class JobDesk:
         session.claim("binding to an alignment")
         try:
             alignment, dataset = self._alignment(peer, binding)
-            bits = np.frombuffer(binding.validation_bitmap, dtype=np.uint8)
-            unpacked = np.unpackbits(bits, bitorder="little")
-            validation = unpacked[: binding.rows].astype(bool)
+            validation = binding.validation
             rows = np.asarray(alignment.local_rows, dtype=np.int64)
             self._check_differencing(peer, binding.job_id, rows[~validation])
         except BaseException:
@@ -347,8 +314,8 @@ class JobDesk:
             raise
         session.rows, session.validation, session.dataset = rows, validation, dataset
         store = self._ctx.store
-        if store.get_job(binding.job_id).status == "approved":
-            store.set_job_status(binding.job_id, "running")
+        if store.get_job(binding.job_id).status is JobStatus.APPROVED:
+            store.set_job_status(binding.job_id, JobStatus.RUNNING)
         store.append_audit(
             "job.bound",
             counterpart=peer.party_id,
@@ -359,43 +326,45 @@ class JobDesk:
                 "validation_rows": int(validation.sum()),
             },
         )
-        return self._decision(binding.job_id, "running")
+        return self._decision(binding.job_id, JobStatus.RUNNING)
 
     def finish(self, peer: Peer, outcome: JobOutcome) -> JobDecision:
         job = self._own_job(peer, outcome.job_id)
-        status = "succeeded" if outcome.succeeded else "failed"
-        if job.status in ACTIVE:
+        status = JobStatus.SUCCEEDED if outcome.succeeded else JobStatus.FAILED
+        if job.status in ACTIVE_JOB_STATUSES:
             self._ctx.store.set_job_status(
                 job.id, status, result={"bank_message": outcome.message}
             )
         with self._lock:
             session = self._sessions.pop(job.id, None)
         if session is not None:
-            session.state.clear()
+            session.close()
         return self._decision(job.id, status, outcome.message)
 
 
 def approve_job(ctx: NodeContext, job_id: str, approved: bool, reason: str) -> str:
     """CLI action: approve or refuse a job waiting for manual approval."""
     job = ctx.store.get_job(job_id)
-    if job.status != "pending_approval":
-        raise StoreError(f"job {job_id} is {job.status}, not pending approval")
+    if job.status is not JobStatus.PENDING_APPROVAL:
+        raise StoreError(f"job {job_id} is {job.status.value}, not pending approval")
     if approved:
-        ctx.store.set_job_status(job_id, "approved", result={"approved_by": "operator"})
+        ctx.store.set_job_status(
+            job_id, JobStatus.APPROVED, result={"approved_by": "operator"}
+        )
         return f"job {job_id} approved"
     ctx.store.set_job_status(
-        job_id, "refused", error=reason or "refused by the operator"
+        job_id, JobStatus.REFUSED, error=reason or "refused by the operator"
     )
     return f"job {job_id} refused"
 
 
-def describe_job(job) -> str:
+def describe_job(job: Job) -> str:
     proposal = job.spec.get("proposal", {})
     return json.dumps(
         {
             "id": job.id,
             "counterpart": job.counterpart,
-            "status": job.status,
+            "status": job.status.value,
             **proposal,
         },
         indent=2,

@@ -9,7 +9,7 @@ Refusals carry the status the bank sees and a stable reason for the audit chain:
   would let a later intersection session reveal which records a count was made of);
 - unbalanced mode not enabled for the counterpart: PERMISSION_DENIED.
 Open sessions and the daily budget need the node's state and are checked in
-operator_node/psi.py, also as RESOURCE_EXHAUSTED.
+operator_node/psi/sessions.py, also as RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations

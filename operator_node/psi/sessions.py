@@ -1,8 +1,8 @@
 """The operator's passive role in the PSI: policy checks, sessions, blinded sets.
 
 The operator serves its subscriber data source (`psi.source`, else the counterpart's
-`policy.source`; see psi_data.py). Every Open is checked before any data moves
-(psi_policy.py, then open sessions and the daily budget of psi_quota.py); each refusal
+`policy.source`; see data.py). Every Open is checked before any data moves
+(policy.py, then open sessions and the daily budget of quota.py); each refusal
 is written to the audit chain as `psi.refused` with its reason. Accepted sessions are
 audited as `psi.session.opened` and `psi.session.finished` (sizes only; mode both adds
 the number of aligned rows and the alignment's digest), abandoned ones as
@@ -30,10 +30,10 @@ import numpy as np
 from node_core.config import ConfigError, CounterpartConfig
 from node_core.ingest import IngestionError
 from node_core.node import NodeContext, Registration
-from operator_node.psi_data import Subscribers, SubscriberSources
-from operator_node.psi_epochs import EpochSets, epoch_of
-from operator_node.psi_policy import Refusal, check_request
-from operator_node.psi_quota import DailyBudget
+from operator_node.psi.data import Subscribers, SubscriberSources
+from operator_node.psi.epochs import EpochSets, epoch_of
+from operator_node.psi.policy import Refusal, check_request
+from operator_node.psi.quota import DailyBudget
 from protocol.auth import PeerDirectory
 from protocol.domain import Peer, StreamHeader
 from protocol.errors import (

@@ -1,4 +1,4 @@
-"""The operator's side of two-party logistic regression (protocol.hetero_lr).
+"""The operator's passive role in two-party logistic regression (protocol.hetero_lr).
 
 Per job: the operator standardises its selected features on the training rows, keeps
 its CKKS key, holds its own weights encrypted under the bank's key and answers the
@@ -14,24 +14,27 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from models.preprocess import FeaturePreprocessor
-from node_core.models import ModelRegistry
-from node_core.node import NodeContext
-from operator_node.jobs import JobDesk, JobSession
+from node_core.model_registry import ModelPart
+from node_core.node import Registration
+from operator_node.roles.base import PassiveRole
+from protocol.auth import PeerDirectory
 from protocol.crypto.ckks import PRECISE, CkksContext
-from protocol.domain import Peer
+from protocol.domain import Peer, Split
 from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from protocol.hetero_lr import messages as m
 from protocol.hetero_lr.party import (
-    CLIP,
+    MAX_CLIP,
     LrHyper,
     OperatorLrParty,
     ProtocolStateError,
     evaluation_chunks,
 )
+from protocol.hetero_lr.service import PROTOCOL, hetero_lr_service
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +53,18 @@ class _LrJob:
     party: OperatorLrParty
     preprocessor: FeaturePreprocessor
     columns: list[str]
-    positions: dict[str, np.ndarray]  # split -> aligned positions
-    chunks: dict[str, list[np.ndarray]]  # split -> evaluation chunks
+    positions: dict[Split, np.ndarray]  # aligned positions per split
+    chunks: dict[Split, list[np.ndarray]]  # evaluation chunks per split
     min_batch: int
     max_epochs: int
     phase: str = "ready"
     epoch: int = 0
     trained_rows: int = 0  # epochs are counted here, never taken from the bank
     step_due: bool = False  # the bank owes the step computed in the last Backward
-    evaluated: set[tuple[int, str, int]] = field(default_factory=set)
+    evaluated: set[tuple[int, Split, int]] = field(default_factory=set)
     bank_logits: bytes = b""
     weights: np.ndarray | None = None
-    scored: set[str] = field(default_factory=set)
+    scored: set[Split] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def allow(self, call: str) -> None:
@@ -73,36 +76,43 @@ class _LrJob:
     @property
     def passes(self) -> int:
         """Full passes over the training rows so far (the operator's epoch count)."""
-        return self.trained_rows // len(self.positions["train"])
+        return self.trained_rows // len(self.positions[Split.TRAIN])
 
     def advance(self, call: str, then: str) -> None:
         self.allow(call)
         self.phase = then
 
 
-class OperatorLr:
-    """Handler of the HeteroLr service."""
+class OperatorLr(PassiveRole[_LrJob]):
+    """The passive role of model type hetero_lr: handler of the HeteroLr service."""
 
-    def __init__(self, ctx: NodeContext, desk: JobDesk) -> None:
-        self._ctx = ctx
-        self._desk = desk
-        self._models = ModelRegistry(ctx.config.state_dir, ctx.store)
-        self._setup_lock = threading.Lock()
+    model_type: ClassVar[str] = "hetero_lr"
+    protocol = PROTOCOL
+    title: ClassVar[str] = "logistic regression"
 
-    def _job(self, peer: Peer, job_id: str) -> tuple[JobSession, _LrJob]:
-        session = self._desk.session(peer, job_id)
-        job = session.state.get("lr")
-        if job is None:
-            raise FailedPrecondition(f"job {job_id}: logistic regression not set up")
-        return session, job
+    def service(self, directory: PeerDirectory) -> Registration:
+        return hetero_lr_service(directory, self)
+
+    def model_part(self, state: _LrJob) -> ModelPart:
+        if state.weights is None:
+            raise FailedPrecondition("logistic regression weights not revealed yet")
+        return ModelPart(
+            kind="hetero_lr.operator",
+            payload={
+                "columns": state.columns,
+                "inputs": state.preprocessor.output_names,
+                "weights": state.weights.tolist(),
+                "preprocessor": state.preprocessor.to_dict(),
+            },
+        )
+
+    def _job(self, peer: Peer, job_id: str) -> _LrJob:
+        return self.job(peer, job_id)[1]
 
     def setup(self, peer: Peer, request: m.LrSetup) -> m.LrSetupReply:
-        session = self._desk.session(peer, request.job_id)
-        if session.validation is None:
-            raise FailedPrecondition(
-                f"job {request.job_id} is not bound to an alignment"
-            )
-        policy = self._ctx.config.counterpart(peer.party_id).policy
+        session = self.desk.session(peer, request.job_id)
+        positions = session.positions()
+        policy = self.ctx.config.counterpart(peer.party_id).policy
         if request.batch_size < policy.min_batch_size:
             raise PermissionDenied(
                 f"batch size {request.batch_size} is below the minimum of"
@@ -119,9 +129,6 @@ class OperatorLr:
                 f"a model needs at least {policy.min_model_features} operator features"
                 f" (policy.min_model_features); the job selected {len(features)}"
             )
-        validation = session.validation
-        positions = {"train": np.flatnonzero(~validation),
-                     "validation": np.flatnonzero(validation)}  # fmt: skip
         if min(len(p) for p in positions.values()) < policy.min_batch_size:
             raise PermissionDenied(
                 "each split needs at least the minimum batch of"
@@ -129,16 +136,7 @@ class OperatorLr:
             )
         try:
             bank_context = CkksContext.from_bytes(request.bank_context)
-            hyper = LrHyper(
-                learning_rate=request.learning_rate,
-                optimizer=request.optimizer,
-                momentum=request.momentum,
-                lr_decay=request.lr_decay,
-                l2=request.l2,
-                terms=request.sigmoid_terms,
-                fit_range=request.sigmoid_range,
-                period=request.sigmoid_period,
-            )
+            hyper = LrHyper.of_setup(request)
         except ValueError as exc:
             raise InvalidArgument(f"LrSetupRequest: {exc}") from None
         if bank_context.preset != PRECISE:
@@ -147,10 +145,10 @@ class OperatorLr:
             )
         columns = [session.columns[f] for f in features]
         frame = session.features()[columns]
-        clip = min(request.clip or CLIP, CLIP)
+        clip = min(request.clip or MAX_CLIP, MAX_CLIP)  # 0: the protocol maximum
         kinds = {c: session.kind(c) for c in columns}
         pre = FeaturePreprocessor.fit(
-            frame.iloc[positions["train"]],
+            frame.iloc[positions[Split.TRAIN]],
             kinds,
             clip=clip,
             min_count=policy.min_batch_size,
@@ -164,22 +162,24 @@ class OperatorLr:
             hyper,
             peer_intercept=request.bank_dim - 1,
         )
+        # The fixed evaluation chunks: the validation split, and the first N/2
+        # positions of the train split as a sample (the bank computes the same).
         chunks = {
-            "train": evaluation_chunks(
-                min(PRECISE.slots, len(positions["train"])), PRECISE.slots
+            Split.TRAIN: evaluation_chunks(
+                min(PRECISE.slots, len(positions[Split.TRAIN])), PRECISE.slots
             ),
-            "validation": evaluation_chunks(
-                len(positions["validation"]), PRECISE.slots
+            Split.VALIDATION: evaluation_chunks(
+                len(positions[Split.VALIDATION]), PRECISE.slots
             ),
         }
-        with self._setup_lock:
-            if "lr" in session.state:
-                raise FailedPrecondition(f"job {request.job_id}: already set up")
-            session.state["lr"] = _LrJob(
+        session.attach(
+            self.state_key,
+            _LrJob(
                 party, pre, columns, positions, chunks, policy.min_batch_size,
                 policy.max_epochs,
-            )  # fmt: skip
-        self._ctx.store.append_audit(
+            ),
+        )  # fmt: skip
+        self.ctx.store.append_audit(
             "lr.setup",
             counterpart=peer.party_id,
             subject=request.job_id,
@@ -188,8 +188,8 @@ class OperatorLr:
         return m.LrSetupReply(
             keys.public_bytes(),
             len(pre.output_names),
-            len(positions["train"]),
-            len(positions["validation"]),
+            len(positions[Split.TRAIN]),
+            len(positions[Split.VALIDATION]),
         )
 
     def _check_rows(self, job: _LrJob, request: m.LrForward) -> np.ndarray:
@@ -209,12 +209,12 @@ class OperatorLr:
             key = (job.passes, request.split, index)
             if key in job.evaluated:
                 raise PermissionDenied(
-                    f"the {request.split} chunk {index} was already evaluated since"
-                    " the last full training pass"
+                    f"the {request.split.value} chunk {index} was already evaluated"
+                    " since the last full training pass"
                 )
             job.evaluated.add(key)
         else:
-            if request.split != m.TRAIN:
+            if request.split is not Split.TRAIN:
                 raise InvalidArgument("training batches come from the train split")
             if len(rows) < job.min_batch:
                 raise PermissionDenied(
@@ -229,12 +229,12 @@ class OperatorLr:
         positions = job.positions[request.split]
         if rows.max(initial=-1) >= len(positions) or rows.min(initial=0) < 0:
             raise InvalidArgument(
-                f"row position out of range for the {request.split} split"
+                f"row position out of range for the {request.split.value} split"
             )
         return positions[rows]
 
     def forward(self, peer: Peer, request: m.LrForward) -> m.LrForwardReply:
-        _, job = self._job(peer, request.job_id)
+        job = self._job(peer, request.job_id)
         with job.lock:
             if request.epoch < job.epoch:
                 raise FailedPrecondition("HeteroLr: epochs only move forward")
@@ -263,7 +263,7 @@ class OperatorLr:
             return m.LrForwardReply(job.party.masked_logits())
 
     def sigmoid(self, peer: Peer, request: m.LrSigmoid) -> m.LrSigmoidReply:
-        _, job = self._job(peer, request.job_id)
+        job = self._job(peer, request.job_id)
         with job.lock:
             job.advance("sigmoid", "sigmoid")
             masked, negated = job.party.sigmoid(
@@ -272,7 +272,7 @@ class OperatorLr:
             return m.LrSigmoidReply(masked, negated)
 
     def backward(self, peer: Peer, request: m.LrBackward) -> m.LrBackwardReply:
-        _, job = self._job(peer, request.job_id)
+        job = self._job(peer, request.job_id)
         with job.lock:
             job.advance("backward", "ready")
             job.step_due = True
@@ -286,20 +286,20 @@ class OperatorLr:
             return m.LrBackwardReply(tuple(products), tuple(step))
 
     def loss(self, peer: Peer, request: m.LrLoss) -> m.LrLossReply:
-        _, job = self._job(peer, request.job_id)
+        job = self._job(peer, request.job_id)
         with job.lock:
             job.advance("loss", "ready")
             masked, mask_sum = job.party.loss(job.bank_logits, list(request.loss_terms))
             return m.LrLossReply(masked, mask_sum)
 
-    def keep_best(self, peer: Peer, job_id: str, epoch: int) -> None:
-        _, job = self._job(peer, job_id)
+    def keep_best(self, peer: Peer, request: m.LrKeepBest) -> None:
+        job = self._job(peer, request.job_id)
         with job.lock:
             job.advance("keep_best", "ready")
             job.party.keep_best()
 
     def reveal(self, peer: Peer, request: m.LrReveal) -> m.LrRevealReply:
-        _, job = self._job(peer, request.job_id)
+        job = self._job(peer, request.job_id)
         with job.lock:
             job.advance("reveal", "revealed")
             try:
@@ -309,34 +309,25 @@ class OperatorLr:
             except ValueError as exc:
                 raise InvalidArgument(f"LrRevealRequest: {exc}") from None
             reply = m.LrRevealReply(tuple(float(v) for v in job.party.reveal_sum()))
-        self._models.save(
-            job_id=request.job_id,
-            counterpart=peer.party_id,
-            kind="hetero_lr.operator",
-            payload={
-                "columns": job.columns,
-                "inputs": job.preprocessor.output_names,
-                "weights": job.weights.tolist(),
-                "preprocessor": job.preprocessor.to_dict(),
-            },
-        )
+        self.save_model_part(peer, request.job_id, job)
         return reply
 
-    def partial_scores(self, peer: Peer, job_id: str, split: str) -> np.ndarray:
-        _, job = self._job(peer, job_id)
+    def partial_scores(self, peer: Peer, request: m.LrScores) -> np.ndarray:
+        job_id, split = request.job_id, request.split
+        job = self._job(peer, job_id)
         with job.lock:
             if job.phase != "revealed" or job.weights is None:
                 raise FailedPrecondition(f"job {job_id}: weights not revealed yet")
             if split in job.scored:
                 raise PermissionDenied(
-                    f"job {job_id}: the {split} split was already scored once"
+                    f"job {job_id}: the {split.value} split was already scored once"
                 )
             job.scored.add(split)
             scores = job.party.features[job.positions[split]] @ job.weights
-        self._ctx.store.append_audit(
+        self.ctx.store.append_audit(
             "lr.partial_scores",
             counterpart=peer.party_id,
             subject=job_id,
-            detail={"split": split, "rows": len(scores)},
+            detail={"split": split.value, "rows": len(scores)},
         )
         return scores

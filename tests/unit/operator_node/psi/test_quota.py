@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from operator_node.psi_quota import DailyBudget
+from operator_node.psi.quota import DailyBudget
 
 DAY = 1_790_000_000.0  # some UTC afternoon
 NEXT_DAY = DAY + 86_400

@@ -2,7 +2,7 @@
 
 Operator features: the bank encrypts (y, 1 - y) per training row under a fresh Paillier
 key (owner CRT encryption, 2048 bits), the operator returns re-randomized per-bin sums
-(protocol.binning), the bank decrypts one pair of counts per bin and computes WOE/IV
+(protocol/binning), the bank decrypts one pair of counts per bin and computes WOE/IV
 with models.woe. Bank features: binned and counted locally on the same rows.
 """
 
@@ -17,8 +17,9 @@ import pandas as pd
 
 from models.binning import BinningModel
 from models.woe import WoeIv, woe_iv_from_counts, woe_iv_table
-from protocol.binning import BinSumsRequest, label_packing, request_bin_sums
-from protocol.crypto import paillier
+from protocol.binning.messages import BinSumsParams, Method
+from protocol.binning.party import decrypt_counts, encrypt_labels
+from protocol.binning.service import request_bin_sums
 from protocol.crypto.paillier_keys import generate_keypair
 
 KEY_BITS = 2048
@@ -39,7 +40,7 @@ def operator_iv(
     features: list[int],
     *,
     bins: int,
-    method: str,
+    method: Method,
     chunk_bytes: int,
     deadline_s: float,
 ) -> tuple[list[OperatorIv], dict[str, float]]:
@@ -48,31 +49,25 @@ def operator_iv(
     started = time.perf_counter()
     public_key, private_key = generate_keypair(KEY_BITS)
     timings["keygen_s"] = time.perf_counter() - started
-    y = np.asarray(labels, dtype=np.int64)
-    pairs = np.empty(2 * len(y), dtype=np.int64)
-    pairs[0::2], pairs[1::2] = y, 1 - y
     mark = time.perf_counter()
-    encrypted = paillier.owner_encrypt_vector(
-        private_key, pairs, packing=label_packing(len(y))
-    )
+    encrypted = encrypt_labels(private_key, labels)
     timings["encrypt_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
     reply = request_bin_sums(
         channel,
-        BinSumsRequest(job_id, public_key, tuple(features), bins, method, encrypted),
+        BinSumsParams(job_id, public_key, tuple(features), bins, method),
+        encrypted,
         chunk_bytes,
         deadline_s,
     )
     timings["operator_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    counts = np.asarray(paillier.decrypt_packed(private_key, reply.sums)).reshape(-1, 2)
+    counts = decrypt_counts(private_key, reply)
     timings["decrypt_s"] = time.perf_counter() - mark
-    out, offset = [], 0
-    for feature in reply.layout:
-        block = counts[offset : offset + feature.bins]
-        offset += feature.bins
-        table = woe_iv_from_counts(block[:, 0], block[:, 1])
-        out.append(OperatorIv(feature.feature, feature.name, table, feature.labels))
+    out = [
+        OperatorIv(f.feature, f.name, woe_iv_from_counts(pos, neg), f.labels)
+        for f, (pos, neg) in zip(reply.layout, counts, strict=True)
+    ]
     timings["total_s"] = time.perf_counter() - started
     return out, timings
 
@@ -83,13 +78,13 @@ def bank_iv(
     categorical: list[str],
     *,
     bins: int,
-    method: str,
+    method: Method,
 ) -> tuple[BinningModel, dict[str, WoeIv]]:
     """Local binning and IV of the bank's own features on the training rows."""
     binning = BinningModel.fit(
         frame,
         list(frame.columns),
-        method=method,  # type: ignore[arg-type]
+        method=method,
         n_bins=bins,
         categorical=categorical,
     )

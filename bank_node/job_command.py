@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from bank_node.jobs import JobRunner
+from bank_node.job_runner import JobRunner
 from bank_node.jobspec import load_job_spec
 from node_core.cli import NodeCli, open_node
 

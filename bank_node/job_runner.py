@@ -1,18 +1,21 @@
-"""The bank's job runner: one joint credit model from a JOB.toml, end to end.
+"""The bank's job runner: one joint model from a JOB.toml, end to end, in named stages.
 
-Steps (each recorded in the job's status and the audit table, with progress shown):
-  1. propose the job to the operator, which checks its policy and approves it
-     automatically or waits for `operator-node jobs approve ID`;
-  2. PSI in mode "both" on the bank's labelled rows: both parties learn the
-     intersection (stated in the report) and share a pseudonymous row order;
-  3. a stratified train/validation split, computed by the bank (it holds the labels);
-     the operator only receives which aligned positions are validation rows;
-  4. WOE/IV of the bank's features (local) and the operator's (federated, Paillier);
-     feature selection by IV threshold and/or top-k;
-  5. two-party logistic regression (HE + masking) with early stopping on the
-     validation loss;
-  6. batch prediction (the operator's partial scores, once per split), evaluation,
-     the report folder (HTML + JSON) and the bank's part of the model in its registry.
+Every stage is timed under its name (the summary's `timings`), and the job's status and
+audit entries are recorded in both parties' stores, with progress shown:
+  approve          propose the job; the operator checks its policy and approves it
+                   automatically or waits for `operator-node jobs approve ID`;
+  align            PSI in mode "both" on the bank's labelled rows: both parties learn
+                   the intersection (stated in the report) and share a row order;
+  bind             a stratified train/validation split drawn by the bank (it holds the
+                   labels); the operator only receives which positions are validation;
+  select_features  WOE/IV of the bank's features (local) and the operator's
+                   (federated, Paillier); selection by IV threshold and/or top-k;
+  train            the trainer of the spec's `[model] type` (bank_node/trainers/)
+                   with the operator's passive role of the same type;
+  score            the trainer's scores of both splits;
+  publish          evaluation, the report folder (HTML + JSON), the bank's model part.
+All stages share one channel and one handshake, which checks up front that the
+operator speaks every protocol the job and its trainer need.
 """
 
 from __future__ import annotations
@@ -22,40 +25,49 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from bank_node.hetero_lr import BankLrDriver, LrResult, LrSettings
-from bank_node.iv import OperatorIv, bank_iv, operator_iv
-from bank_node.job_report import JobOutputs, bank_only_auc, publish
+from bank_node import feature_selection
+from bank_node.feature_selection import FeatureSelection
+from bank_node.job_report import JobOutputs, publish
 from bank_node.jobspec import JobSpec, SplitSection
-from bank_node.psi import run_psi
-from models.binning import BinningModel
-from models.preprocess import FeaturePreprocessor
-from models.woe import WoeIv, select_features, woe_transform
+from bank_node.psi import PsiResult, psi_session
+from bank_node.trainers.base import (
+    BankInputs,
+    OperatorInputs,
+    Trainer,
+    TrainingContext,
+)
+from bank_node.trainers.registry import trainer_for
+from models.scorecard import ScorecardScale
 from node_core.config import ConfigError
 from node_core.ingest import Dataset
-from node_core.node import NodeContext
-from protocol.domain import JobBinding, JobDecision, JobOutcome, JobProposal
-from protocol.errors import FailedPrecondition, PermissionDenied
-from protocol.hetero_lr.party import LrHyper
-from protocol.hetero_lr.service import HeteroLrClient
+from node_core.node import NodeContext, PeerLink
+from protocol.binning.service import PROTOCOL as BINNING
+from protocol.domain import ACTIVE_JOB_STATUSES, JobStatus, Split
+from protocol.errors import PermissionDenied
 from protocol.ids import new_hex_id
-from protocol.jobs import JobsClient
+from protocol.jobs.messages import (
+    JobBinding,
+    JobDecision,
+    JobOutcome,
+    JobProposal,
+    split_positions,
+)
+from protocol.jobs.service import PROTOCOL as JOBS
+from protocol.jobs.service import JobsClient
 from protocol.psi.messages import PsiMode
+from protocol.psi.service import PROTOCOL as PSI
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 APPROVAL_POLL_S = 2.0
-# What a joint credit-model job needs the operator to speak (protocol/version.py).
-JOB_CAPABILITIES = (
-    "jobs/policy/1",
-    "psi/ecdh-x25519/1",
-    "binning/paillier-iv/1",
-    "hetero-lr/ckks-fourier/1",
-)
+# What every joint job needs the operator to speak; the trainer adds its own.
+JOB_CAPABILITIES = (JOBS.capability, PSI.capability, BINNING.capability)
 
 
 def validation_mask(
@@ -106,7 +118,16 @@ class JobRun:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _labelled(dataset: Dataset, label: str | None) -> tuple[Dataset, int]:
+@dataclass(frozen=True, kw_only=True)
+class AlignedRows:
+    """The bind stage's result: the aligned rows, their labels and the split."""
+
+    rows: np.ndarray  # the bank's dataset row per aligned position
+    labels: np.ndarray  # 0/1 per aligned position
+    positions: dict[Split, np.ndarray]
+
+
+def _labelled(dataset: Dataset) -> tuple[Dataset, np.ndarray, int]:
     if dataset.label is None:
         raise ConfigError(f"data source {dataset.name!r} declares no label column")
     keep = ~np.isnan(dataset.label)
@@ -120,7 +141,7 @@ def _labelled(dataset: Dataset, label: str | None) -> tuple[Dataset, int]:
         source_rows=dataset.source_rows[keep],
         report=dataset.report,
     )
-    return sub, int((~keep).sum())
+    return sub, dataset.label[keep].astype(np.int64), int((~keep).sum())
 
 
 class JobRunner:
@@ -132,41 +153,19 @@ class JobRunner:
         self.progress = progress
         self.job_id = new_hex_id()
         self.timings: dict[str, float] = {}
+        trainer = trainer_for(spec.model.type)
+        if trainer is None:
+            raise ConfigError(f"{spec.source}: model.type: no trainer for it")
+        self.trainer: Trainer[Any, Any] = trainer
 
-    def _timed(self, name: str, started: float) -> None:
+    def _stage(self, name: str, work: Callable[[], T]) -> T:
+        """Run one named stage and record its wall time."""
+        started = time.perf_counter()
+        result = work()
         self.timings[name] = round(time.perf_counter() - started, 3)
+        return result
 
-    # ---- steps -------------------------------------------------------------------
-    def _approve(self, jobs: JobsClient, rows: int) -> JobDecision:
-        spec = self.spec
-        decision = jobs.propose(
-            JobProposal(
-                job_id=self.job_id,
-                purpose=spec.job.purpose,
-                features=spec.operator.features,
-                model=spec.model.type,
-                max_rows=rows,
-                batch_size=spec.model.batch_size,
-                description=spec.job.description or spec.job.name,
-            )
-        )
-        waited = 0.0
-        if decision.status == "pending_approval":
-            self.progress(decision.message)
-        while decision.status == "pending_approval":
-            time.sleep(APPROVAL_POLL_S)
-            waited += APPROVAL_POLL_S
-            decision = jobs.status(self.job_id)
-            if waited % 60 < APPROVAL_POLL_S:
-                self.progress(
-                    f"still waiting for the operator's approval ({waited:.0f} s)"
-                )
-        if decision.status not in ("approved", "running"):
-            raise PermissionDenied(
-                f"the operator did not approve job {self.job_id}: {decision.message}"
-            )
-        return decision
-
+    # ---- the job -------------------------------------------------------------------
     def run(self) -> JobRun:
         ctx, spec = self.ctx, self.spec
         counterpart = spec.job.counterpart
@@ -185,7 +184,7 @@ class JobRunner:
             )
         store = ctx.store
         store.create_job(
-            "hetero_lr",
+            spec.model.type,
             counterpart,
             {
                 "name": spec.job.name,
@@ -198,133 +197,130 @@ class JobRunner:
         try:
             result = self._run(counterpart)
         except BaseException as exc:
-            store.set_job_status(self.job_id, "failed", error=str(exc)[:500])
+            store.set_job_status(self.job_id, JobStatus.FAILED, error=str(exc)[:500])
             try:
                 with ctx.channel(counterpart) as channel:
                     JobsClient(channel, ctx.limits.deadline_s).finish(
                         JobOutcome(self.job_id, False, type(exc).__name__)
                     )
-            except Exception:
+            except Exception:  # the original error matters more
                 pass
             raise
-        store.set_job_status(self.job_id, "succeeded", result=result.summary)
+        store.set_job_status(self.job_id, JobStatus.SUCCEEDED, result=result.summary)
         return result
 
     def _run(self, counterpart: str) -> JobRun:
-        ctx, spec = self.ctx, self.spec
+        ctx, spec, trainer = self.ctx, self.spec, self.trainer
+        options = spec.model.options
         started = time.perf_counter()
         full = ctx.dataset(spec.data.source)
-        dataset, unlabelled = _labelled(full, spec.data.label)
+        dataset, labels, unlabelled = _labelled(full)
         self.progress(
             f"bank data: {full.report.rows_accepted} accepted rows"
             f" ({full.report.rows_rejected} rejected), {unlabelled} without a label"
             f" excluded, {len(dataset.ids)} labelled"
         )
-        with ctx.channel(counterpart) as channel:
-            jobs = JobsClient(channel, ctx.limits.deadline_s)
-            hello = ctx.handshake(channel, counterpart)
-            missing = [
-                c for c in JOB_CAPABILITIES if c not in hello.shared_capabilities
-            ]
-            if missing:
-                raise FailedPrecondition(
-                    f"{counterpart} does not speak {', '.join(missing)}"
-                )
-            mark = time.perf_counter()
-            decision = self._approve(jobs, len(dataset.ids))
-            self._timed("approval", mark)
-            self.ctx.store.set_job_status(self.job_id, "approved")
-            self.ctx.store.set_job_status(self.job_id, "running")
-            self.progress(
-                f"approved: {len(decision.features)} operator features available"
+        required = (*JOB_CAPABILITIES, *trainer.capabilities)
+        with ctx.link(counterpart, required) as link:
+            jobs = JobsClient(link.channel, ctx.limits.deadline_s)
+            decision = self._stage("approve", lambda: self._approve(jobs, len(labels)))
+            psi = self._stage("align", lambda: self._align(link, dataset))
+            aligned = self._stage("bind", lambda: self._bind(jobs, psi, labels))
+            bank_frame = self._bank_frame(dataset, aligned.rows)
+            selection = self._stage(
+                "select_features",
+                lambda: self._select(link, bank_frame, dataset, aligned, decision),
             )
-            mark = time.perf_counter()
-            psi = run_psi(
-                ctx,
-                counterpart,
-                dataset,
-                PsiMode.BOTH,
-                channel=channel,
-                progress=StageProgress(self.progress),
+            context = self._context(
+                link, aligned, bank_frame, dataset, selection, decision
             )
-            self._timed("psi", mark)
-            alignment = psi.alignment
-            assert alignment is not None
-            rows = alignment.local_rows
-            self.progress(
-                f"psi: {psi.intersection_size} of {psi.bank_set_size} bank rows are"
-                f" operator subscribers ({self.timings['psi']:.1f} s)"
+            model = self._stage("train", lambda: trainer.train(context, options))
+            scored = self._stage(
+                "score", lambda: trainer.score(context, options, model)
             )
-            labels = dataset.label[rows].astype(np.int64)  # type: ignore[index]
-            validation = validation_mask(labels, spec.split, rows)
-            bitmap = np.packbits(validation, bitorder="little").tobytes()
-            jobs.bind(
-                JobBinding(self.job_id, alignment.alignment_id, len(rows), bitmap)
-            )
-            positions = {
-                "train": np.flatnonzero(~validation),
-                "validation": np.flatnonzero(validation),
-            }
-            bank_frame = self._bank_frame(dataset, rows)
-            y_train = labels[positions["train"]]
-            mark = time.perf_counter()
-            op_ivs, iv_timings = operator_iv(
-                channel,
-                self.job_id,
-                y_train,
-                [f.index for f in decision.features],
-                bins=spec.binning.bins,
-                method=spec.binning.method,
-                chunk_bytes=ctx.limits.chunk_bytes,
-                deadline_s=ctx.limits.stream_deadline_s,
-            )
-            self._timed("operator_iv", mark)
-            categorical = [
-                c for c in bank_frame if dataset.feature_types[c] == "categorical"
-            ]
-            bank_binning, bank_ivs = bank_iv(
-                bank_frame.iloc[positions["train"]],
-                y_train,
-                categorical,
-                bins=spec.binning.bins,
-                method=spec.binning.method,
-            )
-            self.progress(
-                f"information value: {len(op_ivs)} operator features in"
-                f" {self.timings['operator_iv']:.1f} s, {len(bank_ivs)} bank features"
-            )
-            chosen_bank, chosen_op = self._select(bank_ivs, op_ivs)
-            self.progress(
-                f"selected {len(chosen_bank)} bank and {len(chosen_op)} operator"
-                " features"
-            )
-            bank_x, pre = self._bank_inputs(
-                bank_frame[chosen_bank], bank_binning, bank_ivs, positions["train"]
-            )
-            mark = time.perf_counter()
-            lr = self._train(
-                channel, bank_x, labels, positions, chosen_op, decision.min_batch_size
-            )
-            self._timed("training", mark)
-            client = HeteroLrClient(channel, ctx.limits.stream_deadline_s)
-            scores = {
-                split: bank_x[positions[split]] @ lr.weights
-                + client.partial_scores(self.job_id, split, len(positions[split]))
-                for split in ("train", "validation")
-            }
             jobs.finish(JobOutcome(self.job_id, True, "model trained"))
-        self._timed("total", started)
         outputs = JobOutputs(
-            psi.summary(), labels, positions, scores, lr, pre, bank_ivs, op_ivs,
-            chosen_bank, chosen_op, bank_binning, iv_timings,
-            bank_only_auc(bank_x, labels, positions),
-        )  # fmt: skip
-        summary, html, folder = publish(ctx, spec, self.job_id, outputs, self.timings)
+            psi_summary=psi.summary(),
+            rows={s: len(p) for s, p in aligned.positions.items()},
+            selection=selection,
+            scored=scored,
+            model=trainer.describe(context, options, model),
+            model_part=trainer.model_part(context, options, model),
+        )
+        summary, html, folder = self._stage(
+            "publish",
+            lambda: publish(ctx, spec, self.job_id, outputs, self.timings),
+        )
+        self.timings["total"] = round(time.perf_counter() - started, 3)
         self.progress(
             f"validation AUC {summary['validation_auc']:.4f}, KS"
             f" {summary['validation_ks']:.4f}; report: {html}"
         )
         return JobRun(self.job_id, folder, summary)
+
+    # ---- stages ----------------------------------------------------------------------
+    def _approve(self, jobs: JobsClient, rows: int) -> JobDecision:
+        spec = self.spec
+        decision = jobs.propose(
+            JobProposal(
+                job_id=self.job_id,
+                purpose=spec.job.purpose,
+                features=spec.operator.features,
+                model=spec.model.type,
+                max_rows=rows,
+                batch_size=spec.model.options.batch_size,
+                description=spec.job.description or spec.job.name,
+            )
+        )
+        waited = 0.0
+        if decision.status is JobStatus.PENDING_APPROVAL:
+            self.progress(decision.message)
+        while decision.status is JobStatus.PENDING_APPROVAL:
+            time.sleep(APPROVAL_POLL_S)
+            waited += APPROVAL_POLL_S
+            decision = jobs.status(self.job_id)
+            if waited % 60 < APPROVAL_POLL_S:
+                self.progress(
+                    f"still waiting for the operator's approval ({waited:.0f} s)"
+                )
+        if decision.status not in ACTIVE_JOB_STATUSES:
+            raise PermissionDenied(
+                f"the operator did not approve job {self.job_id}: {decision.message}"
+            )
+        store = self.ctx.store
+        store.set_job_status(self.job_id, JobStatus.APPROVED)
+        store.set_job_status(self.job_id, JobStatus.RUNNING)
+        self.progress(f"approved: {len(decision.features)} operator features available")
+        return decision
+
+    def _align(self, link: PeerLink, dataset: Dataset) -> PsiResult:
+        started = time.perf_counter()
+        psi = psi_session(
+            self.ctx,
+            link,
+            dataset,
+            PsiMode.BOTH,
+            progress=StageProgress(self.progress),
+        )
+        self.progress(
+            f"psi: {psi.intersection_size} of {psi.bank_set_size} bank rows are"
+            f" operator subscribers ({time.perf_counter() - started:.1f} s)"
+        )
+        return psi
+
+    def _bind(
+        self, jobs: JobsClient, psi: PsiResult, labels: np.ndarray
+    ) -> AlignedRows:
+        alignment = psi.alignment
+        if alignment is None:
+            raise RuntimeError("a PSI session in mode both returned no alignment")
+        rows = alignment.local_rows
+        aligned_labels = labels[rows]
+        validation = validation_mask(aligned_labels, self.spec.split, rows)
+        jobs.bind(JobBinding(self.job_id, alignment.alignment_id, validation))
+        return AlignedRows(
+            rows=rows, labels=aligned_labels, positions=split_positions(validation)
+        )
 
     def _bank_frame(self, dataset: Dataset, rows: np.ndarray) -> pd.DataFrame:
         frame = dataset.features.iloc[rows].reset_index(drop=True)
@@ -339,81 +335,66 @@ class JobRunner:
         return frame
 
     def _select(
-        self, bank_ivs: dict[str, WoeIv], op_ivs: list[OperatorIv]
-    ) -> tuple[list[str], list[int]]:
-        sel = self.spec.selection
-        iv = {f"bank:{k}": v.iv for k, v in bank_ivs.items()}
-        iv |= {f"operator:{o.index}": o.table.iv for o in op_ivs}
-        chosen = select_features(iv, min_iv=sel.min_iv, top_k=sel.top_k)
-        bank = [c.split(":", 1)[1] for c in chosen if c.startswith("bank:")]
-        operator = [
-            int(c.split(":", 1)[1]) for c in chosen if c.startswith("operator:")
-        ]
-        if not operator:
-            raise ConfigError(
-                f"{self.spec.source}: selection: no operator feature passes the"
-                " selection; lower selection.min_iv or raise selection.top_k"
-            )
-        return [c for c in bank_ivs if c in bank], sorted(operator)
-
-    def _bank_inputs(
         self,
-        frame: pd.DataFrame,
-        binning: BinningModel,
-        ivs: dict[str, WoeIv],
-        train: np.ndarray,
-    ) -> tuple[np.ndarray, FeaturePreprocessor]:
-        spec = self.spec.model
-        if spec.woe_bank_features:
-            bins = binning.transform(frame)
-            frame = woe_transform(bins, {c: ivs[c].woe for c in frame.columns})
-            kinds = {c: "numeric" for c in frame.columns}
-        else:
-            kinds = {
-                c: self.ctx.dataset(self.spec.data.source).feature_types[c]
-                for c in frame.columns
-            }
-        clip = spec.clip or 8.0
-        pre = FeaturePreprocessor.fit(frame.iloc[train], kinds, clip=clip)
-        if spec.woe_bank_features:
-            for n in pre.numeric:  # WOE values enter the model as they are
-                n.mean, n.std = 0.0, 1.0
-        x = pre.transform(frame)
-        return np.hstack([x, np.ones((len(x), 1))]), pre
-
-    def _train(
-        self,
-        channel: Any,
-        bank_x: np.ndarray,
-        labels: np.ndarray,
-        positions: dict[str, np.ndarray],
-        operator_features: list[int],
-        min_batch: int,
-    ) -> LrResult:
-        spec = self.spec.model
-        hyper = LrHyper(
-            learning_rate=spec.learning_rate,
-            optimizer=spec.optimizer,
-            momentum=spec.momentum,
-            lr_decay=spec.lr_decay,
-            l2=spec.l2,
-        )
-        driver = BankLrDriver(
-            HeteroLrClient(channel, self.ctx.limits.stream_deadline_s),
+        link: PeerLink,
+        bank_frame: pd.DataFrame,
+        dataset: Dataset,
+        aligned: AlignedRows,
+        decision: JobDecision,
+    ) -> FeatureSelection:
+        train = aligned.positions[Split.TRAIN]
+        selection = feature_selection.select(
+            link.channel,
             self.job_id,
-            bank_x,
-            labels.astype(np.float64),
-            positions,
-            operator_features,
-            LrSettings(
-                epochs=spec.epochs,
-                batch_size=spec.batch_size,
-                hyper=hyper,
-                min_batch=min_batch,
-                patience=spec.early_stopping_patience,
-                clip=spec.clip or 8.0,
-                seed=spec.seed,
-            ),
-            self.progress,
+            self.spec,
+            bank_frame,
+            dataset.feature_types,
+            aligned.labels[train],
+            train,
+            [f.index for f in decision.features],
+            self.ctx.limits,
         )
-        return driver.train()
+        self.progress(
+            f"information value: {len(selection.operator_ivs)} operator features in"
+            f" {selection.iv_timings['total_s']:.1f} s,"
+            f" {len(selection.bank_ivs)} bank features"
+        )
+        self.progress(
+            f"selected {len(selection.bank)} bank and {len(selection.operator)}"
+            " operator features"
+        )
+        return selection
+
+    def _context(
+        self,
+        link: PeerLink,
+        aligned: AlignedRows,
+        bank_frame: pd.DataFrame,
+        dataset: Dataset,
+        selection: FeatureSelection,
+        decision: JobDecision,
+    ) -> TrainingContext:
+        scale = self.spec.report.scorecard
+        return TrainingContext(
+            job_id=self.job_id,
+            channel=link.channel,
+            limits=self.ctx.limits,
+            labels=aligned.labels,
+            positions=aligned.positions,
+            stable_key=aligned.rows,
+            bank=BankInputs(
+                frame=bank_frame[selection.bank],
+                kinds=dataset.feature_types,
+                binning=selection.bank_binning,
+                ivs=selection.bank_ivs,
+            ),
+            operator=OperatorInputs(
+                indexes=tuple(selection.operator),
+                names={o.index: o.name for o in selection.operator_ivs},
+                min_batch=decision.min_batch_size,
+            ),
+            scorecard_scale=ScorecardScale(
+                scale.base_points, scale.base_odds, scale.pdo
+            ),
+            progress=self.progress,
+        )

@@ -8,7 +8,8 @@ name the file and the key.
     [split]        validation fraction and seed (stratified by the bank's labels)
     [binning]      bins per feature and method, for WOE/IV
     [selection]    feature selection by IV threshold and/or top-k
-    [model]        the trainer and its hyperparameters
+    [model]        `type` picks the trainer (bank_node/trainers/registry.py); the
+                   other keys are that trainer's options, checked by it
     [report]       output folder, decision threshold, scorecard scaling
 """
 
@@ -18,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bank_node.trainers.base import ModelOptions
+from bank_node.trainers.registry import DEFAULT_MODEL_TYPE, model_types, trainer_for
 from node_core.config import TomlLoader, read_toml
+from protocol.binning.messages import Method
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class SplitSection:
 @dataclass(frozen=True)
 class BinningSection:
     bins: int = 10
-    method: Literal["quantile", "width"] = "quantile"
+    method: Method = "quantile"
 
 
 @dataclass(frozen=True)
@@ -65,20 +69,17 @@ class SelectionSection:
 
 
 @dataclass(frozen=True)
-class ModelSection:
-    type: Literal["hetero_lr"] = "hetero_lr"
-    epochs: int = 30
-    batch_size: int = 4096
-    learning_rate: float = 0.5
-    optimizer: Literal["sgd", "momentum", "nesterov"] = "sgd"
-    momentum: float = 0.9
-    lr_decay: float = 0.0  # lr_t = lr / (1 + lr_decay * epoch)
-    l2: float = 0.0
-    early_stopping_patience: int = 0  # 0 = off; else epochs without val-loss gain
-    woe_bank_features: bool = False
-    # Clip standardised features to +-clip (0 = off); same preprocessing as baselines.
-    clip: float = 0.0
-    seed: int = 7
+class ModelSpec:
+    """The [model] table: the trainer's model type and its own options dataclass."""
+
+    type: str
+    options: ModelOptions
+
+    @classmethod
+    def default(cls) -> ModelSpec:
+        trainer = trainer_for(DEFAULT_MODEL_TYPE)
+        assert trainer is not None
+        return cls(DEFAULT_MODEL_TYPE, trainer.options_type())
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,11 @@ class JobSpec:
     split: SplitSection = field(default_factory=SplitSection)
     binning: BinningSection = field(default_factory=BinningSection)
     selection: SelectionSection = field(default_factory=SelectionSection)
-    model: ModelSection = field(default_factory=ModelSection)
     report: ReportSection = field(default_factory=ReportSection)
+    # Parsed by the trainer its `type` names (parse_model), not by the loader.
+    model: ModelSpec = field(
+        default_factory=lambda: ModelSpec.default(), metadata={"internal": True}
+    )
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 
 
@@ -120,20 +124,31 @@ def _validate(loader: TomlLoader, spec: JobSpec) -> None:
         loader.fail("binning.bins", f"need at least 2 bins, got {spec.binning.bins}")
     if spec.selection.top_k is not None and spec.selection.top_k < 1:
         loader.fail("selection.top_k", "must be >= 1")
-    m = spec.model
-    if m.epochs < 1:
-        loader.fail("model.epochs", "must be >= 1")
-    if m.batch_size < 1:
-        loader.fail("model.batch_size", "must be >= 1")
-    if not 0 < m.momentum < 1:
-        loader.fail("model.momentum", "must be between 0 and 1")
     if not 0 < spec.report.threshold < 1:
         loader.fail("report.threshold", "must be between 0 and 1")
 
 
+def parse_model(loader: TomlLoader, table: Any) -> ModelSpec:
+    """[model]: the trainer its `type` names parses and checks the other keys."""
+    if not isinstance(table, dict):
+        loader.fail("model", f"expected a table, got {type(table).__name__}")
+    model_type = table.get("type", DEFAULT_MODEL_TYPE)
+    trainer = trainer_for(model_type) if isinstance(model_type, str) else None
+    if trainer is None:
+        allowed = ", ".join(repr(t) for t in model_types())
+        loader.fail("model.type", f"must be one of {allowed}, got {model_type!r}")
+    options = trainer.parse_options(
+        loader, {k: v for k, v in table.items() if k != "type"}
+    )
+    return ModelSpec(model_type, options)
+
+
 def parse_job_spec(raw: dict[str, Any], source: Path) -> JobSpec:
     loader = TomlLoader(source)
+    raw = dict(raw)
+    model_table = raw.pop("model", {})
     spec = loader.load(JobSpec, raw, "")
+    model = parse_model(loader, model_table)
     output = spec.report.output
     if not output.is_absolute():  # the default, like every path, is spec-relative
         output = (source.parent / output).resolve()
@@ -141,6 +156,7 @@ def parse_job_spec(raw: dict[str, Any], source: Path) -> JobSpec:
         **{
             **vars(spec),
             "source": source,
+            "model": model,
             "report": ReportSection(
                 output, spec.report.threshold, spec.report.scorecard
             ),

@@ -1,4 +1,5 @@
-"""The bank's active role in the PSI: `run_psi`, used by the CLI and by the job runner.
+"""The bank's active role in the PSI: `run_psi` (the CLI: handshake, then one session)
+and `psi_session` (the job runner, on the link of its one handshake).
 
 One session, pipelined in three threads so both parties' cores stay busy:
   upload    H(x)^b of the bank's set, in a secret random order, as the pool blinds it;
@@ -32,7 +33,7 @@ import psutil
 
 from bank_node.psi_cache import OperatorSetCache
 from node_core.ingest import Dataset
-from node_core.node import NodeContext
+from node_core.node import NodeContext, PeerLink
 from protocol.errors import FailedPrecondition, InvalidArgument
 from protocol.psi.alignment import (
     Alignment,
@@ -304,22 +305,34 @@ def run_psi(
     progress: Progress | None = None,
     pool: PsiPool | None = None,
 ) -> PsiResult:
-    """Intersect the dataset's accepted ids with the counterpart's set."""
+    """Handshake (on `channel`, or a new channel), then intersect the dataset's
+    accepted ids with the counterpart's set."""
+    with ctx.link(counterpart, (CAPABILITY,), channel) as link:
+        return psi_session(
+            ctx, link, dataset, mode, unbalanced=unbalanced, progress=progress,
+            pool=pool,
+        )  # fmt: skip
+
+
+def psi_session(
+    ctx: NodeContext,
+    link: PeerLink,
+    dataset: Dataset,
+    mode: PsiMode,
+    *,
+    unbalanced: bool = False,
+    progress: Progress | None = None,
+    pool: PsiPool | None = None,
+) -> PsiResult:
+    """One session on a link whose handshake is done and shares CAPABILITY."""
+    if CAPABILITY not in link.hello.shared_capabilities:
+        raise FailedPrecondition(f"{link.counterpart} does not speak {CAPABILITY}")
     report = progress or (lambda stage, done, total: None)
     pool = pool or shared_pool(ctx.config.psi.workers)
-    own_channel = channel is None
-    channel = channel or ctx.channel(counterpart)
-    try:
-        hello = ctx.handshake(channel, counterpart)
-        if CAPABILITY not in hello.shared_capabilities:
-            raise FailedPrecondition(f"{counterpart} does not speak {CAPABILITY}")
-        pool.warm_up()
-        return _session(
-            ctx, channel, counterpart, dataset, mode, unbalanced, pool, report
-        )
-    finally:
-        if own_channel:
-            channel.close()
+    pool.warm_up()
+    return _session(
+        ctx, link.channel, link.counterpart, dataset, mode, unbalanced, pool, report
+    )
 
 
 def _session(

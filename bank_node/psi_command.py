@@ -28,6 +28,7 @@ from bank_node.psi import PsiResult, run_psi
 from node_core.cli import NodeCli, open_node, print_json
 from node_core.config import DataSourceConfig
 from node_core.ingest import Dataset, load_dataset
+from protocol.domain import JobStatus
 from protocol.psi.messages import PsiMode
 
 
@@ -89,7 +90,7 @@ def _psi(args: argparse.Namespace) -> int:
     mode = PsiMode(args.mode)
     spec = {"input": str(src.path), "mode": mode.value, "unbalanced": args.unbalanced}
     job = ctx.store.create_job("psi", counterpart, spec)
-    ctx.store.set_job_status(job.id, "running")
+    ctx.store.set_job_status(job.id, JobStatus.RUNNING)
     out_dir = args.output or ctx.config.state_dir / "psi" / job.id
     try:
         started = time.perf_counter()
@@ -115,10 +116,14 @@ def _psi(args: argparse.Namespace) -> int:
         }
         write_outputs(out_dir, dataset, result, summary)
     except BaseException as exc:
-        ctx.store.set_job_status(job.id, "failed", error=str(exc) or type(exc).__name__)
+        ctx.store.set_job_status(
+            job.id, JobStatus.FAILED, error=str(exc) or type(exc).__name__
+        )
         raise
     ctx.store.set_job_status(
-        job.id, "succeeded", result={k: v for k, v in summary.items() if k != "input"}
+        job.id,
+        JobStatus.SUCCEEDED,
+        result={k: v for k, v in summary.items() if k != "input"},
     )
     print_json(summary)
     return 0

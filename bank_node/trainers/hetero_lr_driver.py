@@ -1,7 +1,9 @@
 """The bank's driver of two-party logistic regression (protocol.hetero_lr).
 
 The bank chooses the batches (a fresh permutation of the training rows every epoch,
-batches of at least the operator's minimum size), runs the three calls per batch,
+drawn over the bank's own row order so a seed gives the same batches whatever order
+the PSI session aligned the rows in; batches of at least the operator's minimum
+size), runs the three calls per batch,
 evaluates the training and validation loss after every epoch (each a flooded sum, the
 only values it learns), keeps the best epoch for early stopping, and finally learns its
 own weights while the operator learns its own.
@@ -10,14 +12,20 @@ own weights while the operator learns its own.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from protocol.crypto.ckks import PRECISE, CkksContext
+from protocol.domain import Split
 from protocol.hetero_lr import messages as m
-from protocol.hetero_lr.party import BankLrParty, LrHyper, evaluation_chunks
+from protocol.hetero_lr.party import (
+    DEFAULT_CLIP,
+    BankLrParty,
+    LrHyper,
+    evaluation_chunks,
+)
 from protocol.hetero_lr.service import HeteroLrClient
 
 Progress = Callable[[str], None]
@@ -30,7 +38,7 @@ class LrSettings:
     hyper: LrHyper
     min_batch: int = 1  # the operator's policy minimum of distinct rows per batch
     patience: int = 0
-    clip: float = 8.0
+    clip: float = DEFAULT_CLIP
     seed: int = 7
 
 
@@ -50,6 +58,28 @@ class LrResult:
     seconds_per_epoch: float
 
 
+def draw_batches(
+    train_key: np.ndarray,
+    batch_size: int,
+    min_batch: int,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
+    """One epoch's batches: positions within the train split, a fresh permutation
+    split into batches of about batch_size rows, none below the operator's minimum
+    (never a small trailing batch).
+
+    `train_key[i]` is the bank's own row of train position i. The permutation is drawn
+    over the positions sorted by it, so a seed gives the same people in the same
+    batches whatever order the PSI session aligned the rows in.
+    """
+    n_train = len(train_key)
+    stable = np.argsort(train_key, kind="stable")
+    order = stable[rng.permutation(n_train)]
+    count = max(1, -(-n_train // batch_size))
+    count = max(1, min(count, n_train // max(min_batch, 1)))
+    return list(np.array_split(order, count))
+
+
 class BankLrDriver:
     def __init__(
         self,
@@ -57,10 +87,12 @@ class BankLrDriver:
         job_id: str,
         features: np.ndarray,  # all aligned rows, preprocessed, intercept last
         labels: np.ndarray,  # all aligned rows (0/1)
-        positions: dict[str, np.ndarray],  # "train" / "validation" -> aligned rows
-        operator_features: list[int],
+        positions: Mapping[Split, np.ndarray],  # aligned positions of each split
+        operator_features: Sequence[int],
         settings: LrSettings,
         progress: Progress = lambda _: None,
+        *,
+        stable_key: np.ndarray | None = None,  # bank row per aligned position
     ) -> None:
         self._client = client
         self._job = job_id
@@ -87,13 +119,12 @@ class BankLrDriver:
                 clip=settings.clip,
             )
         )
-        if reply.train_rows != len(positions["train"]) or reply.validation_rows != len(
-            positions["validation"]
-        ):
+        train, validation = positions[Split.TRAIN], positions[Split.VALIDATION]
+        if (reply.train_rows, reply.validation_rows) != (len(train), len(validation)):
             raise RuntimeError(
                 "the operator's split sizes differ from the bank's: "
                 f"{reply.train_rows}/{reply.validation_rows} vs "
-                f"{len(positions['train'])}/{len(positions['validation'])}"
+                f"{len(train)}/{len(validation)}"
             )
         self.operator_dim = reply.operator_dim
         self.party = BankLrParty(
@@ -109,12 +140,14 @@ class BankLrDriver:
         # The operator's fixed evaluation chunks: the validation split, and the first
         # N/2 positions of the (pseudo-randomly ordered) train split as a sample.
         self._chunks = {
-            m.TRAIN: evaluation_chunks(min(slots, len(positions["train"])), slots),
-            m.VALIDATION: evaluation_chunks(len(positions["validation"]), slots),
+            Split.TRAIN: evaluation_chunks(min(slots, len(train)), slots),
+            Split.VALIDATION: evaluation_chunks(len(validation), slots),
         }
         self._pending: tuple[bytes, ...] = ()
         self._pending_epoch = 0
         self._rng = np.random.default_rng(settings.seed)
+        key = np.arange(len(features)) if stable_key is None else stable_key
+        self._train_key = np.asarray(key)[train]
 
     def _take_pending(self) -> tuple[tuple[bytes, ...], int]:
         pending, epoch = self._pending, self._pending_epoch
@@ -123,11 +156,11 @@ class BankLrDriver:
 
     def _batch(self, rows: np.ndarray, epoch: int) -> None:
         party = self.party
-        party.start(self._positions["train"][rows])
+        party.start(self._positions[Split.TRAIN][rows])
         step, step_epoch = self._take_pending()
         fwd = self._client.forward(
             m.LrForward(
-                self._job, epoch, m.TRAIN, tuple(int(r) for r in rows),
+                self._job, epoch, Split.TRAIN, tuple(int(r) for r in rows),
                 party.masked_logits(), step, step_epoch,
             )
         )  # fmt: skip
@@ -143,7 +176,7 @@ class BankLrDriver:
         )
         self._pending_epoch = epoch
 
-    def _loss(self, split: str, epoch: int) -> float:
+    def _loss(self, split: Split, epoch: int) -> float:
         """Mean logistic loss over the split's evaluation chunks."""
         party = self.party
         total, count = 0.0, 0
@@ -162,27 +195,20 @@ class BankLrDriver:
             count += len(chunk)
         return total / count
 
-    def _batches(self, n_train: int) -> list[np.ndarray]:
-        """A fresh permutation split into batches of about batch_size rows, none below
-        the operator's minimum (never a small trailing batch)."""
-        s = self._settings
-        order = self._rng.permutation(n_train)
-        count = max(1, -(-n_train // s.batch_size))
-        count = max(1, min(count, n_train // max(s.min_batch, 1)))
-        return list(np.array_split(order, count))
-
     def train(self) -> LrResult:
         s = self._settings
-        n_train = len(self._positions["train"])
         history = LrHistory()
         best, best_epoch, stale = np.inf, 0, 0
         for epoch in range(s.epochs):
             started = time.perf_counter()
-            for rows in self._batches(n_train):
+            batches = draw_batches(
+                self._train_key, s.batch_size, s.min_batch, self._rng
+            )
+            for rows in batches:
                 self._batch(rows, epoch)
             seconds = time.perf_counter() - started
-            train_loss = self._loss(m.TRAIN, epoch)
-            val_loss = self._loss(m.VALIDATION, epoch)
+            train_loss = self._loss(Split.TRAIN, epoch)
+            val_loss = self._loss(Split.VALIDATION, epoch)
             history.epochs.append(epoch + 1)
             history.train_loss.append(train_loss)
             history.validation_loss.append(val_loss)
@@ -194,7 +220,7 @@ class BankLrDriver:
             if val_loss < best - 1e-5:
                 best, best_epoch, stale = val_loss, epoch + 1, 0
                 self.party.keep_best()
-                self._client.keep_best(self._job, epoch + 1)
+                self._client.keep_best(m.LrKeepBest(self._job, epoch + 1))
             else:
                 stale += 1
                 if s.patience and stale >= s.patience:

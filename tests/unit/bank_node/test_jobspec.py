@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bank_node.jobspec import load_job_spec, parse_job_spec
+from bank_node.trainers.hetero_lr import HeteroLrOptions
 from node_core.config import ConfigError
 
 SOURCE = Path("/jobs/credit.toml")
@@ -29,7 +30,8 @@ def test_parse_job_spec_fills_defaults_if_minimal() -> None:
     job = parse_job_spec(spec(), SOURCE)
     # Assert
     assert job.alignment.mode == "both"
-    assert job.model.optimizer == "sgd"
+    assert job.model.type == "hetero_lr"
+    assert job.model.options == HeteroLrOptions()
     assert job.report.output == Path("/jobs/reports")
 
 
@@ -47,6 +49,13 @@ def test_parse_job_spec_fills_defaults_if_minimal() -> None:
         ({"model": {"learning_rate": "fast"}},
          "model.learning_rate: expected a number, got 'fast'"),
         ({"model": {"batch": 10}}, "model.batch: unknown key"),
+        ({"model": {"type": "xgboost"}},
+         "model.type: must be one of 'hetero_lr', got 'xgboost'"),
+        ({"model": {"batch_size": 8192}},
+         "model.batch_size: must be between 1 and 4096 (one ciphertext's slots)"),
+        ({"model": {"clip": 0.0}}, "model.clip: must be > 0 and at most 32"),
+        ({"model": {"learning_rate": 20.0}},
+         "model: learning_rate must be in (0, 10], momentum in [0, 1)"),
         ({"split": {"validation_fraction": 0.9}},
          "split.validation_fraction: must be between 0.05 and 0.5"),
         ({"binning": {"bins": 1}}, "binning.bins: need at least 2 bins, got 1"),
@@ -62,6 +71,15 @@ def test_parse_job_spec_raises_naming_key_if_invalid(
         parse_job_spec(spec(**sections), SOURCE)
     # Assert
     assert str(info.value) == f"{SOURCE}: {message}"
+
+
+def test_parse_job_spec_gives_the_trainer_its_options_if_model_table_set() -> None:
+    # Execute
+    job = parse_job_spec(
+        spec(model={"type": "hetero_lr", "epochs": 12, "clip": 4.0}), SOURCE
+    )
+    # Assert
+    assert job.model.options == HeteroLrOptions(epochs=12, clip=4.0)
 
 
 def test_parse_job_spec_raises_if_section_missing() -> None:

@@ -1,0 +1,236 @@
+"""The logistic-regression trainer (model type "hetero_lr", protocol.hetero_lr).
+
+The bank's inputs are its selected features standardised on the training rows and
+clipped to +-clip (or their WOE values, `woe_bank_features`), plus an intercept; the
+operator prepares its own the same way. Training is the two-party protocol driven by
+hetero_lr_driver.py; the score stage adds the operator's partial scores (sent once per
+split) to the bank's, and the report gets the bank's coefficients, a scorecard when
+the bank's features are WOE-encoded, and a bank-only logistic regression on the same
+rows as the baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from bank_node.trainers.base import (
+    ModelReport,
+    ScoredSplit,
+    Trainer,
+    TrainingContext,
+)
+from bank_node.trainers.hetero_lr_driver import BankLrDriver, LrResult, LrSettings
+from models.preprocess import FeaturePreprocessor
+from models.report import EpochMetrics
+from models.scorecard import scorecard_points
+from models.woe import woe_transform
+from node_core.config import TomlLoader
+from node_core.model_registry import ModelPart
+from protocol.crypto.ckks import PRECISE
+from protocol.domain import Split
+from protocol.hetero_lr import messages as m
+from protocol.hetero_lr.party import DEFAULT_CLIP, MAX_CLIP, LrHyper
+from protocol.hetero_lr.service import PROTOCOL, HeteroLrClient
+
+PRIVACY = (
+    "Training: weights, logits, residuals and gradients of either party stayed"
+    " encrypted or masked; the bank learned the training and validation loss per epoch"
+    " (flooded sums), each party learned only its own final weights.",
+    "Prediction: the operator sent its partial scores once per split; the bank never"
+    " received an operator feature value or a per-epoch partial logit.",
+)
+BANK_ONLY_NOTE = (
+    "logistic regression on the bank's own inputs only, same rows and split, trained"
+    " locally in plaintext: what the bank gets without the operator"
+)
+
+
+@dataclass(frozen=True)
+class HeteroLrOptions:
+    """The [model] table of a hetero_lr job."""
+
+    epochs: int = 30
+    batch_size: int = 4096
+    learning_rate: float = 0.5
+    optimizer: Literal["sgd", "momentum", "nesterov"] = "sgd"
+    momentum: float = 0.9
+    lr_decay: float = 0.0  # lr_t = lr / (1 + lr_decay * epoch)
+    l2: float = 0.0
+    early_stopping_patience: int = 0  # 0 = off; else epochs without val-loss gain
+    woe_bank_features: bool = False
+    # Standardised features are clipped to +-clip (same preprocessing as baselines).
+    clip: float = DEFAULT_CLIP
+    seed: int = 7  # of the batch order
+
+    def hyper(self) -> LrHyper:
+        return LrHyper(
+            learning_rate=self.learning_rate,
+            optimizer=self.optimizer,
+            momentum=self.momentum,
+            lr_decay=self.lr_decay,
+            l2=self.l2,
+        )
+
+
+@dataclass(frozen=True)
+class LrModel:
+    """The bank's side of a trained model: its weights and the inputs they apply to."""
+
+    result: LrResult
+    inputs: np.ndarray  # all aligned rows, preprocessed, intercept last
+    preprocessor: FeaturePreprocessor
+
+
+class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
+    model_type: ClassVar[str] = "hetero_lr"
+    capabilities: ClassVar[tuple[str, ...]] = (PROTOCOL.capability,)
+    options_type: ClassVar[type[Any]] = HeteroLrOptions
+
+    def check_options(self, loader: TomlLoader, options: HeteroLrOptions) -> None:
+        if options.epochs < 1:
+            loader.fail("model.epochs", "must be >= 1")
+        if not 1 <= options.batch_size <= PRECISE.slots:
+            loader.fail(
+                "model.batch_size",
+                f"must be between 1 and {PRECISE.slots} (one ciphertext's slots)",
+            )
+        if not 0 < options.momentum < 1:
+            loader.fail("model.momentum", "must be between 0 and 1")
+        if not 0 < options.clip <= MAX_CLIP:
+            loader.fail("model.clip", f"must be > 0 and at most {MAX_CLIP:g}")
+        try:
+            options.hyper()
+        except ValueError as exc:
+            loader.fail("model", str(exc))
+
+    # ---- train -------------------------------------------------------------------
+    def _inputs(
+        self, context: TrainingContext, options: HeteroLrOptions
+    ) -> tuple[np.ndarray, FeaturePreprocessor]:
+        """The bank's design matrix over all aligned rows, intercept last."""
+        bank = context.bank
+        frame = bank.frame
+        if options.woe_bank_features:
+            bins = bank.binning.transform(frame)
+            frame = woe_transform(bins, {c: bank.ivs[c].woe for c in frame.columns})
+            kinds = {c: "numeric" for c in frame.columns}
+        else:
+            kinds = {c: bank.kinds[c] for c in frame.columns}
+        train = context.positions[Split.TRAIN]
+        pre = FeaturePreprocessor.fit(frame.iloc[train], kinds, clip=options.clip)
+        if options.woe_bank_features:
+            for n in pre.numeric:  # WOE values enter the model as they are
+                n.mean, n.std = 0.0, 1.0
+        x = pre.transform(frame)
+        return np.hstack([x, np.ones((len(x), 1))]), pre
+
+    def train(self, context: TrainingContext, options: HeteroLrOptions) -> LrModel:
+        inputs, pre = self._inputs(context, options)
+        driver = BankLrDriver(
+            HeteroLrClient(context.channel, context.limits.stream_deadline_s),
+            context.job_id,
+            inputs,
+            context.labels.astype(np.float64),
+            context.positions,
+            context.operator.indexes,
+            LrSettings(
+                epochs=options.epochs,
+                batch_size=options.batch_size,
+                hyper=options.hyper(),
+                min_batch=context.operator.min_batch,
+                patience=options.early_stopping_patience,
+                clip=options.clip,
+                seed=options.seed,
+            ),
+            context.progress,
+            stable_key=context.stable_key,
+        )
+        return LrModel(driver.train(), inputs, pre)
+
+    # ---- score, report, registry -------------------------------------------------
+    def score(
+        self, context: TrainingContext, options: HeteroLrOptions, model: LrModel
+    ) -> dict[Split, ScoredSplit]:
+        """Batch prediction: the bank's partial score plus the operator's, which it
+        sends once per split (a linear projection of its features per row)."""
+        client = HeteroLrClient(context.channel, context.limits.stream_deadline_s)
+        out = {}
+        for split in (Split.TRAIN, Split.VALIDATION):
+            rows = context.positions[split]
+            logits = model.inputs[rows] @ model.result.weights + client.partial_scores(
+                m.LrScores(context.job_id, split), len(rows)
+            )
+            out[split] = ScoredSplit(
+                1.0 / (1.0 + np.exp(-logits)), context.labels[rows]
+            )
+        return out
+
+    def describe(
+        self, context: TrainingContext, options: HeteroLrOptions, model: LrModel
+    ) -> ModelReport:
+        weights, history = model.result.weights, model.result.history
+        coefficients = dict(
+            zip(model.preprocessor.output_names, weights[:-1].tolist(), strict=True)
+        )
+        scorecard = None
+        if options.woe_bank_features:
+            chosen = list(context.bank.frame.columns)
+            scorecard = scorecard_points(
+                coefficients,
+                float(weights[-1]),
+                {c: context.bank.ivs[c].woe for c in chosen},
+                bin_labels={c: context.bank.binning.labels(c) for c in chosen},
+                scale=context.scorecard_scale,
+                n_features=len(chosen) + len(context.operator.indexes),
+            )
+        return ModelReport(
+            history=tuple(
+                EpochMetrics(e, train_loss=t, validation_loss=v)
+                for e, t, v in zip(
+                    history.epochs,
+                    history.train_loss,
+                    history.validation_loss,
+                    strict=True,
+                )
+            ),
+            best_epoch=model.result.best_epoch,
+            seconds_per_epoch=model.result.seconds_per_epoch,
+            bank_only_auc=bank_only_auc(model.inputs, context),
+            bank_only_note=BANK_ONLY_NOTE,
+            privacy=PRIVACY,
+            coefficients=coefficients,
+            intercept=float(weights[-1]),
+            scorecard=scorecard,
+        )
+
+    def model_part(
+        self, context: TrainingContext, options: HeteroLrOptions, model: LrModel
+    ) -> ModelPart:
+        weights = model.result.weights
+        return ModelPart(
+            kind="hetero_lr.bank",
+            payload={
+                "inputs": model.preprocessor.output_names,
+                "weights": weights[:-1].tolist(),
+                "intercept": float(weights[-1]),
+                "preprocessor": model.preprocessor.to_dict(),
+                "woe_bank_features": options.woe_bank_features,
+                "binning": context.bank.binning.to_dict(),
+                "operator_features": list(context.operator.indexes),
+            },
+        )
+
+
+def bank_only_auc(inputs: np.ndarray, context: TrainingContext) -> float:
+    """Validation AUC of logistic regression on the bank's inputs alone."""
+    train = context.positions[Split.TRAIN]
+    validation = context.positions[Split.VALIDATION]
+    labels = context.labels
+    model = LogisticRegression(max_iter=2000, fit_intercept=False)
+    model.fit(inputs[train], labels[train])
+    return float(roc_auc_score(labels[validation], inputs[validation] @ model.coef_[0]))

@@ -5,7 +5,8 @@ Starts an operator node and a bank node as processes over loopback mTLS, runs
 host), then trains scikit-learn's LogisticRegression on the joined data with the same
 aligned rows, the same stratified split and the same preprocessing, and compares. Also
 checks the federated IV against the centralized computation, and measures the CKKS
-alternative to the Paillier IV path in-process (why Paillier: see protocol/binning.py).
+alternative to the Paillier IV path in-process (why Paillier: see
+protocol/binning/__init__.py).
 
     python -m scripts.bench_lr [--dataset default_credit] [--epochs 30]
 
@@ -28,12 +29,13 @@ import tomli_w
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from bank_node.jobs import validation_mask
+from bank_node.job_runner import validation_mask
 from bank_node.jobspec import SplitSection
 from models.binning import BinningModel
 from models.preprocess import FeaturePreprocessor
 from models.woe import woe_iv_table
 from protocol.crypto.ckks import PRECISE, CkksContext, secure_uniform
+from protocol.hetero_lr.party import DEFAULT_CLIP
 from protocol.psi.alignment import load_alignment
 from scripts.fate_data import write_party_files
 from scripts.local_nodes import LocalPair
@@ -87,7 +89,7 @@ def baseline(
     for columns in (files.bank_features, files.operator_features):
         frame = joined[columns]
         pre = FeaturePreprocessor.fit(
-            frame[train], {c: "numeric" for c in columns}, clip=8.0
+            frame[train], {c: "numeric" for c in columns}, clip=DEFAULT_CLIP
         )
         blocks.append(pre.transform(frame))
     x = np.hstack(blocks)
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "sklearn_auc": round(base["sklearn_auc"], 6),
         "auc_gap": round(base["sklearn_auc"] - summary["validation_auc"], 6),
         "seconds_per_epoch": summary["seconds_per_epoch"],
-        "training_seconds": summary["timings"]["training"],
+        "training_seconds": summary["timings"]["train"],
         "epochs_run": summary["epochs_run"],
         "best_epoch": summary["best_epoch"],
         "iv_seconds": summary["iv_seconds"],
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "iv_ckks_alternative_seconds": round(
             ckks_iv_inprocess(labels.astype(float), fake_bins, 10), 3
         ),
-        "psi_seconds": summary["timings"]["psi"],
+        "psi_seconds": summary["timings"]["align"],
         "job_seconds": round(wall, 2),
         "sklearn_seconds": round(base["sklearn_seconds"], 3),
         "peak_rss_mb_bank": round(rss["bank"] / 2**20),

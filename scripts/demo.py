@@ -19,31 +19,14 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from scripts.local_nodes import LocalPair
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-NODE_KEYS = ("party_id", "role", "listen", "state_dir", "tls", "log")
+from scripts.local_nodes import EXAMPLES, ROOT, LocalPair, node_body
 
 
 def say(message: str) -> None:
     print(f"\n== {message}", flush=True)
-
-
-def node_body(example: Path, base: Path) -> dict[str, Any]:
-    """An example config minus what LocalPair sets, with data paths made absolute."""
-    doc = tomllib.loads(example.read_text())
-    for key in NODE_KEYS:
-        doc.pop(key, None)
-    for source in doc.get("data", {}).values():
-        source["path"] = str(base / source["path"])
-    for cp in doc.get("counterparts", []):
-        cp.pop("address", None)
-    return doc
 
 
 def ensure_world(world: Path, subscribers: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,22 @@ import tomli_w
 from node_core.certs import init_dev_pki
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+# What LocalPair writes into each node's config itself.
+NODE_KEYS = ("party_id", "role", "listen", "state_dir", "tls", "log")
+
+
+def node_body(example: Path, base: Path) -> dict[str, Any]:
+    """An example config minus what LocalPair sets, with data paths made absolute."""
+    doc = tomllib.loads(example.read_text())
+    for key in NODE_KEYS:
+        doc.pop(key, None)
+    for source in doc.get("data", {}).values():
+        source["path"] = str(base / source["path"])
+    for cp in doc.get("counterparts", []):
+        cp.pop("address", None)
+    return doc
 
 
 @dataclass

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from scripts.demo import EXAMPLES, node_body
-from scripts.local_nodes import LocalPair
+from scripts.local_nodes import EXAMPLES, LocalPair, node_body
+
+pytestmark = pytest.mark.slow  # generates a world of 80,000 subscribers
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol import diagnostics
+from protocol.diagnostics import service as diagnostics
 from protocol.errors import PeerCallError
 from protocol.transport import TlsMaterial, TransportLimits, connect
 from tests.nodes import Pki

@@ -11,17 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bank_node.hetero_lr import BankLrDriver, LrSettings
-from bank_node.jobs import validation_mask
+from bank_node.job_runner import validation_mask
 from bank_node.jobspec import SplitSection
 from bank_node.psi import run_psi
-from operator_node.jobs import JobDesk
-from protocol.domain import JobBinding, JobProposal, Peer
+from bank_node.trainers.hetero_lr_driver import BankLrDriver, LrSettings
+from operator_node.job_desk import JobDesk
+from operator_node.roles.registry import served_model_types
+from protocol.domain import JobStatus, Peer, Split
 from protocol.errors import FailedPrecondition, PeerCallError
 from protocol.hetero_lr import messages as m
 from protocol.hetero_lr.party import LrHyper
 from protocol.hetero_lr.service import HeteroLrClient
-from protocol.jobs import JobsClient
+from protocol.jobs.messages import JobBinding, JobProposal, split_positions
+from protocol.jobs.service import JobsClient
 from protocol.psi.messages import PsiMode
 from tests.joint import JointSetup, joint_setup
 from tests.nodes import Pki
@@ -49,13 +51,9 @@ def bound_job(
             rows = psi.alignment.local_rows
             labels = dataset.label[rows]
             validation = validation_mask(labels, SplitSection(0.3, 42), rows)
-            bitmap = np.packbits(validation, bitorder="little").tobytes()
-            jobs.bind(JobBinding(JOB, psi.alignment.alignment_id, len(rows), bitmap))
+            jobs.bind(JobBinding(JOB, psi.alignment.alignment_id, validation))
             x = dataset.features.iloc[rows].to_numpy()
-            positions = {
-                "train": np.flatnonzero(~validation),
-                "validation": np.flatnonzero(validation),
-            }
+            positions = split_positions(validation)
             client = HeteroLrClient(channel, 30)
             driver = BankLrDriver(
                 client, JOB, np.c_[x, np.ones(len(x))], labels, positions, [0, 1, 2],
@@ -78,7 +76,7 @@ def _forward(driver: BankLrDriver, rows: list[int], **kw) -> m.LrForward:
     return m.LrForward(
         JOB,
         0,
-        kw.pop("split", m.TRAIN),
+        kw.pop("split", Split.TRAIN),
         tuple(rows),
         party.masked_logits(),
         (),
@@ -118,7 +116,7 @@ def test_forward_refuses_batch_below_policy_minimum(trainer) -> None:
 def test_evaluation_refuses_rows_of_the_banks_choosing(trainer) -> None:
     # Prepare: a loss over one chosen row would reveal that row's logit.
     driver, client = trainer
-    request = _forward(driver, list(range(70)), split=m.VALIDATION, evaluation=True)
+    request = _forward(driver, list(range(70)), split=Split.VALIDATION, evaluation=True)
     # Execute
     error = refused(lambda: client.forward(request))
     # Assert
@@ -131,7 +129,7 @@ def test_calls_out_of_order_are_refused_if_no_evaluation_is_pending(trainer) -> 
     driver, client = trainer
     # Execute
     loss = refused(lambda: client.loss(m.LrLoss(JOB, (b"x",))))
-    scores = refused(lambda: client.partial_scores(JOB, m.TRAIN, 10))
+    scores = refused(lambda: client.partial_scores(m.LrScores(JOB, Split.TRAIN), 10))
     # Assert
     assert (loss.code, loss.details) == (
         "FAILED_PRECONDITION", "HeteroLr: loss is not allowed after ready",
@@ -146,7 +144,7 @@ def test_setup_is_refused_if_the_job_is_already_set_up(trainer) -> None:
     error = refused(
         lambda: BankLrDriver(
             client, JOB, driver.party.features, driver.party.labels,
-            {"train": np.arange(10), "validation": np.arange(10)}, [0, 1],
+            {Split.TRAIN: np.arange(10), Split.VALIDATION: np.arange(10)}, [0, 1],
             LrSettings(epochs=1, batch_size=128, hyper=LrHyper()),
         )
     )  # fmt: skip
@@ -158,12 +156,12 @@ def test_training_scores_each_split_once_if_run_to_the_end(trainer) -> None:
     driver, client = trainer
     # Execute
     result = driver.train()
-    first = client.partial_scores(
-        JOB, m.TRAIN, len(driver.party.features[~0:]) * 0 + 398
-    )
-    again = refused(lambda: client.partial_scores(JOB, m.TRAIN, 398))
+    request = m.LrScores(JOB, Split.TRAIN)
+    rows = len(driver._positions[Split.TRAIN])
+    first = client.partial_scores(request, rows)
+    again = refused(lambda: client.partial_scores(request, rows))
     # Assert
-    assert np.isfinite(result.weights).all() and len(first) == 398
+    assert np.isfinite(result.weights).all() and len(first) == rows == 398
     assert again.code == "PERMISSION_DENIED"
     assert again.details == f"job {JOB}: the train split was already scored once"
 
@@ -174,11 +172,15 @@ def test_evaluation_is_refused_if_no_full_training_pass_since_the_last(
     # Prepare: evaluate chunk 0, then try again with a bumped epoch number.
     with bound_job(tmp_path, pki) as (driver, client, _):
         party = driver.party
-        chunk = driver._chunks[m.VALIDATION][0]
-        request = _forward(driver, chunk.tolist(), split=m.VALIDATION, evaluation=True)
+        chunk = driver._chunks[Split.VALIDATION][0]
+        request = _forward(
+            driver, chunk.tolist(), split=Split.VALIDATION, evaluation=True
+        )
         terms = party.loss_terms(client.forward(request).operator_logits)
         client.loss(m.LrLoss(JOB, tuple(terms)))
-        again = _forward(driver, chunk.tolist(), split=m.VALIDATION, evaluation=True)
+        again = _forward(
+            driver, chunk.tolist(), split=Split.VALIDATION, evaluation=True
+        )
         again = m.LrForward(**{**vars(again), "epoch": 5})
         # Execute
         error = refused(lambda: client.forward(again))
@@ -221,18 +223,13 @@ def test_bind_is_refused_if_training_rows_nearly_equal_an_earlier_jobs(
             rows = len(psi.alignment.local_rows)
             validation = np.zeros(rows, dtype=bool)
             validation[: rows // 3] = True
-            bitmap = np.packbits(validation, bitorder="little").tobytes()
-            jobs.bind(
-                JobBinding("aaaa0000aaaa0000", psi.alignment.alignment_id, rows, bitmap)
-            )
+            alignment_id = psi.alignment.alignment_id
+            jobs.bind(JobBinding("aaaa0000aaaa0000", alignment_id, validation.copy()))
             validation[rows // 3] = True  # one more validation row
-            bitmap = np.packbits(validation, bitorder="little").tobytes()
             # Execute
             error = refused(
                 lambda: jobs.bind(
-                    JobBinding(
-                        "bbbb0000bbbb0000", psi.alignment.alignment_id, rows, bitmap
-                    )
+                    JobBinding("bbbb0000bbbb0000", alignment_id, validation)
                 )
             )
     # Assert
@@ -280,7 +277,7 @@ def test_running_job_fails_if_the_operator_restarted(pki: Pki, tmp_path: Path) -
     # Prepare: a second job desk over the same store is the operator after a restart;
     # the job's once-per-job record died with the first process.
     with bound_job(tmp_path, pki) as (_, _, setup):
-        restarted = JobDesk(setup.operator.ctx)
+        restarted = JobDesk(setup.operator.ctx, served_model_types())
         # Execute
         with pytest.raises(FailedPrecondition) as info:
             restarted.session(Peer("bank-a", "bank-a"), JOB)
@@ -289,4 +286,4 @@ def test_running_job_fails_if_the_operator_restarted(pki: Pki, tmp_path: Path) -
     assert str(info.value) == (
         f"job {JOB} failed: the operator restarted while it was running"
     )
-    assert status == "failed"
+    assert status is JobStatus.FAILED

@@ -11,17 +11,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bank_node.jobs import JobRun, JobRunner, validation_mask
+from bank_node.job_runner import JobRun, JobRunner, validation_mask
 from models.binning import BinningModel
 from models.woe import woe_iv_table
-from node_core.models import ModelRegistry
-from operator_node.jobs import approve_job
+from node_core.model_registry import ModelRegistry
+from operator_node.job_desk import approve_job
 from protocol.crypto.ckks import PRECISE, CkksContext
-from protocol.domain import JobProposal
+from protocol.domain import JobStatus
 from protocol.errors import PeerCallError
 from protocol.hetero_lr import messages as m
 from protocol.hetero_lr.service import HeteroLrClient
-from protocol.jobs import JobsClient
+from protocol.jobs.messages import JobProposal
+from protocol.jobs.service import JobsClient
 from protocol.psi.alignment import load_alignment
 from tests.joint import JointSetup, job_spec, joint_setup
 from tests.nodes import Pki
@@ -63,10 +64,24 @@ def test_job_writes_report_and_both_model_parts_if_policy_allows(
     assert [r.kind for r in op_models] == ["hetero_lr.operator"]
     assert len(op_models[0].load()["weights"]) == 20
     for store in (setup.bank.store, operator_ctx.store):
-        assert store.get_job(run.job_id).status == "succeeded"
+        assert store.get_job(run.job_id).status is JobStatus.SUCCEEDED
         subjects = {e.subject for e in store.audit_entries()}
         assert run.job_id in subjects
         assert store.verify_audit() is None
+
+
+def test_job_handshakes_once_if_run_to_the_end(
+    trained: tuple[JointSetup, JobRun],
+) -> None:
+    # Prepare
+    setup, _ = trained
+    # Execute
+    hellos = [
+        e for e in setup.bank.store.audit_entries() if e.action == "session.hello.sent"
+    ]
+    # Assert: one handshake serves approval, PSI, binning and training.
+    assert len(hellos) == 1
+    assert "hetero-lr/ckks-fourier/1" in hellos[0].detail["shared_capabilities"]
 
 
 def test_federated_iv_equals_centralized_iv_if_same_rows(
@@ -107,13 +122,34 @@ def test_operator_refuses_purpose_outside_policy(pki: Pki, tmp_path: Path) -> No
     with joint_setup(tmp_path, pki) as setup:
         # Execute
         error = _refusal(setup, job={"purpose": "marketing"})
-        jobs = setup.operator.ctx.store.list_jobs("refused")
+        jobs = setup.operator.ctx.store.list_jobs(JobStatus.REFUSED)
     # Assert
     assert error.code == "PERMISSION_DENIED"
     assert error.details == (
         "purpose 'marketing' is not allowed for bank-a (policy.purposes: credit_risk)"
     )
     assert len(jobs) == 1 and "policy.purposes" in jobs[0].error
+
+
+def test_operator_refuses_model_type_without_passive_role(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Prepare
+    with joint_setup(tmp_path, pki) as setup:
+        with setup.bank.channel("operator") as channel:
+            # Execute
+            with pytest.raises(PeerCallError) as info:
+                JobsClient(channel, 10).propose(
+                    JobProposal("c1b2c3d4e5f6a7b8", "credit_risk", ("o_*",),
+                                "secureboost", 569, 256)
+                )  # fmt: skip
+            jobs = setup.operator.ctx.store.list_jobs(JobStatus.REFUSED)
+    # Assert
+    assert info.value.code == "PERMISSION_DENIED"
+    assert info.value.details == (
+        "model type 'secureboost' is not served by operator (served: hetero_lr)"
+    )
+    assert [j.id for j in jobs] == ["c1b2c3d4e5f6a7b8"]
 
 
 def test_operator_refuses_feature_outside_policy(pki: Pki, tmp_path: Path) -> None:
@@ -124,8 +160,7 @@ def test_operator_refuses_feature_outside_policy(pki: Pki, tmp_path: Path) -> No
     # Assert
     assert error.code == "PERMISSION_DENIED"
     assert error.details == (
-        "requested operator feature 'o_x3' is not available to bank-a"
-        " (policy.features)"
+        "requested operator feature 'o_x3' is not available to bank-a (policy.features)"
     )
 
 
@@ -168,13 +203,13 @@ def test_operator_refuses_work_on_job_not_yet_approved_if_manual_approval(
             with pytest.raises(PeerCallError) as unbound:
                 lr.setup(setup_call)
     # Assert
-    assert pending.status == "pending_approval"
+    assert pending.status is JobStatus.PENDING_APPROVAL
     assert "operator-node jobs approve a1b2c3d4e5f6a7b8" in pending.message
     assert early.value.code == "FAILED_PRECONDITION"
     assert (
         early.value.details == "job a1b2c3d4e5f6a7b8 is pending approval, not approved"
     )
-    assert approved.status == "approved" and len(approved.features) == 20
+    assert approved.status is JobStatus.APPROVED and len(approved.features) == 20
     assert unbound.value.details == (
         "job a1b2c3d4e5f6a7b8 is not bound to an alignment"
     )

@@ -25,6 +25,7 @@ from node_core.ingest import (
 )
 from node_core.node import NodeContext
 from operator_node.cli import operator_services
+from protocol.domain import JobStatus
 from protocol.errors import PeerCallError
 from protocol.psi.alignment import load_alignment
 from protocol.psi.group import SUITE, hash_to_group
@@ -374,7 +375,7 @@ def test_bank_cli_psi_writes_outputs_and_job_if_mode_both(
     assert sorted(aligned["phone"]) == sorted(matched["phone"])
     assert len(pd.read_csv(out / "rejections.csv")) == 9
     job = bank.store.get_job(summary["job_id"])
-    assert (job.kind, job.status) == ("psi", "succeeded")
+    assert (job.kind, job.status) == ("psi", JobStatus.SUCCEEDED)
     theirs = load_alignment(operator.ctx.config.state_dir, summary["alignment_id"])
     assert theirs.digest() == summary["alignment_digest"]
 
@@ -398,7 +399,7 @@ def test_bank_cli_psi_fails_job_with_clear_error_if_refused(
     assert error.startswith("bank-node: error: Psi/Open failed: FAILED_PRECONDITION:")
     assert error.endswith("is under the minimum of 20 per query for bank-a")
     last = bank.store.list_jobs()[-1]
-    assert (last.kind, last.status) == ("psi", "failed")
+    assert (last.kind, last.status) == ("psi", JobStatus.FAILED)
 
 
 @pytest.mark.parametrize("mode", [PsiMode.INTERSECTION, PsiMode.CARDINALITY])

@@ -11,11 +11,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from protocol import diagnostics
-from protocol.domain import Hello
+from protocol.diagnostics import service as diagnostics
 from protocol.errors import PeerCallError
-from protocol.session import handshake, local_hello
+from protocol.session.messages import Hello
+from protocol.session.service import handshake
 from protocol.transport import TlsMaterial, TransportLimits, connect, health_check
+from protocol.version import local_hello
 from tests.nodes import Pki, RunningNode, running_node, write_config
 
 LIMITS = TransportLimits(

@@ -171,11 +171,7 @@ class NodeCli:
             ctx.store.append_audit(
                 "data.validated",
                 subject=name,
-                detail={
-                    "rows_read": dataset.report.rows_read,
-                    "rows_accepted": dataset.report.rows_accepted,
-                    "rejected_by_reason": dataset.report.rejected_by_reason,
-                },
+                detail=dataset.report.counts(),
             )
         if args.json:
             print_json({n: r.to_dict(max_rejections=100) for n, r in reports.items()})
@@ -206,9 +202,7 @@ class NodeCli:
     def _jobs_list(self, args: argparse.Namespace) -> int:
         ctx = open_node(args)
         for job in ctx.store.list_jobs(args.status):
-            print(
-                f"{job.id}  {job.kind:<12} {job.counterpart:<12} {job.status.value}"
-            )
+            print(f"{job.id}  {job.kind:<12} {job.counterpart:<12} {job.status.value}")
         return 0
 
     def main(self, argv: Sequence[str] | None = None) -> int:

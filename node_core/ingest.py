@@ -64,6 +64,14 @@ class ValidationReport:
     def rejected_rows(self) -> set[int]:
         return {r.row for r in self.rejections}
 
+    def counts(self) -> dict[str, Any]:
+        """The counts an audit entry records for a load (no values, no row numbers)."""
+        return {
+            "rows_read": self.rows_read,
+            "rows_accepted": self.rows_accepted,
+            "rejected_by_reason": self.rejected_by_reason,
+        }
+
     def to_dict(self, max_rejections: int | None = 1000) -> dict[str, Any]:
         listed = self.rejections[:max_rejections] if max_rejections else self.rejections
         return {

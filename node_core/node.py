@@ -89,11 +89,7 @@ class NodeContext:
             self.store.append_audit(
                 "data.loaded",
                 subject=name,
-                detail={
-                    "rows_read": report.rows_read,
-                    "rows_accepted": report.rows_accepted,
-                    "rejected_by_reason": report.rejected_by_reason,
-                },
+                detail=report.counts(),
             )
             log.info(
                 "data source loaded",

@@ -52,11 +52,7 @@ class SubscriberSources:
             self._store.append_audit(
                 "psi.data.loaded",
                 subject=name,
-                detail={
-                    "rows_read": report.rows_read,
-                    "rows_accepted": report.rows_accepted,
-                    "rejected_by_reason": report.rejected_by_reason,
-                },
+                detail=report.counts(),
             )
             log.info(
                 "PSI data loaded", extra={"source": name, "rows": len(loaded.phones)}

@@ -1,52 +1,48 @@
-"""Exact CKKS: coefficient-domain masks, exact decryption and re-encryption, flooding.
+"""Exact CKKS: coefficient-domain masks, exact decryption and exact re-encryption.
 
 Why. `ckks.mask_for_decryption` masks each slot with a float in [-B 2^h, B 2^h]; the
 key owner's float64 decoding caps h near 30, and a job decrypts ~2^24 slots, so the
 statistical distance of its view from a mask-only view is only bounded by ~2^-10.
-This layer works on the plaintext polynomial itself, in exact integers, via SEAL
-(`seal_codec`, `rns`):
+This layer masks and decrypts the plaintext polynomial itself, in exact integers,
+through SEAL (`seal_codec` for SEAL's format, `rns` for the arithmetic):
 
-- The masking party adds a trivial encryption (U, 0) of a polynomial U whose N
-  coefficients are independent and uniform in [-2^(K-1), 2^(K-1)) (CSPRNG). The key
-  owner decrypts m + U (integers, no wrap modulo q: `mask` checks the headroom), and
-  for every plaintext m (real and imaginary parts of all N/2 slots, hidden ones
-  included, and the CKKS error)
+- Masking (`mask`, no key needed): the masking party adds a trivial encryption (U, 0)
+  of a polynomial U whose N coefficients are independent and uniform in
+  [-2^(K-1), 2^(K-1)) (OS CSPRNG), after checking that m + U cannot wrap modulo q.
+  U covers the whole polynomial: the real and imaginary parts of all N/2 slots,
+  hidden slots included, and the CKKS error. The key owner's decryption m + U is
+  within statistical distance sqrt(N) D V / 2^K of U alone (D the scale, V a bound on
+  the slots' magnitude; `ckks_hiding` derives it and sums it over a transcript): a
+  bound per ciphertext, not per slot.
+- `mask_uniform` draws U uniform modulo q, so m + U is uniform (distance 0); the
+  masking party may then reveal U's constant coefficient so that the owner learns
+  m_0 exactly, e.g. a loss summed over the slots, and nothing else.
+- Exact decryption (key owner): `decrypt_constant` gives the constant coefficient m_0
+  from the NTT values without an inverse transform; sum_j Re z_j = (N/2) m_0 / D is
+  the sum of every slot's real part (`slot_sum`). `decrypt_polynomial` gives every
+  coefficient, then the slots in double-double precision (`ckks_decode`) or their real
+  parts modulo a period. The masking party computes the same quantities of -U
+  (`CoefficientMask`), so the two shares add up to the plaintext exactly (constant
+  coefficient) or to ~2^-104 of the slots' magnitude (slots).
+- Products without rescaling (`weighted_sum`: ciphertext scale 2^a times plaintext
+  weights encoded at a small scale 2^b) keep the masked value at the full modulus q,
+  so K can be close to log2(q): PRECISE's first level has log2(q) ~ 157.9, and
+  K = 157 leaves 2^156 (2^0.9 - 1) of headroom for m.
+- Exact re-encryption: `encrypt_constant` encrypts the constant polynomial
+  round(value 2^s), i.e. a value replicated in every slot, so a huge masked value sent
+  back cancels exactly modulo q against the owner's exact mask part;
+  `encrypt_integers` / `add_integers` do the same for any integer polynomial (a
+  decrypted share, after a rescale done in the clear with `shifted_residues`).
 
-      SD(m + U, U) <= ||m||_1 / 2^K <= sqrt(N) ||m||_2 / 2^K <= sqrt(N) D V / 2^K,
-
-  where D is the ciphertext's scale and V bounds sqrt((2/N) sum_j |z_j|^2) for the
-  decrypted slots z_j (any bound on max_j |z_j| will do): by Parseval
-  (negacyclic DFT) ||m||_2^2 = (2/N) D^2 sum_j |z_j|^2. A bound per ciphertext, not
-  per slot; a transcript adds its ciphertexts' bounds (`transcript_bound_bits`).
-- `mask_uniform` draws U uniform modulo q: then m + U is uniform (distance 0); it
-  suits decryptions whose owner is told U's constant coefficient to learn m_0 exactly
-  (e.g. a loss sum) and nothing else.
-- The key owner decrypts exactly: `decrypt_constant` (the constant coefficient m_0,
-  from the NTT values without an inverse transform; sum_j Re z_j = (N/2) m_0 / D, the
-  sum of every slot's real part), or `decrypt_polynomial` (all coefficients, then the
-  slots in double-double precision, `ckks_decode`, or modulo a period). The masking
-  party computes the same quantities of -U, so the two shares add up to the plaintext
-  exactly (constant coefficient) or to ~2^-104 of the slots' magnitude (slots).
-- Products are taken without rescaling (`weighted_sum`: ciphertext scale 2^a times a
-  plaintext encoded at a small scale 2^b), so the masked value stays at the full
-  modulus q and K can be close to log2(q): PRECISE has log2(q) ~ 157.9 at its first
-  level, so K = 157 leaves 2^156 * (2^0.9 - 1) of headroom for m.
-- `encrypt_constant` encrypts a replicated value exactly (the constant polynomial
-  round(value * 2^s)), so a huge masked value sent back cancels exactly modulo q
-  against the owner's exact mask part; `encrypt_integers` does the same for any
-  integer polynomial (e.g. a decrypted share the owner re-encrypts).
-- `flood` adds uniform noise in [-2^lambda E, 2^lambda E] to exact integers derived
-  from decryptions before they leave the key owner (Li-Micciancio, see ckks.py): the
-  result is within statistical distance 2^-lambda of a function of the error-free
-  values when E bounds the error they carry.
-
-Scales are powers of two (2^bits), so every scaling is exact.
+What each party learns: the masking party holds only the public context and sees
+ciphertexts; the key owner sees, per masked decryption, m + U (distance bound above)
+or, for `mask_uniform`, a uniform polynomial and whatever constant the masking party
+chooses to reveal. Scales are powers of two, so every scaling is exact.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -54,10 +50,12 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+import tenseal as ts
 import tenseal.sealapi as sealapi
 
 from protocol.crypto import ckks_decode
 from protocol.crypto.ckks import CkksContext
+from protocol.crypto.ckks_seal import _CIPHERTEXT_FIELD, _fields
 from protocol.crypto.rns import (
     U64,
     RnsBasis,
@@ -107,6 +105,11 @@ class CoefficientMask:
         coefficients = ckks_decode.dd_of_limbs(self.limbs, self.offset, self.scale_bits)
         return ckks_decode.decode(coefficients, self.basis.degree)
 
+    def share_mod(self, period: float) -> npt.NDArray[np.float64]:
+        """The masking party's share of each slot's real part: -Re(U's slot) mod
+        period (the key owner's is `DecryptedPolynomial.share_mod`)."""
+        return slots_mod(ckks_decode.dd_neg(self.slots()), period)
+
     def shifted_residues(self, shift_bits: int) -> U64:
         """Residues of floor(U / 2^shift_bits), for a rescale done in the clear."""
         if not 0 <= shift_bits < self.bits:
@@ -136,19 +139,18 @@ class DecryptedPolynomial:
         coefficients = ckks_decode.dd_of_limbs(limbs, -self.basis.lift, self.scale_bits)
         return ckks_decode.decode(coefficients, self.basis.degree)
 
-    def shifted_residues(self, shift_bits: int, minus: U64 | None = None) -> U64:
-        """Residues of floor((x - minus) / 2^shift_bits) for the centered x - minus,
-        `minus` given as residues (e.g. an encoded plaintext to subtract first)."""
-        residues = self.residues
-        if minus is not None:
-            p = np.array(self.basis.primes, dtype=np.uint64)[:, None]
-            residues = np.where(
-                residues >= minus, residues - minus, residues + p - minus
-            )
+    def share_mod(self, period: float) -> npt.NDArray[np.float64]:
+        """Each slot's real part modulo period: the key owner's share."""
+        return slots_mod(self.slots(), period)
+
+    def shifted_residues(self, shift_bits: int) -> U64:
+        """Residues of floor(x / 2^shift_bits) for the centered coefficients x: a
+        rescale in the clear (the masking party shifts U the same way, and the two
+        results differ from the rescaled plaintext by less than 1 per coefficient)."""
         lift = self.basis.lift
         if not 0 <= shift_bits <= lift.bit_length() - 1:
             raise ValueError("shift out of range")
-        shifted = shift_limbs(self.basis.limbs(residues), shift_bits)
+        shifted = shift_limbs(self.basis.limbs(self.residues), shift_bits)
         return self.basis.residues_of_limbs(shifted, -(lift >> shift_bits))
 
 
@@ -193,6 +195,14 @@ class ExactCkks:
     def dump(self, ciphertext: Ciphertext) -> bytes:
         return save_bytes(ciphertext)
 
+    def from_tenseal(self, vector: ts.CKKSVector) -> Ciphertext:
+        """The SEAL ciphertext inside a TenSEAL CKKS vector of this context."""
+        fields = _fields(vector.serialize())
+        blobs = [value for number, _, value in fields if number == _CIPHERTEXT_FIELD]
+        if len(blobs) != 1:
+            raise ValueError("unexpected TenSEAL CKKS vector layout")
+        return load_ciphertext(self._seal, blobs[0])
+
     def load(self, data: bytes, *, scale_bits: int) -> Ciphertext:
         """A ciphertext from the peer: valid for the context, size 2, NTT form, at
         the first data level and at scale 2^scale_bits (ValueError otherwise)."""
@@ -219,6 +229,24 @@ class ExactCkks:
         plain = sealapi.Plaintext()
         self._encoder.encode(x.tolist(), list(self.parms_id), 2.0**scale_bits, plain)
         return plain
+
+    def encode_integers(self, values: npt.ArrayLike, *, scale_bits: int) -> list[int]:
+        """The integer polynomial SEAL's encoder makes of up to N/2 reals."""
+        plain = PlaintextData.from_bytes(
+            save_bytes(self._plain(values, scale_bits)), self.degree
+        )
+        return self.basis.ints(self._from_ntt(plain))
+
+    def _from_ntt(self, plain: PlaintextData) -> U64:
+        """Coefficient-form residues of NTT-form ones. SEAL transforms ciphertexts
+        only: carry the values as c0 with a non-zero c1 (a copy), so the carrier is
+        not transparent."""
+        crafted = CiphertextData(
+            self.parms_id, True, plain.scale, np.stack([plain.data, plain.data])
+        )
+        carrier = load_ciphertext(self._seal, crafted.to_bytes())
+        self._evaluator.transform_from_ntt_inplace(carrier)
+        return CiphertextData.from_bytes(save_bytes(carrier)).data[0]
 
     def encrypt(self, values: npt.ArrayLike, *, scale_bits: int) -> Ciphertext:
         """Encrypt up to N/2 reals (zero-padded) at scale 2^scale_bits."""
@@ -277,6 +305,13 @@ class ExactCkks:
         if offset is not None:
             self._evaluator.add_plain_inplace(total, self._plain(offset, scale_bits))
         return total
+
+    def add_values(self, ciphertext: Ciphertext, values: npt.ArrayLike) -> Ciphertext:
+        """ciphertext + values (up to N/2 reals, encoded at the ciphertext's scale)."""
+        out = sealapi.Ciphertext()
+        plain = self._plain(values, _scale_bits(ciphertext.scale))
+        self._evaluator.add_plain(ciphertext, plain, out)
+        return out
 
     def add(self, a: Ciphertext, b: Ciphertext) -> Ciphertext:
         out = sealapi.Ciphertext()
@@ -364,68 +399,11 @@ class ExactCkks:
     def decrypt_polynomial(self, ciphertext: Ciphertext) -> DecryptedPolynomial:
         """The whole plaintext polynomial, exactly."""
         plain = self._decrypt_ntt(ciphertext)
-        # SEAL transforms ciphertexts only: carry the NTT values as c0, with any
-        # non-zero c1 (the ones of the plaintext itself) so it is not transparent.
-        crafted = CiphertextData(
-            self.parms_id, True, plain.scale, np.stack([plain.data, plain.data])
+        return DecryptedPolynomial(
+            self._from_ntt(plain), _scale_bits(plain.scale), self.basis
         )
-        carrier = load_ciphertext(self._seal, crafted.to_bytes())
-        self._evaluator.transform_from_ntt_inplace(carrier)
-        coefficients = CiphertextData.from_bytes(save_bytes(carrier)).data[0]
-        return DecryptedPolynomial(coefficients, _scale_bits(plain.scale), self.basis)
 
 
-# ---- shares, flooding, bounds -------------------------------------------------
 def slot_sum(constant: int, *, degree: int, scale_bits: int) -> Fraction:
     """sum over the N/2 slots of their real parts, (N/2) m_0 / D, exactly."""
     return Fraction(constant * (degree // 2), 1 << scale_bits)
-
-
-def flood(values: Sequence[int], *, error_bound: int, bits: int) -> list[int]:
-    """values + uniform integers in [-2^bits E, 2^bits E] (CSPRNG), E = error_bound
-    in the values' own units (e.g. coefficient units at the ciphertext's scale)."""
-    if bits < 1 or error_bound < 1:
-        raise ValueError("bits and error_bound must be positive")
-    width = (error_bound << bits) * 2 + 1
-    draw_bytes = (width.bit_length() + 64 + 7) // 8  # 64 extra bits: bias < 2^-64
-    return [
-        v + int.from_bytes(os.urandom(draw_bytes), "little") % width - (width >> 1)
-        for v in values
-    ]
-
-
-def ciphertext_bound_bits(
-    *, degree: int, scale_bits: int, value_bound: float, mask_bits: int | None
-) -> float:
-    """-log2 of the statistical-distance bound sqrt(N) D V / 2^K of one masked
-    decryption (module docstring); mask_bits None = uniform modulo q (distance 0)."""
-    if mask_bits is None:
-        return math.inf
-    return mask_bits - scale_bits - math.log2(value_bound) - math.log2(degree) / 2
-
-
-@dataclass(frozen=True)
-class TranscriptEntry:
-    """`ciphertexts` decryptions of the same kind (see ciphertext_bound_bits)."""
-
-    ciphertexts: int
-    value_bound: float
-    scale_bits: int
-    mask_bits: int | None
-    degree: int = 8192
-
-    def bound_bits(self) -> float:
-        return ciphertext_bound_bits(
-            degree=self.degree,
-            scale_bits=self.scale_bits,
-            value_bound=self.value_bound,
-            mask_bits=self.mask_bits,
-        )
-
-
-def transcript_bound_bits(entries: Sequence[TranscriptEntry]) -> float:
-    """-log2 of the union bound sum_i n_i 2^-bits_i over a whole transcript: the
-    key owner's view is within statistical distance 2^-result of a view made of
-    the masks alone."""
-    total = sum(e.ciphertexts * 2.0 ** -e.bound_bits() for e in entries)
-    return math.inf if total == 0 else -math.log2(total)

@@ -254,19 +254,19 @@ class ExactCkks:
         self._encryptor.encrypt(self._plain(values, scale_bits), ciphertext)
         return ciphertext
 
+    def _constant_plain(self, value: int, scale_bits: int) -> sealapi.Plaintext:
+        """The constant polynomial `value` as a plaintext, exactly: its NTT is that
+        constant at every point, so no transform is needed."""
+        residues = np.array([value % p for p in self.basis.primes], dtype=np.uint64)
+        ntt = np.repeat(residues[:, None], self.degree, axis=1)
+        data = PlaintextData(self.parms_id, 2.0**scale_bits, ntt)
+        return load_plaintext(self._seal, data.to_bytes())
+
     def encrypt_constant(self, value: int, *, scale_bits: int) -> Ciphertext:
         """Exact encryption of the constant polynomial `value`: every slot holds
         value / 2^scale_bits (e.g. value = round(step * 2^scale_bits))."""
-        residues = np.array([value % p for p in self.basis.primes], dtype=np.uint64)[
-            :, None
-        ]
-        # The NTT of a constant polynomial is that constant at every point.
-        ntt = np.ascontiguousarray(
-            np.broadcast_to(residues, (len(residues), self.degree))
-        )
-        data = PlaintextData(self.parms_id, 2.0**scale_bits, ntt)
         ciphertext = sealapi.Ciphertext()
-        self._encryptor.encrypt(load_plaintext(self._seal, data.to_bytes()), ciphertext)
+        self._encryptor.encrypt(self._constant_plain(value, scale_bits), ciphertext)
         return ciphertext
 
     def encrypt_integers(self, residues: U64, *, scale_bits: int) -> Ciphertext:
@@ -310,6 +310,14 @@ class ExactCkks:
         """ciphertext + values (up to N/2 reals, encoded at the ciphertext's scale)."""
         out = sealapi.Ciphertext()
         plain = self._plain(values, _scale_bits(ciphertext.scale))
+        self._evaluator.add_plain(ciphertext, plain, out)
+        return out
+
+    def add_constant(self, ciphertext: Ciphertext, value: int) -> Ciphertext:
+        """ciphertext + the constant polynomial `value` (exact; e.g. the owner's own
+        mask part added to a masked step it received)."""
+        out = sealapi.Ciphertext()
+        plain = self._constant_plain(value, _scale_bits(ciphertext.scale))
         self._evaluator.add_plain(ciphertext, plain, out)
         return out
 

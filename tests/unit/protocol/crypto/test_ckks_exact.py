@@ -277,14 +277,17 @@ def test_replicated_masked_value_cancels_exactly_if_owner_adds_its_part(
     mask = (1 << 140) + 123456789
     masked_step = step + mask
 
-    # Execute: the owner encrypts the masked value; the peer adds -mask exactly
+    # Execute: the owner encrypts the masked value; the peer adds -mask exactly, as
+    # a plaintext or as its own encryption
     encrypted = send(owner, peer, owner.encrypt_constant(masked_step, scale_bits=A), A)
+    as_plain = send(peer, owner, peer.add_constant(encrypted, -mask), A)
     part = peer.encrypt_constant(-mask, scale_bits=A)
-    total = send(peer, owner, peer.add(encrypted, part), A)
+    as_cipher = send(peer, owner, peer.add(encrypted, part), A)
 
     # Assert: the constant is the step up to fresh encryption noise; every slot 0.37
-    assert abs(owner.decrypt_constant(total) - step) < 2**10
-    assert np.abs(seal_slots(owner, total) - 0.37).max() < 2.0**-50
+    for total in (as_plain, as_cipher):
+        assert abs(owner.decrypt_constant(total) - step) < 2**10
+        assert np.abs(seal_slots(owner, total) - 0.37).max() < 2.0**-50
 
 
 def test_rescale_in_the_clear_is_exact_up_to_fresh_noise_if_both_parties_shift(

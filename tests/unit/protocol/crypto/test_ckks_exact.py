@@ -171,7 +171,7 @@ def test_mask_leaves_no_slot_unmasked_if_decoded_with_the_secret_key(
     after = seal_slots(owner, send(peer, owner, masked, PRODUCT))
 
     # Assert: every real and imaginary part of all N/2 slots now carries the mask
-    # (each is a sum of N uniform terms, ~2^(K - 89 + 5); below 2^40 w.p. < 2^-20)
+    # (each a sum of N uniform terms, deviation ~2^72: any below 2^40 w.p. < 2^-19)
     assert np.abs(before[100:]).max() < 1e-3
     assert np.abs(after.real).min() > 2.0**40
     assert np.abs(after.imag).min() > 2.0**40

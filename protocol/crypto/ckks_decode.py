@@ -18,7 +18,6 @@ at 256 bits, so they are correct to the last bit of a double-double.
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
@@ -237,17 +236,27 @@ def decode(coefficients: DD, degree: int) -> DD:
 
 
 def dd_of_limbs(limbs: npt.NDArray[np.uint64], offset: int, scale_bits: int) -> DD:
-    """(sum_l limbs[l] 2^(32 l) + offset) / 2^scale_bits as double-doubles; limbs
-    (K, n) < 2^32 each; the offset must be a power of two or its negative, or 0."""
-    total: DD = dd_from_float(np.zeros(limbs.shape[1]))
-    for i in range(len(limbs) - 1, -1, -1):
+    """(sum_l limbs[l] 2^(32 l) + offset) / 2^scale_bits as double-doubles, limbs
+    (K, n) < 2^32 each, offset 0 or +-2^e.
+
+    The offset is applied to the top limbs in exact integer arithmetic first, so a
+    value much smaller than the offset (a centered coefficient stored as x + 2^160)
+    keeps its own 106 bits instead of those of x + 2^160; the limbs are then added
+    from the top, each partial sum being x rounded to a multiple of 2^(32 l).
+    """
+    if offset and abs(offset) & (abs(offset) - 1):
+        raise ValueError("the offset must be 0 or +-2^k")
+    exponent = abs(offset).bit_length() - 1 if offset else 32 * (len(limbs) - 1)
+    j = min(exponent // 32, len(limbs) - 1)
+    if limbs[j + 2 :].any() or (j + 1 < len(limbs) and limbs[j + 1].max() >= 1 << 20):
+        raise ValueError("value too large for its offset")
+    top = limbs[j].astype(np.int64)
+    if j + 1 < len(limbs):
+        top += limbs[j + 1].astype(np.int64) << 32  # < 2^52: exact as a double
+    if offset:
+        top += (1 if offset > 0 else -1) << (exponent - 32 * j)
+    total: DD = dd_from_float(top.astype(np.float64) * 2.0 ** (32 * j - scale_bits))
+    for i in range(j - 1, -1, -1):
         part = limbs[i].astype(np.float64) * 2.0 ** (32 * i - scale_bits)
         total = dd_add(total, dd_from_float(part))
-    if offset:
-        if abs(offset) & (abs(offset) - 1):
-            raise ValueError("the offset must be +-2^k")
-        shift = math.ldexp(
-            math.copysign(1.0, offset), abs(offset).bit_length() - 1 - scale_bits
-        )
-        total = dd_add(total, dd_from_float(np.full(limbs.shape[1], shift)))
     return total

@@ -6,7 +6,14 @@ import math
 
 import numpy as np
 
-from protocol.crypto.ckks_decode import _roots, dd_add, dd_mod, dd_mul, decode
+from protocol.crypto.ckks_decode import (
+    _roots,
+    dd_add,
+    dd_mod,
+    dd_mul,
+    dd_of_limbs,
+    decode,
+)
 
 N = 8192
 
@@ -51,3 +58,24 @@ def test_dd_mod_reduces_exactly_if_values_are_huge():
     expected = [(2**70 % 40 + 0.25) % 40, (-(2**70) % 40 - 2.0**-30) % 40]
     assert np.abs(reduced - expected).max() < 1e-12
     assert math.isclose(reduced[0], (2**70 + 2**20 * 40) % 40 + 0.25)
+
+
+def test_dd_of_limbs_keeps_small_values_exact_if_stored_with_a_large_offset():
+    # Prepare: centered values stored as x + 2^160 (as the exact CRT returns them)
+    rng = np.random.default_rng(3)
+    wide = [
+        int(rng.integers(1, 2**62)) << 88 | int(rng.integers(1, 2**62)) for _ in "ab"
+    ]
+    values = [-5, 3, -(2**100) - 1, 2**120 + 7, 0, wide[0], -wide[1]]
+    lift = 1 << 160
+    limbs = np.array(
+        [[((v + lift) >> (32 * i)) & 0xFFFFFFFF for v in values] for i in range(7)],
+        dtype=np.uint64,
+    )
+
+    # Execute
+    hi, lo = dd_of_limbs(limbs, -lift, 0)
+
+    # Assert: each value to double-double precision, not to 2^(160 - 106)
+    for v, h, low in zip(values, hi.tolist(), lo.tolist(), strict=True):
+        assert abs((int(h) - v) + low) <= abs(v) * 2.0**-104

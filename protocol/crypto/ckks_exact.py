@@ -369,8 +369,10 @@ class ExactCkks:
         self, ciphertext: Ciphertext, *, bits: int, value_bound: float
     ) -> tuple[Ciphertext, CoefficientMask]:
         """ciphertext + (U, 0), U uniform in [-2^(bits-1), 2^(bits-1)) per
-        coefficient. `value_bound` bounds the plaintext's coefficients in value units
-        (max_k |m_k| <= D * max_j |z_j|); raises if m + U could wrap modulo q."""
+        coefficient. `value_bound` is the caller's bound on the slots' magnitude,
+        which bounds every coefficient: |m_k| <= ||m||_2 <= D * value_bound. Raises
+        if m + U could then wrap modulo q. The masking party cannot check the bound
+        (it cannot decrypt): the protocol must guarantee it (clipped inputs)."""
         if value_bound <= 0:
             raise ValueError("value_bound must be positive")
         available = self.mask_bits_available(ciphertext, value_bound)

@@ -185,7 +185,7 @@ class ExactCkks:
             if context.is_private
             else None
         )
-        self._cancel: dict[int, Ciphertext] = {}
+        self._key_parts: dict[tuple[int, int], Ciphertext] = {}
 
     @property
     def slots(self) -> int:
@@ -232,19 +232,15 @@ class ExactCkks:
 
     def encode_integers(self, values: npt.ArrayLike, *, scale_bits: int) -> list[int]:
         """The integer polynomial SEAL's encoder makes of up to N/2 reals."""
-        plain = PlaintextData.from_bytes(
-            save_bytes(self._plain(values, scale_bits)), self.degree
-        )
-        return self.basis.ints(self._from_ntt(plain))
+        plain = self._plain(values, scale_bits)
+        return self.basis.ints(self._coefficients(plain, scale_bits))
 
-    def _from_ntt(self, plain: PlaintextData) -> U64:
-        """Coefficient-form residues of NTT-form ones. SEAL transforms ciphertexts
-        only: carry the values as c0 with a non-zero c1 (a copy), so the carrier is
-        not transparent."""
-        crafted = CiphertextData(
-            self.parms_id, True, plain.scale, np.stack([plain.data, plain.data])
-        )
-        carrier = load_ciphertext(self._seal, crafted.to_bytes())
+    def _coefficients(self, plain: sealapi.Plaintext, scale_bits: int) -> U64:
+        """Coefficient-form residues (L, N) of an NTT-form plaintext. SEAL transforms
+        ciphertexts only: (0, 1) + plain = (plain, 1) carries it through the inverse
+        NTT (with c1 = 1 it is not transparent, which SEAL would refuse)."""
+        carrier = sealapi.Ciphertext()
+        self._evaluator.add_plain(self._key_part(1, scale_bits), plain, carrier)
         self._evaluator.transform_from_ntt_inplace(carrier)
         return CiphertextData.from_bytes(save_bytes(carrier)).data[0]
 
@@ -326,19 +322,21 @@ class ExactCkks:
         self._evaluator.add(a, b, out)
         return out
 
-    def _cancel_for(self, scale_bits: int) -> Ciphertext:
-        """(0, -1) in NTT form: cancels the c1 = 1 that keeps crafted polynomials
-        from being transparent (SEAL refuses to transform those)."""
-        cancel = self._cancel.get(scale_bits)
-        if cancel is None:
-            minus_one = np.array([p - 1 for p in self.basis.primes], dtype=np.uint64)[
-                :, None
-            ] * np.ones((1, self.degree), dtype=np.uint64)
-            data = np.stack([np.zeros_like(minus_one), minus_one])
+    def _key_part(self, c1: int, scale_bits: int) -> Ciphertext:
+        """The NTT-form ciphertext (0, c1) for a constant c1 (cached): (0, -1)
+        cancels the c1 = 1 that keeps crafted polynomials from being transparent
+        (SEAL refuses to transform those); (0, 1) carries a plaintext through SEAL's
+        inverse transform. Its decryption is c1 * s: never decrypted, only added."""
+        key = (c1, scale_bits)
+        cached = self._key_parts.get(key)
+        if cached is None:
+            residues = np.array([c1 % p for p in self.basis.primes], dtype=np.uint64)
+            c1_ntt = np.repeat(residues[:, None], self.degree, axis=1)
+            data = np.stack([np.zeros_like(c1_ntt), c1_ntt])
             crafted = CiphertextData(self.parms_id, True, 2.0**scale_bits, data)
-            cancel = load_ciphertext(self._seal, crafted.to_bytes())
-            self._cancel[scale_bits] = cancel
-        return cancel
+            cached = load_ciphertext(self._seal, crafted.to_bytes())
+            self._key_parts[key] = cached
+        return cached
 
     def add_integers(self, ciphertext: Ciphertext, residues: U64) -> Ciphertext:
         """ciphertext + (P, 0) for the integer polynomial P given by its residues
@@ -355,7 +353,7 @@ class ExactCkks:
         self._evaluator.transform_to_ntt_inplace(trivial)
         out = sealapi.Ciphertext()
         self._evaluator.add(ciphertext, trivial, out)
-        self._evaluator.add_inplace(out, self._cancel_for(scale_bits))
+        self._evaluator.add_inplace(out, self._key_part(-1, scale_bits))
         return out
 
     # ---- masking (no key) -----------------------------------------------------------
@@ -408,10 +406,13 @@ class ExactCkks:
 
     def decrypt_polynomial(self, ciphertext: Ciphertext) -> DecryptedPolynomial:
         """The whole plaintext polynomial, exactly."""
-        plain = self._decrypt_ntt(ciphertext)
-        return DecryptedPolynomial(
-            self._from_ntt(plain), _scale_bits(plain.scale), self.basis
-        )
+        if self._decryptor is None:
+            raise ValueError("this CKKS context has no secret key and cannot decrypt")
+        plain = sealapi.Plaintext()
+        self._decryptor.decrypt(ciphertext, plain)
+        scale_bits = _scale_bits(ciphertext.scale)
+        coefficients = self._coefficients(plain, scale_bits)
+        return DecryptedPolynomial(coefficients, scale_bits, self.basis)
 
 
 def slot_sum(constant: int, *, degree: int, scale_bits: int) -> Fraction:

@@ -387,7 +387,7 @@ class ExactCkks:
     def mask_uniform(self, ciphertext: Ciphertext) -> tuple[Ciphertext, int]:
         """ciphertext + (U, 0), U uniform modulo q (the result is uniform: distance
         0). Returns U's constant coefficient (centered), the only part of U that may
-        be revealed, to let the owner learn m_0 = c_0 - U_0 exactly."""
+        be revealed, to let the owner learn m_0 = basis.centered(c_0 - U_0)."""
         residues = self.basis.uniform_residues(self.degree)
         constant = self.basis.ints(residues[:, :1])[0]
         return self.add_integers(ciphertext, residues), constant

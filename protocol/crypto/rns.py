@@ -122,6 +122,11 @@ class RnsBasis:
         return out
 
     # ---- residues -> integers ---------------------------------------------------
+    def centered(self, value: int) -> int:
+        """The representative of value modulo q in [-half, half]."""
+        value %= self.q
+        return value - self.q if value > self.half else value
+
     @property
     def lift(self) -> int:
         """H = 2^(32 k) > q: `limbs` holds x + H, non-negative for centered x."""

@@ -201,8 +201,7 @@ def test_uniform_mask_reveals_the_constant_only_if_its_constant_is_sent(
     coefficients = owner.decrypt_polynomial(received).ints()
 
     # Assert: m_0 exactly from c_0 - U_0 (mod q), the rest spread over all of q
-    m0 = (constant - revealed) % owner.basis.q
-    m0 = m0 - owner.basis.q if m0 > owner.basis.half else m0
+    m0 = owner.basis.centered(constant - revealed)
     assert (
         abs(float(slot_sum(m0, degree=N, scale_bits=PRODUCT)) - expected.sum()) < 0.05
     )

@@ -7,6 +7,10 @@ Conventions shared by every function here:
 - ``score`` is higher for rows more likely to be positive: a probability of y=1 or a
   logit. A scorecard score (higher = lower risk) must be negated before it is passed in.
 - A row is predicted positive when ``score >= threshold``.
+- Every result depends only on the multiset of (label, score) pairs, to the last bit:
+  inputs are put in one canonical order (by score, then label) before anything is
+  summed, so the bank gets the same numbers from pairs delivered unlinked from their
+  rows (protocol/evaluation) as from the rows themselves.
 
 Everything is vectorised numpy over one stable sort, so the functions are usable on
 30k–1M rows. :func:`evaluate` bundles all metrics into one JSON-ready
@@ -58,7 +62,9 @@ def _check_labels_scores(y_true: Any, score: Any) -> tuple[np.ndarray, np.ndarra
         raise ValueError("y_true must contain only 0 and 1 labels")
     if labels.dtype != bool and not np.all((labels == 0) | (labels == 1)):
         raise ValueError("y_true must contain only 0 and 1 labels")
-    return labels.astype(np.int64), values
+    labels = labels.astype(np.int64)
+    canonical = np.lexsort((labels, values))  # float sums independent of row order
+    return labels[canonical], values[canonical]
 
 
 def _require_both_classes(labels: np.ndarray, what: str) -> None:

@@ -1,0 +1,47 @@
+"""Evaluation of a joint model (evaluation/paillier-shuffle/1): the bank learns the
+model's scores on a split as an unlinkable multiset of (score, label) pairs, and from
+it every metric exactly.
+
+Flow: the bank encrypts, for each row of the split in position order, its own part of
+the row's score packed with the row's label in one integer, under its own Paillier key
+(owner CRT encryption, 2048 bits); the operator adds its own per-row part (its
+"addend"), puts the rows in a secret, uniformly random order, re-randomizes every
+ciphertext (flooding) and packs them into few ciphertexts; the bank decrypts those and
+reads the pairs. Two kinds of parts (party.py gives the encodings):
+- PARTIAL: each party's partial score of a trained model (the joint score is their
+  sum, exact at 2^-24): the score stage of a job;
+- SHARE: additive shares of the logit modulo the model's period (the bank reduces the
+  sum to the centred range): once per training epoch on the validation split, where
+  neither party knows its part of the logit, only a share of the sum.
+Any model type whose operator side can give a per-row addend uses it
+(operator_node/evaluation.py serves it generically).
+
+What each party learns:
+- the operator: nothing about the bank's scores or labels (it only holds ciphertexts
+  under the bank's key, and re-randomizes them before they leave); which split and
+  round the bank evaluated (audited);
+- the bank: the multiset of (joint score, label) pairs of the split, from which it
+  computes AUC, KS, lift and gains, calibration and stability exactly; not which row
+  a pair belongs to (the order is the operator's secret permutation, and the packed
+  ciphertexts' randomness does not depend on it); in SHARE mode nothing about the
+  shares' carries beyond 2^-40 over a job (party.py). What the multiset still says
+  about the operator's contribution, to a bank that knows its own part of every row,
+  is bounded by the operator's refusal rules, in its policy and checked before it
+  answers (operator_node/evaluation_rules.py):
+  * score ties: if rows share one operator addend v (or nearly), b_i + v appears in
+    the multiset for each of them, which singles those rows out; the operator refuses
+    a split where more than `policy.max_rows_per_score` rows share one (within
+    (p99 - p1) / (256 n)), checked on its feature rows at setup (identical rows get one
+    score under any weights) and on the addends themselves before a PARTIAL answer;
+  * score spikes: refuses a split with more than `policy.max_score_share` of its rows
+    inside a window of 1/100 of its addends' spread (a few categories with small
+    variation inside them);
+  * several models over the same rows: at most `policy.max_models_per_rows` jobs per
+    `policy.model_budget_days` may be evaluated on sets of rows that share at least
+    `policy.min_batch_size` rows (checked at Jobs.Bind and spent at a job's first
+    evaluation), since two score vectors of the same rows could be solved for the
+    features behind them.
+
+Modules: messages, serde (its only _pb2 code), party (each side's Paillier work),
+service (servicer, client, declaration).
+"""

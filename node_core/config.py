@@ -115,6 +115,18 @@ class CounterpartPolicy:
     # jobs a counterpart may start per day: bounds differencing across evaluations.
     max_epochs: int = 200
     max_jobs_per_day: int = 20
+    # Evaluation (protocol/evaluation) shows the bank the multiset of joint scores;
+    # bunched operator scores could be read out of it for their rows
+    # (operator_node/evaluation_rules.py): at most max_score_share of a split's rows
+    # within 1/100 of the scores' spread, falling with the square root of the window,
+    # never fewer than max_rows_per_score rows (checked on identical feature rows at
+    # setup and on the scores before answering).
+    max_rows_per_score: int = 2
+    max_score_share: float = 0.1
+    # Jobs evaluated on the same rows (>= min_batch_size in common) per period: two
+    # score vectors of the same rows could be solved for the features behind them.
+    max_models_per_rows: int = 1
+    model_budget_days: int = 30
     # Disclose real feature names in reports, or stable aliases (f001, f002, ...).
     disclose_feature_names: bool = True
     # Data source served to this counterpart in joint jobs.
@@ -274,6 +286,19 @@ def _check_party(loader: TomlLoader, key: str, value: str) -> None:
         loader.fail(key, "party id must be lowercase letters, digits, '.' or '-'")
 
 
+def _validate_evaluation_policy(
+    loader: TomlLoader, key: str, policy: CounterpartPolicy
+) -> None:
+    for name in ("max_rows_per_score", "max_models_per_rows", "model_budget_days"):
+        if getattr(policy, name) < 1:
+            loader.fail(f"{key}.{name}", f"must be >= 1, got {getattr(policy, name)}")
+    if not 0 < policy.max_score_share <= 1:
+        loader.fail(
+            f"{key}.max_score_share",
+            f"must be in (0, 1], got {policy.max_score_share}",
+        )
+
+
 def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
     _check_party(loader, "party_id", cfg.party_id)
     _check_address(loader, "listen", cfg.listen)
@@ -297,6 +322,7 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             if (what, value) in seen:
                 loader.fail(f"{key}.{what}", f"duplicate {what} {value!r}")
             seen.add((what, value))
+        _validate_evaluation_policy(loader, f"{key}.policy", cp.policy)
         limits = cp.limits
         if limits.psi_min_set_size > limits.psi_max_set_size:
             loader.fail(

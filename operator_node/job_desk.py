@@ -25,6 +25,7 @@ from node_core.ingest import Dataset
 from node_core.node import NodeContext
 from node_core.store import Job, StoreError
 from operator_node.job_session import JobSession
+from operator_node.model_budget import ModelBudget
 from protocol.domain import ACTIVE_JOB_STATUSES, JobStatus, Peer
 from protocol.errors import (
     FailedPrecondition,
@@ -63,6 +64,8 @@ class JobDesk:
         self._model_types = tuple(sorted(model_types))  # served passive roles
         self._lock = threading.Lock()
         self._sessions: dict[str, JobSession] = {}
+        # Models per set of rows: checked at Bind, spent at a job's first evaluation.
+        self.budget = ModelBudget(ctx.config.state_dir)
 
     # ---- policy ----------------------------------------------------------------
     def _policy(self, peer: Peer) -> CounterpartPolicy:
@@ -309,6 +312,7 @@ class JobDesk:
             validation = binding.validation
             rows = np.asarray(alignment.local_rows, dtype=np.int64)
             self._check_differencing(peer, binding.job_id, rows[~validation])
+            self.budget.check(peer.party_id, binding.job_id, rows, self._policy(peer))
         except BaseException:
             session.release("binding to an alignment")
             raise

@@ -1,0 +1,123 @@
+"""The operator's rule on bunched scores: refuses the distinct-score experiment (few
+categories), tied integer features and exact ties at small splits; accepts smooth
+scores at every split size; identical feature rows are refused at setup."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from node_core.config import CounterpartPolicy
+from operator_node.evaluation_rules import (
+    allowed_rows,
+    check_feature_rows,
+    check_scores,
+    densest_window,
+)
+from protocol.domain import Split
+from protocol.errors import PermissionDenied
+
+POLICY = CounterpartPolicy()
+
+
+def test_check_scores_refuses_few_values_if_two_categorical_features_make_six() -> None:
+    # Prepare: the distinct-score experiment: 6 cells, 6,470 rows
+    rng = np.random.default_rng(1)
+    cells = rng.integers(0, 3, 6470) * 0.7 + rng.integers(0, 2, 6470) * -0.4
+    # Execute
+    with pytest.raises(PermissionDenied) as info:
+        check_scores(cells, Split.VALIDATION, POLICY)
+    # Assert
+    assert str(info.value) == (
+        "1120 rows of the validation split have operator scores within 1e-2 of their"
+        " spread, more than the 647 allowed (policy.max_rows_per_score = 2,"
+        " policy.max_score_share = 0.1): the evaluation would single them out"
+    )
+
+
+def test_check_scores_refuses_ties_if_two_integer_features_share_values() -> None:
+    # Prepare: age (18..80) and a device price from a list, linearly combined
+    rng = np.random.default_rng(2)
+    age = rng.integers(18, 81, 4768)
+    price = rng.choice([699, 999, 1499, 1999, 2999, 3999, 5999], 4768)
+    scores = 0.031 * (age - 45) / 12 - 0.27 * (price - 2500) / 1500
+    # Execute
+    with pytest.raises(PermissionDenied) as info:
+        check_scores(scores, Split.TRAIN, POLICY)
+    # Assert
+    assert "rows of the train split have operator scores within 1e-" in str(info.value)
+    assert str(info.value).endswith("the evaluation would single them out")
+
+
+@pytest.mark.parametrize("rows", [512, 5000, 20000])
+def test_check_scores_accepts_smooth_scores_if_no_bunches(rows: int) -> None:
+    # Prepare: a linear score of 10 continuous features
+    rng = np.random.default_rng(rows)
+    scores = rng.normal(size=(rows, 10)) @ rng.normal(0, 0.3, 10)
+    # Execute / Assert: no exception
+    check_scores(scores, Split.VALIDATION, POLICY)
+
+
+def test_check_scores_refuses_a_narrow_spike_if_wider_than_a_tie() -> None:
+    # Prepare: 5% of the rows within 1e-4 of the spread, the rest smooth
+    rng = np.random.default_rng(5)
+    smooth = rng.normal(0, 1, 9500)
+    spike = 0.3 + rng.uniform(0, 4e-4, 500)
+    # Execute
+    with pytest.raises(PermissionDenied) as info:
+        check_scores(np.r_[smooth, spike], Split.VALIDATION, POLICY)
+    # Assert
+    assert str(info.value).startswith(
+        "517 rows of the validation split have operator scores within 1e-3 of their"
+        " spread, more than the 316 allowed"
+    )
+
+
+def test_check_scores_refuses_exact_triples_if_the_split_is_small() -> None:
+    # Prepare: 600 smooth scores, three of them equal
+    scores = np.random.default_rng(6).normal(0, 1, 600)
+    scores[[10, 20, 30]] = scores[10]
+    # Execute
+    with pytest.raises(PermissionDenied) as info:
+        check_scores(scores, Split.VALIDATION, POLICY)
+    # Assert
+    assert str(info.value).startswith("3 rows of the validation split have")
+
+
+def test_allowed_rows_falls_with_the_square_root_of_the_window_to_the_floor() -> None:
+    # Execute
+    allowed = [allowed_rows(10_000, k, POLICY) for k in range(2, 9)]
+    # Assert
+    assert allowed[0] == pytest.approx(1000)
+    assert allowed[2] == pytest.approx(100) and allowed[4] == pytest.approx(10)
+    assert allowed[-1] == 2  # max_rows_per_score
+
+
+def test_densest_window_counts_ties_if_the_width_is_zero() -> None:
+    # Execute / Assert
+    assert densest_window(np.array([1.0, 2.0, 2.0, 2.0, 3.0]), 0.0) == 3
+    assert densest_window(np.array([1.0, 1.5, 2.0, 5.0]), 1.0) == 3
+
+
+def test_check_feature_rows_refuses_identical_rows_if_more_than_the_floor() -> None:
+    # Prepare: two categorical features (one-hot), as the job would preprocess them
+    rng = np.random.default_rng(7)
+    cats = np.eye(3)[rng.integers(0, 3, 1000)]
+    binary = rng.integers(0, 2, (1000, 1)).astype(float)
+    features = np.hstack([cats, binary])
+    positions = {Split.TRAIN: np.arange(700), Split.VALIDATION: np.arange(700, 1000)}
+    # Execute
+    with pytest.raises(PermissionDenied) as info:
+        check_feature_rows(features, positions, POLICY)
+    # Assert
+    assert "rows of the train split have identical values of the job's operator" in (
+        str(info.value)
+    )
+
+
+def test_check_feature_rows_accepts_continuous_features_if_rows_differ() -> None:
+    # Prepare
+    features = np.random.default_rng(8).normal(size=(1000, 3))
+    positions = {Split.TRAIN: np.arange(700), Split.VALIDATION: np.arange(700, 1000)}
+    # Execute / Assert: no exception
+    check_feature_rows(features, positions, POLICY)

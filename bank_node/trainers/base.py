@@ -121,6 +121,8 @@ class ModelReport:
     coefficients: Mapping[str, float] = field(default_factory=dict)
     intercept: float | None = None
     scorecard: Scorecard | None = None
+    # What the modeler should know about the training (e.g. no convergence signal).
+    warnings: tuple[str, ...] = ()
 
 
 class Trainer(ABC, Generic[OptionsT, ModelT]):

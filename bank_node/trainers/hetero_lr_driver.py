@@ -3,10 +3,12 @@
 The bank chooses the batches (a fresh permutation of the training rows every epoch,
 drawn over the bank's own row order so a seed gives the same batches whatever order
 the PSI session aligned the rows in; batches of at least the operator's minimum
-size), runs the three calls per batch,
-evaluates the training and validation loss after every epoch (each a flooded sum, the
-only values it learns), keeps the best epoch for early stopping, and finally learns its
-own weights while the operator learns its own.
+size), runs the three calls per batch, evaluates the training and validation loss after
+every epoch (sums over the evaluation rows) and, when given an `epoch_auc`, the
+validation AUC from the multiset of (logit, label) pairs that protocol.evaluation gives
+for the validation split's logit shares, keeps the best epoch (validation loss) for
+early stopping, warns when the best epoch is the last one, and finally learns its own
+weights while the operator learns its own.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from protocol.hetero_lr.party import (
 from protocol.hetero_lr.service import HeteroLrClient
 
 Progress = Callable[[str], None]
+# The validation AUC of an epoch from the bank's logit shares of the validation split
+# (position order) and their period.
+EpochAuc = Callable[[int, np.ndarray, float], float]
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,9 @@ class LrHistory:
     epochs: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+    validation_auc: list[float | None] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # training batches
+    evaluation_seconds: list[float] = field(default_factory=list)  # losses and AUC
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,18 @@ class LrResult:
     best_epoch: int
     history: LrHistory
     seconds_per_epoch: float
+    warnings: tuple[str, ...] = ()
+
+
+def convergence_warning(best_epoch: int, epochs_run: int) -> str | None:
+    """A warning when the best validation loss came at the last epoch run."""
+    if epochs_run < 1 or best_epoch != epochs_run:
+        return None
+    return (
+        f"the best validation loss came at the last epoch ({best_epoch} of"
+        f" {epochs_run}): training may not have converged; more epochs or a larger"
+        " learning rate may give a better model"
+    )
 
 
 def draw_batches(
@@ -93,8 +112,10 @@ class BankLrDriver:
         progress: Progress = lambda _: None,
         *,
         stable_key: np.ndarray | None = None,  # bank row per aligned position
+        epoch_auc: EpochAuc | None = None,
     ) -> None:
         self._client = client
+        self._epoch_auc = epoch_auc
         self._job = job_id
         self._positions = positions
         self._settings = settings
@@ -144,6 +165,7 @@ class BankLrDriver:
             Split.VALIDATION: evaluation_chunks(len(validation), slots),
         }
         self._pending: tuple[bytes, ...] = ()
+        self.shares = np.zeros(0)  # bank's logit shares of the last evaluated split
         self._pending_epoch = 0
         self._rng = np.random.default_rng(settings.seed)
         key = np.arange(len(features)) if stable_key is None else stable_key
@@ -177,9 +199,11 @@ class BankLrDriver:
         self._pending_epoch = epoch
 
     def _loss(self, split: Split, epoch: int) -> float:
-        """Mean logistic loss over the split's evaluation chunks."""
+        """Mean logistic loss over the split's evaluation chunks; keeps the bank's
+        logit shares of the split's rows in `self.shares`."""
         party = self.party
         total, count = 0.0, 0
+        self.shares = np.zeros(len(self._positions[split]))
         for chunk in self._chunks[split]:
             party.start(self._positions[split][chunk])
             step, step_epoch = self._take_pending()
@@ -190,6 +214,7 @@ class BankLrDriver:
                 )
             )  # fmt: skip
             terms = party.loss_terms(fwd.operator_logits)
+            self.shares[chunk] = party.chunk_share()
             reply = self._client.loss(m.LrLoss(self._job, tuple(terms)))
             total += party.loss_value(reply.masked_loss, reply.mask_sum) * len(chunk)
             count += len(chunk)
@@ -209,13 +234,20 @@ class BankLrDriver:
             seconds = time.perf_counter() - started
             train_loss = self._loss(Split.TRAIN, epoch)
             val_loss = self._loss(Split.VALIDATION, epoch)
+            auc = None
+            if self._epoch_auc is not None:
+                auc = self._epoch_auc(epoch + 1, self.shares, s.hyper.period)
             history.epochs.append(epoch + 1)
             history.train_loss.append(train_loss)
             history.validation_loss.append(val_loss)
+            history.validation_auc.append(auc)
             history.seconds.append(seconds)
+            history.evaluation_seconds.append(time.perf_counter() - started - seconds)
+            shown = "" if auc is None else f", validation AUC {auc:.4f}"
             self._progress(
                 f"epoch {epoch + 1}/{s.epochs}: train loss {train_loss:.4f}, "
-                f"validation loss {val_loss:.4f} ({seconds:.1f} s)"
+                f"validation loss {val_loss:.4f}{shown} ({seconds:.1f} s"
+                f" + {history.evaluation_seconds[-1]:.1f} s evaluation)"
             )
             if val_loss < best - 1e-5:
                 best, best_epoch, stale = val_loss, epoch + 1, 0
@@ -226,9 +258,18 @@ class BankLrDriver:
                 if s.patience and stale >= s.patience:
                     self._progress(f"early stop: no validation gain for {stale} epochs")
                     break
+        warning = convergence_warning(best_epoch, len(history.epochs))
+        if warning is not None:
+            self._progress(f"warning: {warning}")
         # The reveal needs no decryption: each side sends the sum of the masked steps
         # it sent the other, up to the best epoch (see protocol.hetero_lr.party).
         sent = tuple(float(v) for v in self.party.reveal_sum())
         reveal = self._client.reveal(m.LrReveal(self._job, sent))
         weights = self.party.own_weights(np.asarray(reveal.bank_step_sum))
-        return LrResult(weights, best_epoch, history, float(np.mean(history.seconds)))
+        return LrResult(
+            weights,
+            best_epoch,
+            history,
+            float(np.mean(history.seconds)),
+            () if warning is None else (warning,),
+        )

@@ -5,8 +5,13 @@ its CKKS key, holds its own weights encrypted under the bank's key and answers t
 bank's calls in the only order the protocol allows (Setup once; Forward, Sigmoid,
 Backward per batch of at least the policy's minimum of distinct rows; evaluation
 chunks fixed in advance, each evaluated at most once per epoch; Reveal once, which ends
-training; PartialScores once per split). At the end it learns its own weights, stores
-its part of the model and computes its partial scores for batch prediction.
+training). At the end it learns its own weights and stores its part of the model.
+
+Evaluation goes through protocol.evaluation (operator_node/evaluation.py): the role
+offers its logit shares of the validation split once per training pass, after every
+validation chunk was evaluated in it, and its partial scores of each split once after
+the reveal. Setup refuses features that give too many rows one score under any
+weights (operator_node/evaluation_rules.py).
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ import numpy as np
 from models.preprocess import FeaturePreprocessor
 from node_core.model_registry import ModelPart
 from node_core.node import Registration
+from operator_node.evaluation import SCORE_ADDENDS, Addend
+from operator_node.evaluation_rules import check_feature_rows
 from operator_node.roles.base import PassiveRole
 from protocol.auth import PeerDirectory
 from protocol.crypto.ckks import PRECISE, CkksContext
 from protocol.domain import Peer, Split
 from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from protocol.evaluation.messages import FINAL_ROUND, ScoreKind
 from protocol.hetero_lr import messages as m
 from protocol.hetero_lr.party import (
     MAX_CLIP,
@@ -39,12 +47,12 @@ from protocol.hetero_lr.service import PROTOCOL, hetero_lr_service
 log = logging.getLogger(__name__)
 
 # Calls allowed after each phase.
-_NEXT = {
+_NEXT: dict[str, set[str]] = {
     "ready": {"forward", "eval", "keep_best", "reveal"},
     "forward": {"sigmoid"},
     "sigmoid": {"backward"},
     "eval": {"loss"},
-    "revealed": {"scores"},
+    "revealed": set(),
 }
 
 
@@ -64,7 +72,13 @@ class _LrJob:
     evaluated: set[tuple[int, Split, int]] = field(default_factory=set)
     bank_logits: bytes = b""
     weights: np.ndarray | None = None
-    scored: set[Split] = field(default_factory=set)
+    # The evaluation chunk of the pending Forward, and my logit shares of the
+    # validation split collected in training pass `shares_pass` (chunks done).
+    chunk: tuple[Split, int] | None = None
+    shares: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    shares_pass: int = -1
+    shared_chunks: set[int] = field(default_factory=set)
+    evaluated_rounds: set[tuple[str, object]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def allow(self, call: str) -> None:
@@ -81,6 +95,68 @@ class _LrJob:
     def advance(self, call: str, then: str) -> None:
         self.allow(call)
         self.phase = then
+
+    def keep_share(self) -> None:
+        """After an evaluation Loss: my share of the chunk's logits (validation)."""
+        if self.chunk is None or self.chunk[0] is not Split.VALIDATION:
+            return
+        if self.shares_pass != self.passes:
+            validation = len(self.positions[Split.VALIDATION])
+            self.shares, self.shares_pass = np.zeros(validation), self.passes
+            self.shared_chunks = set()
+        index = self.chunk[1]
+        self.shares[self.chunks[Split.VALIDATION][index]] = self.party.chunk_share()
+        self.shared_chunks.add(index)
+
+
+class LrAddends:
+    """The role's part of every evaluation (operator_node/evaluation.ScoreAddends)."""
+
+    def __init__(self, job: _LrJob) -> None:
+        self._job = job
+
+    def addend(self, split: Split, round: int, kind: ScoreKind) -> Addend:
+        job = self._job
+        with job.lock:
+            if kind is ScoreKind.SHARE:
+                return self._shares(job, split)
+            if round != FINAL_ROUND:
+                raise InvalidArgument(
+                    "EvaluateRequest.round: partial scores are the trained model's"
+                    f" (round {FINAL_ROUND})"
+                )
+            if job.weights is None:
+                raise FailedPrecondition("logistic regression weights not revealed yet")
+            if ("partial", split) in job.evaluated_rounds:
+                raise PermissionDenied(
+                    f"the {split.value} split of the trained model was already"
+                    " evaluated"
+                )
+            job.evaluated_rounds.add(("partial", split))
+            rows = job.positions[split]
+            return Addend(job.party.features[rows] @ job.weights, ScoreKind.PARTIAL)
+
+    @staticmethod
+    def _shares(job: _LrJob, split: Split) -> Addend:
+        if split is not Split.VALIDATION:
+            raise PermissionDenied(
+                "evaluations in training are of the validation split only"
+            )
+        if job.weights is not None:
+            raise FailedPrecondition("training has ended (weights revealed)")
+        done = len(job.shared_chunks) == len(job.chunks[Split.VALIDATION])
+        if job.shares_pass != job.passes or not done:
+            raise FailedPrecondition(
+                "the validation split was not evaluated (Forward, Loss on every"
+                " chunk) since the last training pass"
+            )
+        if ("share", job.passes) in job.evaluated_rounds:
+            raise PermissionDenied(
+                "the validation split was already evaluated since the last training"
+                " pass"
+            )
+        job.evaluated_rounds.add(("share", job.passes))
+        return Addend(job.shares.copy(), ScoreKind.SHARE, job.party.hyper.period)
 
 
 class OperatorLr(PassiveRole[_LrJob]):
@@ -153,9 +229,11 @@ class OperatorLr(PassiveRole[_LrJob]):
             clip=clip,
             min_count=policy.min_batch_size,
         )
+        x = pre.transform(frame)
+        check_feature_rows(x, positions, policy)
         keys = CkksContext.create(PRECISE, galois_keys=False)
         party = OperatorLrParty(
-            pre.transform(frame),
+            x,
             request.bank_dim,
             keys,
             bank_context,
@@ -172,13 +250,12 @@ class OperatorLr(PassiveRole[_LrJob]):
                 len(positions[Split.VALIDATION]), PRECISE.slots
             ),
         }
-        session.attach(
-            self.state_key,
-            _LrJob(
-                party, pre, columns, positions, chunks, policy.min_batch_size,
-                policy.max_epochs,
-            ),
+        job = _LrJob(
+            party, pre, columns, positions, chunks, policy.min_batch_size,
+            policy.max_epochs,
         )  # fmt: skip
+        session.attach(self.state_key, job)
+        session.attach(SCORE_ADDENDS, LrAddends(job))
         self.ctx.store.append_audit(
             "lr.setup",
             counterpart=peer.party_id,
@@ -213,6 +290,7 @@ class OperatorLr(PassiveRole[_LrJob]):
                     " since the last full training pass"
                 )
             job.evaluated.add(key)
+            job.chunk = (request.split, index)
         else:
             if request.split is not Split.TRAIN:
                 raise InvalidArgument("training batches come from the train split")
@@ -290,6 +368,7 @@ class OperatorLr(PassiveRole[_LrJob]):
         with job.lock:
             job.advance("loss", "ready")
             masked, mask_sum = job.party.loss(job.bank_logits, list(request.loss_terms))
+            job.keep_share()
             return m.LrLossReply(masked, mask_sum)
 
     def keep_best(self, peer: Peer, request: m.LrKeepBest) -> None:
@@ -311,23 +390,3 @@ class OperatorLr(PassiveRole[_LrJob]):
             reply = m.LrRevealReply(tuple(float(v) for v in job.party.reveal_sum()))
         self.save_model_part(peer, request.job_id, job)
         return reply
-
-    def partial_scores(self, peer: Peer, request: m.LrScores) -> np.ndarray:
-        job_id, split = request.job_id, request.split
-        job = self._job(peer, job_id)
-        with job.lock:
-            if job.phase != "revealed" or job.weights is None:
-                raise FailedPrecondition(f"job {job_id}: weights not revealed yet")
-            if split in job.scored:
-                raise PermissionDenied(
-                    f"job {job_id}: the {split.value} split was already scored once"
-                )
-            job.scored.add(split)
-            scores = job.party.features[job.positions[split]] @ job.weights
-        self.ctx.store.append_audit(
-            "lr.partial_scores",
-            counterpart=peer.party_id,
-            subject=job_id,
-            detail={"split": split.value, "rows": len(scores)},
-        )
-        return scores

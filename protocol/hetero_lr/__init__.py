@@ -10,9 +10,12 @@ sums exchanged at the reveal are aggregates of masked decryptions mixed with gra
 the receiver does not know), and no party sees a weight, logit, residual, gradient or
 label of the other: neither the operator's partial logits (which would span its feature
 matrix after as many epochs as it has features) nor an exact gradient (whose residual
-signs on small batches give the labels) is ever exposed. After training, the bank
-receives the operator's partial scores X_o w_o once per split (batch prediction; a model
-needs at least the policy's minimum of operator features).
+signs on small batches give the labels) is ever exposed. The joint model is evaluated
+through protocol.evaluation, never here: once per epoch the bank learns the validation
+split's logits as an unlinkable multiset of (logit, label) pairs (each party adds its
+logit share of the evaluation pass), and after training the multiset of (score, label)
+pairs of each split (each party adds its partial score); no per-row score of the
+operator ever reaches the bank.
 
 Modules: messages, serde (its only _pb2 code), party (each side's math), service
 (servicer, client, declaration).

@@ -232,6 +232,7 @@ class _Party:
         self._best = (0, 0, np.ones(d))
         self.rows = np.zeros(0, dtype=np.int64)
         self._r = np.zeros(0)
+        self._share = np.zeros(0)
         self._t_sums = np.zeros(0)
 
     # ---- batches ---------------------------------------------------------------
@@ -268,7 +269,13 @@ class _Party:
 
     def logit_share(self, peer_logits: bytes) -> np.ndarray:
         received = self.keys.decrypt(self.keys.vector_from_bytes(peer_logits))
-        return np.mod(received - self._r, self.hyper.period)
+        self._share = np.mod(received - self._r, self.hyper.period)
+        return self._share
+
+    def chunk_share(self) -> np.ndarray:
+        """My share, modulo the period, of the current batch's logits (its rows only;
+        set by the last logit_share), for protocol.evaluation."""
+        return self._share[: len(self.rows)].copy()
 
     def gradient_products(self, residual: CkksVector) -> list[bytes]:
         """[[x_j e + t_j]]_peer for each own feature; keeps sum(t_j)."""

@@ -4,7 +4,8 @@ Per job, one Paillier key (2048 bits, made at the first evaluation): the bank en
 its part of each row's score with the row's label, the operator adds its own part,
 shuffles and packs, and the bank decrypts the multiset of (score, label) pairs, sorted
 (protocol/evaluation/__init__.py states what each party learns). A trainer calls
-`partial_scores` in its score stage and `logit_shares` once per training epoch.
+`partial_scores` in its score stage, validation split first: only then does the
+operator answer `logit_shares`, once per training epoch.
 """
 
 from __future__ import annotations
@@ -58,11 +59,12 @@ class JointEvaluation:
         units: np.ndarray,
         labels: np.ndarray,
         modulus: float,
+        bank_spread: float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
         started = time.perf_counter()
         public, private = self._key()
         params = EvaluationParams(
-            self._job_id, split, round, kind, public, len(units), modulus
+            self._job_id, split, round, kind, public, len(units), modulus, bank_spread
         )
         reply = request_evaluation(
             self._channel,
@@ -79,10 +81,13 @@ class JointEvaluation:
         self, split: Split, partial: np.ndarray, labels: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """The trained model's joint scores (logits) of a split with their labels, as
-        a multiset; `partial` is the bank's part of each row's logit."""
+        a multiset; `partial` is the bank's part of each row's logit (its spread goes
+        to the operator, which checks its own against it)."""
+        low, high = np.percentile(partial, [1, 99])
         return self._run(
-            split, FINAL_ROUND, ScoreKind.PARTIAL, partial_units(partial), labels, 0.0
-        )
+            split, FINAL_ROUND, ScoreKind.PARTIAL, partial_units(partial), labels,
+            0.0, float(high - low),
+        )  # fmt: skip
 
     def logit_shares(
         self, epoch: int, shares: np.ndarray, labels: np.ndarray, modulus: float

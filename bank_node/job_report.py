@@ -82,6 +82,7 @@ def publish(
         "epochs_run": len(model.history),
         "warnings": list(model.warnings),
         "seconds_per_epoch": round(model.seconds_per_epoch, 3),
+        "epoch_evaluation_seconds": round(model.evaluation_seconds_per_epoch, 3),
         "iv_seconds": round(iv_timings["total_s"], 3),
         "iv_timings": {k: round(v, 3) for k, v in iv_timings.items()},
         "features": {

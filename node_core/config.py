@@ -122,7 +122,11 @@ class CounterpartPolicy:
     # never fewer than max_rows_per_score rows (checked on identical feature rows at
     # setup and on the scores before answering).
     max_rows_per_score: int = 2
-    max_score_share: float = 0.1
+    max_score_share: float = 0.15
+    # Rows the operator's scores must move each row past in the bank's order, about
+    # n * spread(operator) / spread(bank): flatter, and the joint scores' order
+    # follows the bank's (at 200, the bank's rank-matched guess is right for ~1%).
+    min_rank_mixing: float = 200.0
     # Jobs evaluated on the same rows (>= min_batch_size in common) per period: two
     # score vectors of the same rows could be solved for the features behind them.
     max_models_per_rows: int = 1

@@ -3,12 +3,14 @@
 Generic over model types: a model's passive role (operator_node/roles/) attaches a
 ScoreAddends to the job's session, which answers, per split and round, the operator's
 per-row part of the joint score (its partial scores once the model is trained, its
-logit shares after an evaluation pass in training) or refuses the round. This handler
-checks the request, applies the policy's rules before anything leaves
-(operator_node/evaluation_rules.py on partial scores, the budget of models per set of
-rows in operator_node/model_budget.py), then adds, shuffles, floods and packs
-(protocol/evaluation/party.py) and audits the answer. It never decrypts anything;
-protocol/evaluation/__init__.py states what each party learns.
+logit shares of an evaluation pass in training) or refuses the round. This handler
+checks the request and applies the policy's rules before anything leaves
+(operator_node/evaluation_rules.py on the trained model's partial scores, the budget of
+models per set of rows in operator_node/model_budget.py); training rounds are answered
+only after the trained model's validation scores passed the rules, since the operator
+cannot see its scores while its weights are encrypted. Then it adds, shuffles, floods
+and packs (protocol/evaluation/party.py) and audits the answer. It never decrypts
+anything; protocol/evaluation/__init__.py states what each party learns.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from node_core.node import NodeContext
-from operator_node.evaluation_rules import check_scores
+from operator_node.evaluation_rules import check_contribution, check_scores
 from operator_node.job_desk import JobDesk
 from operator_node.job_session import StateKey
 from protocol.domain import Peer, Split
@@ -70,6 +72,7 @@ class OperatorEvaluation:
         self._desk = desk
         self._lock = threading.Lock()
         self._pairs: dict[str, int] = {}  # share pairs answered per job
+        self._cleared: set[str] = set()  # jobs whose validation scores passed
 
     def _count_pairs(self, job_id: str, rows: int) -> None:
         """Share pairs hide their carries within 2^-40 over a job up to this many."""
@@ -97,6 +100,11 @@ class OperatorEvaluation:
             raise FailedPrecondition(
                 f"job {params.job_id}: no model of the job offers an evaluation yet"
             )
+        if params.kind is ScoreKind.SHARE and params.job_id not in self._cleared:
+            raise FailedPrecondition(
+                f"job {params.job_id}: training rounds are answered after the trained"
+                " model's validation split is evaluated"
+            )
         addend = addends.addend(params.split, params.round, params.kind)
         if addend.kind is not params.kind or len(addend.values) != len(positions):
             raise FailedPrecondition(
@@ -111,6 +119,7 @@ class OperatorEvaluation:
         policy = self._ctx.config.counterpart(peer.party_id).policy
         if params.kind is ScoreKind.PARTIAL:
             check_scores(addend.values, params.split, policy)
+            check_contribution(addend.values, params.bank_spread, params.split, policy)
             try:
                 units = partial_units(addend.values)
             except ValueError as exc:
@@ -122,6 +131,9 @@ class OperatorEvaluation:
             raise FailedPrecondition(f"job {params.job_id} is not bound")
         self._desk.budget.spend(peer.party_id, params.job_id, session.rows, policy)
         pairs = shuffle_and_pack(request.values, addend_plaintexts(units, params.kind))
+        if params.kind is ScoreKind.PARTIAL and params.split is Split.VALIDATION:
+            with self._lock:
+                self._cleared.add(params.job_id)
         self._ctx.store.append_audit(
             "evaluation.answered",
             counterpart=peer.party_id,

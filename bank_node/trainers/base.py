@@ -123,6 +123,8 @@ class ModelReport:
     scorecard: Scorecard | None = None
     # What the modeler should know about the training (e.g. no convergence signal).
     warnings: tuple[str, ...] = ()
+    # Wall time per epoch of the per-epoch validation evaluation (e.g. its AUC).
+    evaluation_seconds_per_epoch: float = 0.0
 
 
 class Trainer(ABC, Generic[OptionsT, ModelT]):

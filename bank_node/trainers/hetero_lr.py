@@ -13,6 +13,7 @@ regression on the same rows as the baseline.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -45,13 +46,14 @@ PRIVACY = (
     "Training: weights, logits, residuals and gradients of either party stayed"
     " encrypted or masked; the bank learned the training and validation loss per epoch"
     " (sums over the evaluation rows), each party learned only its own final weights.",
-    "Evaluation: the bank learned the joint model's scores of each split, and once per"
-    " epoch the validation logits, only as multisets of (score, label) pairs in an"
-    " order the operator drew in secret; no score of the operator's alone, per row or"
-    " otherwise, reached the bank. The operator saw only ciphertexts under the bank's"
-    " key and refuses scores that bunch (policy.max_rows_per_score,"
-    " policy.max_score_share) and more models per set of rows than its budget"
-    " (policy.max_models_per_rows).",
+    "Evaluation: the bank learned the joint model's scores of each split, and the"
+    " validation logits of every epoch, only as multisets of (score, label) pairs in"
+    " an order the operator drew in secret; no score of the operator's alone, per row"
+    " or otherwise, reached the bank. The operator saw only ciphertexts under the"
+    " bank's key, and answers only if its scores do not bunch"
+    " (policy.max_rows_per_score, policy.max_score_share), mix the order of the"
+    " bank's own (policy.min_rank_mixing) and stay within its budget of models per"
+    " set of rows (policy.max_models_per_rows).",
 )
 BANK_ONLY_NOTE = (
     "logistic regression on the bank's own inputs only, same rows and split, trained"
@@ -147,15 +149,6 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
 
     def train(self, context: TrainingContext, options: HeteroLrOptions) -> LrModel:
         inputs, pre = self._inputs(context, options)
-        evaluation = JointEvaluation(context.channel, context.job_id, context.limits)
-        validation_labels = context.labels[context.positions[Split.VALIDATION]]
-
-        def epoch_auc(epoch: int, shares: np.ndarray, period: float) -> float:
-            logits, labels = evaluation.logit_shares(
-                epoch, shares, validation_labels, period
-            )
-            return roc_auc(labels, logits)
-
         driver = BankLrDriver(
             HeteroLrClient(context.channel, context.limits.stream_deadline_s),
             context.job_id,
@@ -174,8 +167,8 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
             ),
             context.progress,
             stable_key=context.stable_key,
-            epoch_auc=epoch_auc if options.epoch_auc else None,
         )
+        evaluation = JointEvaluation(context.channel, context.job_id, context.limits)
         return LrModel(driver.train(), inputs, pre, evaluation)
 
     # ---- score, report, registry -------------------------------------------------
@@ -183,14 +176,17 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
         self, context: TrainingContext, options: HeteroLrOptions, model: LrModel
     ) -> dict[Split, ScoredSplit]:
         """Both splits through protocol.evaluation: the bank's partial scores plus
-        the operator's, as multisets of (probability, label) pairs."""
+        the operator's, as multisets of (probability, label) pairs; then, once the
+        operator has checked its validation scores, each epoch's validation AUC."""
         out = {}
-        for split in (Split.TRAIN, Split.VALIDATION):
+        for split in (Split.VALIDATION, Split.TRAIN):
             rows = context.positions[split]
             logits, labels = model.evaluation.partial_scores(
                 split, model.inputs[rows] @ model.result.weights, context.labels[rows]
             )
             out[split] = ScoredSplit(1.0 / (1.0 + np.exp(-logits)), labels)
+            if split is Split.VALIDATION and options.epoch_auc:
+                epoch_aucs(model, context)
         return out
 
     def describe(
@@ -231,6 +227,8 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
             intercept=float(weights[-1]),
             scorecard=scorecard,
             warnings=model.result.warnings,
+            evaluation_seconds_per_epoch=history.auc_seconds
+            / max(len(history.epochs), 1),
         )
 
     def model_part(
@@ -249,6 +247,26 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
                 "operator_features": list(context.operator.indexes),
             },
         )
+
+
+def epoch_aucs(model: LrModel, context: TrainingContext) -> None:
+    """Every epoch's validation AUC into the history, from the bank's logit shares of
+    that epoch and the operator's (protocol.evaluation, one round per epoch)."""
+    result = model.result
+    labels = context.labels[context.positions[Split.VALIDATION]]
+    started = time.perf_counter()
+    for epoch, shares in sorted(result.validation_shares.items()):
+        logits, got = model.evaluation.logit_shares(
+            epoch, shares, labels, result.period
+        )
+        result.history.validation_auc[epoch - 1] = roc_auc(got, logits)
+    seconds = time.perf_counter() - started
+    result.history.auc_seconds = seconds
+    shown = ", ".join(f"{a:.4f}" for a in result.history.validation_auc if a)
+    context.progress(
+        f"validation AUC per epoch: {shown}"
+        f" ({seconds / max(len(result.validation_shares), 1):.1f} s per epoch)"
+    )
 
 
 def bank_only_auc(inputs: np.ndarray, context: TrainingContext) -> float:

@@ -4,11 +4,11 @@ The bank chooses the batches (a fresh permutation of the training rows every epo
 drawn over the bank's own row order so a seed gives the same batches whatever order
 the PSI session aligned the rows in; batches of at least the operator's minimum
 size), runs the three calls per batch, evaluates the training and validation loss after
-every epoch (sums over the evaluation rows) and, when given an `epoch_auc`, the
-validation AUC from the multiset of (logit, label) pairs that protocol.evaluation gives
-for the validation split's logit shares, keeps the best epoch (validation loss) for
-early stopping, warns when the best epoch is the last one, and finally learns its own
-weights while the operator learns its own.
+every epoch (sums over the evaluation rows) and keeps its logit shares of the
+validation split of every epoch (the trainer gets each epoch's validation AUC from
+them with protocol.evaluation once training is over), keeps the best epoch
+(validation loss) for early stopping, warns when the best epoch is the last one, and
+finally learns its own weights while the operator learns its own.
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ from protocol.hetero_lr.party import (
 from protocol.hetero_lr.service import HeteroLrClient
 
 Progress = Callable[[str], None]
-# The validation AUC of an epoch from the bank's logit shares of the validation split
-# (position order) and their period.
-EpochAuc = Callable[[int, np.ndarray, float], float]
 
 
 @dataclass(frozen=True)
@@ -52,9 +49,10 @@ class LrHistory:
     epochs: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)
-    validation_auc: list[float | None] = field(default_factory=list)
+    validation_auc: list[float | None] = field(default_factory=list)  # set later
     seconds: list[float] = field(default_factory=list)  # training batches
-    evaluation_seconds: list[float] = field(default_factory=list)  # losses and AUC
+    evaluation_seconds: list[float] = field(default_factory=list)  # the losses
+    auc_seconds: float = 0.0  # every epoch's validation AUC, after training
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,10 @@ class LrResult:
     history: LrHistory
     seconds_per_epoch: float
     warnings: tuple[str, ...] = ()
+    # The bank's logit shares of the validation split (position order) after each
+    # epoch, and their period, for the epochs' validation AUC.
+    validation_shares: dict[int, np.ndarray] = field(default_factory=dict)
+    period: float = 0.0
 
 
 def convergence_warning(best_epoch: int, epochs_run: int) -> str | None:
@@ -112,10 +114,8 @@ class BankLrDriver:
         progress: Progress = lambda _: None,
         *,
         stable_key: np.ndarray | None = None,  # bank row per aligned position
-        epoch_auc: EpochAuc | None = None,
     ) -> None:
         self._client = client
-        self._epoch_auc = epoch_auc
         self._job = job_id
         self._positions = positions
         self._settings = settings
@@ -223,6 +223,7 @@ class BankLrDriver:
     def train(self) -> LrResult:
         s = self._settings
         history = LrHistory()
+        shares: dict[int, np.ndarray] = {}
         best, best_epoch, stale = np.inf, 0, 0
         for epoch in range(s.epochs):
             started = time.perf_counter()
@@ -234,20 +235,16 @@ class BankLrDriver:
             seconds = time.perf_counter() - started
             train_loss = self._loss(Split.TRAIN, epoch)
             val_loss = self._loss(Split.VALIDATION, epoch)
-            auc = None
-            if self._epoch_auc is not None:
-                auc = self._epoch_auc(epoch + 1, self.shares, s.hyper.period)
+            shares[epoch + 1] = self.shares
             history.epochs.append(epoch + 1)
             history.train_loss.append(train_loss)
             history.validation_loss.append(val_loss)
-            history.validation_auc.append(auc)
+            history.validation_auc.append(None)
             history.seconds.append(seconds)
             history.evaluation_seconds.append(time.perf_counter() - started - seconds)
-            shown = "" if auc is None else f", validation AUC {auc:.4f}"
             self._progress(
                 f"epoch {epoch + 1}/{s.epochs}: train loss {train_loss:.4f}, "
-                f"validation loss {val_loss:.4f}{shown} ({seconds:.1f} s"
-                f" + {history.evaluation_seconds[-1]:.1f} s evaluation)"
+                f"validation loss {val_loss:.4f} ({seconds:.1f} s)"
             )
             if val_loss < best - 1e-5:
                 best, best_epoch, stale = val_loss, epoch + 1, 0
@@ -272,4 +269,6 @@ class BankLrDriver:
             history,
             float(np.mean(history.seconds)),
             () if warning is None else (warning,),
+            shares,
+            s.hyper.period,
         )

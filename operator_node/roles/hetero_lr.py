@@ -7,11 +7,11 @@ Backward per batch of at least the policy's minimum of distinct rows; evaluation
 chunks fixed in advance, each evaluated at most once per epoch; Reveal once, which ends
 training). At the end it learns its own weights and stores its part of the model.
 
-Evaluation goes through protocol.evaluation (operator_node/evaluation.py): the role
-offers its logit shares of the validation split once per training pass, after every
-validation chunk was evaluated in it, and its partial scores of each split once after
-the reveal. Setup refuses features that give too many rows one score under any
-weights (operator_node/evaluation_rules.py).
+Evaluation goes through protocol.evaluation (operator_node/evaluation.py): after the
+reveal the role offers its partial scores of each split once, and its logit shares of
+the validation split of every training pass whose validation chunks were all
+evaluated (kept from training), once each. Setup refuses features that give too many
+rows one score under any weights (operator_node/evaluation_rules.py).
 """
 
 from __future__ import annotations
@@ -72,12 +72,14 @@ class _LrJob:
     evaluated: set[tuple[int, Split, int]] = field(default_factory=set)
     bank_logits: bytes = b""
     weights: np.ndarray | None = None
-    # The evaluation chunk of the pending Forward, and my logit shares of the
-    # validation split collected in training pass `shares_pass` (chunks done).
+    # The evaluation chunk of the pending Forward; my logit shares of the validation
+    # split collected in training pass `shares_pass` (chunks done), and those of
+    # every pass whose chunks were all evaluated (kept for the evaluation rounds).
     chunk: tuple[Split, int] | None = None
     shares: np.ndarray = field(default_factory=lambda: np.zeros(0))
     shares_pass: int = -1
     shared_chunks: set[int] = field(default_factory=set)
+    pass_shares: dict[int, np.ndarray] = field(default_factory=dict)
     evaluated_rounds: set[tuple[str, object]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -107,6 +109,8 @@ class _LrJob:
         index = self.chunk[1]
         self.shares[self.chunks[Split.VALIDATION][index]] = self.party.chunk_share()
         self.shared_chunks.add(index)
+        if len(self.shared_chunks) == len(self.chunks[Split.VALIDATION]):
+            self.pass_shares[self.passes] = self.shares.copy()
 
 
 class LrAddends:
@@ -119,7 +123,7 @@ class LrAddends:
         job = self._job
         with job.lock:
             if kind is ScoreKind.SHARE:
-                return self._shares(job, split)
+                return self._shares(job, split, round)
             if round != FINAL_ROUND:
                 raise InvalidArgument(
                     "EvaluateRequest.round: partial scores are the trained model's"
@@ -137,26 +141,26 @@ class LrAddends:
             return Addend(job.party.features[rows] @ job.weights, ScoreKind.PARTIAL)
 
     @staticmethod
-    def _shares(job: _LrJob, split: Split) -> Addend:
+    def _shares(job: _LrJob, split: Split, round: int) -> Addend:
+        """My logit shares of the validation split in the evaluation after training
+        pass `round` (the bank's epoch), once, after the reveal."""
         if split is not Split.VALIDATION:
             raise PermissionDenied(
                 "evaluations in training are of the validation split only"
             )
-        if job.weights is not None:
-            raise FailedPrecondition("training has ended (weights revealed)")
-        done = len(job.shared_chunks) == len(job.chunks[Split.VALIDATION])
-        if job.shares_pass != job.passes or not done:
+        if job.weights is None:
+            raise FailedPrecondition("logistic regression weights not revealed yet")
+        shares = job.pass_shares.get(round)
+        if shares is None:
             raise FailedPrecondition(
-                "the validation split was not evaluated (Forward, Loss on every"
-                " chunk) since the last training pass"
+                f"the validation split was not evaluated after training pass {round}"
             )
-        if ("share", job.passes) in job.evaluated_rounds:
+        if ("share", round) in job.evaluated_rounds:
             raise PermissionDenied(
-                "the validation split was already evaluated since the last training"
-                " pass"
+                f"the validation split of training pass {round} was already evaluated"
             )
-        job.evaluated_rounds.add(("share", job.passes))
-        return Addend(job.shares.copy(), ScoreKind.SHARE, job.party.hyper.period)
+        job.evaluated_rounds.add(("share", round))
+        return Addend(shares, ScoreKind.SHARE, job.party.hyper.period)
 
 
 class OperatorLr(PassiveRole[_LrJob]):

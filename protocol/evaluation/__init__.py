@@ -26,16 +26,22 @@ What each party learns:
   ciphertexts' randomness does not depend on it); in SHARE mode nothing about the
   shares' carries beyond 2^-40 over a job (party.py). What the multiset still says
   about the operator's contribution, to a bank that knows its own part of every row,
-  is bounded by the operator's refusal rules, in its policy and checked before it
-  answers (operator_node/evaluation_rules.py):
-  * score ties: if rows share one operator addend v (or nearly), b_i + v appears in
-    the multiset for each of them, which singles those rows out; the operator refuses
-    a split where more than `policy.max_rows_per_score` rows share one (within
-    (p99 - p1) / (256 n)), checked on its feature rows at setup (identical rows get one
-    score under any weights) and on the addends themselves before a PARTIAL answer;
-  * score spikes: refuses a split with more than `policy.max_score_share` of its rows
-    inside a window of 1/100 of its addends' spread (a few categories with small
-    variation inside them);
+  is bounded by the operator's refusal rules, in its policy and checked on the
+  trained model's scores before any multiset of the job leaves (training rounds are
+  answered only after the validation split's scores passed; the operator cannot see
+  its scores while its weights are encrypted) (operator_node/evaluation_rules.py):
+  * bunches: if rows share one operator addend v (or nearly), b_i + v appears in the
+    multiset for each of them, which singles those rows out; the operator refuses a
+    split where a window of spread / 10^k (k = 2..8) holds more rows than chance
+    coincidences would hide (`policy.max_score_share` of the rows at 1/100 of the
+    spread, falling with the square root of the width, never fewer than
+    `policy.max_rows_per_score`), checked on identical feature rows at setup (they
+    get one score under any weights) and on the partial scores before answering;
+  * order: if the operator's scores are flat against the bank's, the multiset sorts
+    like the bank's partial scores and the bank pairs the k-th joint score with its
+    k-th row; the operator refuses unless its scores move each row past about
+    `policy.min_rank_mixing` others (n * its spread / the bank's, which the bank
+    sends with its request);
   * several models over the same rows: at most `policy.max_models_per_rows` jobs per
     `policy.model_budget_days` may be evaluated on sets of rows that share at least
     `policy.min_batch_size` rows (checked at Jobs.Bind and spent at a job's first

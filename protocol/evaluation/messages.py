@@ -34,6 +34,8 @@ class EvaluationParams:
     public_key: PaillierPublicKey
     rows: int
     modulus: float = 0.0  # ScoreKind.SHARE: the shares' modulus
+    # ScoreKind.PARTIAL: p99 - p1 of the bank's partial scores on the split
+    bank_spread: float = 0.0
 
 
 @dataclass(frozen=True)

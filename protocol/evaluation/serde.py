@@ -40,6 +40,7 @@ def params_to_proto(p: EvaluationParams) -> pb.EvaluateRequest:
         public_key=wire.public_key_to_bytes(p.public_key),
         rows=p.rows,
         modulus=p.modulus,
+        bank_spread=p.bank_spread,
     )
 
 
@@ -58,8 +59,17 @@ def params_from_proto(msg: pb.EvaluateRequest) -> EvaluationParams:
             raise InvalidArgument(
                 "EvaluateRequest.modulus: shares need a modulus in (0, 1e6]"
             )
-    elif msg.modulus != 0:
-        raise InvalidArgument("EvaluateRequest.modulus: only shares have a modulus")
+        if msg.bank_spread != 0:
+            raise InvalidArgument(
+                "EvaluateRequest.bank_spread: only partial scores have one"
+            )
+    else:
+        if msg.modulus != 0:
+            raise InvalidArgument("EvaluateRequest.modulus: only shares have a modulus")
+        if not (math.isfinite(msg.bank_spread) and 0 <= msg.bank_spread <= 1e6):
+            raise InvalidArgument(
+                "EvaluateRequest.bank_spread: must be a number in [0, 1e6]"
+            )
     try:
         # Refuses keys below 2048 bits (no test-only flag crosses the wire).
         public_key = wire.public_key_from_bytes(bytes(msg.public_key))
@@ -73,6 +83,7 @@ def params_from_proto(msg: pb.EvaluateRequest) -> EvaluationParams:
         public_key=public_key,
         rows=int(msg.rows),
         modulus=float(msg.modulus),
+        bank_spread=float(msg.bank_spread),
     )
 
 

@@ -10,9 +10,11 @@ import pytest
 from node_core.config import CounterpartPolicy
 from operator_node.evaluation_rules import (
     allowed_rows,
+    check_contribution,
     check_feature_rows,
     check_scores,
     densest_window,
+    rank_mixing,
 )
 from protocol.domain import Split
 from protocol.errors import PermissionDenied
@@ -30,8 +32,8 @@ def test_check_scores_refuses_few_values_if_two_categorical_features_make_six() 
     # Assert
     assert str(info.value) == (
         "1120 rows of the validation split have operator scores within 1e-2 of their"
-        " spread, more than the 647 allowed (policy.max_rows_per_score = 2,"
-        " policy.max_score_share = 0.1): the evaluation would single them out"
+        " spread, more than the 970 allowed (policy.max_rows_per_score = 2,"
+        " policy.max_score_share = 0.15): the evaluation would single them out"
     )
 
 
@@ -69,7 +71,7 @@ def test_check_scores_refuses_a_narrow_spike_if_wider_than_a_tie() -> None:
     # Assert
     assert str(info.value).startswith(
         "517 rows of the validation split have operator scores within 1e-3 of their"
-        " spread, more than the 316 allowed"
+        " spread, more than the 474 allowed"
     )
 
 
@@ -88,8 +90,8 @@ def test_allowed_rows_falls_with_the_square_root_of_the_window_to_the_floor() ->
     # Execute
     allowed = [allowed_rows(10_000, k, POLICY) for k in range(2, 9)]
     # Assert
-    assert allowed[0] == pytest.approx(1000)
-    assert allowed[2] == pytest.approx(100) and allowed[4] == pytest.approx(10)
+    assert allowed[0] == pytest.approx(1500)
+    assert allowed[2] == pytest.approx(150) and allowed[4] == pytest.approx(15)
     assert allowed[-1] == 2  # max_rows_per_score
 
 
@@ -121,3 +123,47 @@ def test_check_feature_rows_accepts_continuous_features_if_rows_differ() -> None
     positions = {Split.TRAIN: np.arange(700), Split.VALIDATION: np.arange(700, 1000)}
     # Execute / Assert: no exception
     check_feature_rows(features, positions, POLICY)
+
+
+def test_check_contribution_refuses_flat_operator_scores_if_few_rows_mix() -> None:
+    # Prepare: 1,000 operator scores spread 0.1 against the bank's 4.0: each row
+    # passes about 25 others, where the bank's rank-matched guess is right for ~10%
+    scores = np.linspace(-0.05, 0.05, 1000)
+    # Execute
+    with pytest.raises(PermissionDenied) as info:
+        check_contribution(scores, 4.0, Split.VALIDATION, POLICY)
+    # Assert
+    assert str(info.value) == (
+        "the operator's scores of the validation split move each row past about 24"
+        " others in the order of the bank's scores, fewer than 200"
+        " (policy.min_rank_mixing): the joint scores' order would follow the bank's"
+        " and pair rows with their scores"
+    )
+
+
+def test_check_contribution_accepts_scores_if_they_mix_the_banks_order() -> None:
+    # Prepare: a spread of 1.0 against 4.0 over 1,000 rows: ~240 rows
+    scores = np.linspace(-0.5, 0.5, 1000)
+    # Execute / Assert: no exception
+    check_contribution(scores, 4.0, Split.VALIDATION, POLICY)
+    assert rank_mixing(scores, 4.0) == pytest.approx(1000 * 0.98 / 4.0)
+
+
+def test_rank_mixing_predicts_how_often_the_rank_attack_hits_if_scores_are_normal() -> (
+    None
+):
+    # Prepare: the bank's attack on simulated scores at two mixings
+    rng = np.random.default_rng(9)
+    hits = {}
+    for ratio in (0.01, 0.2):
+        bank, operator = rng.normal(0, 1, 2000), rng.normal(0, ratio, 2000)
+        joint = np.sort(bank + operator)
+        guess = joint[np.argsort(np.argsort(bank))] - bank
+        mixing = rank_mixing(
+            operator, float(np.subtract(*np.percentile(bank, [99, 1])))
+        )
+        hits[round(mixing)] = float(np.mean(np.abs(guess - operator) < 1e-12))
+    # Assert: about 2.6 / mixing of the rows, as the policy's default assumes
+    (low, hits_at_low), (high, hits_at_high) = sorted(hits.items())
+    assert hits_at_low > 0.05 and hits_at_high < 0.02
+    assert low < POLICY.min_rank_mixing <= high

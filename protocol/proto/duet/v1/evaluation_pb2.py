@@ -25,23 +25,23 @@ _sym_db = _symbol_database.Default()
 from protocol.proto.duet.v1 import common_pb2 as protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'protocol/proto/duet/v1/evaluation.proto\x12\x07\x64uet.v1\x1a#protocol/proto/duet/v1/common.proto\"\xa8\x01\n\x0f\x45valuateRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x05split\x18\x02 \x01(\x0e\x32\x12.duet.v1.DataSplit\x12\r\n\x05round\x18\x03 \x01(\r\x12 \n\x04kind\x18\x04 \x01(\x0e\x32\x12.duet.v1.ScoreKind\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12\x0c\n\x04rows\x18\x06 \x01(\x04\x12\x0f\n\x07modulus\x18\x07 \x01(\x01\"g\n\x0e\x45valuateUpload\x12+\n\x07request\x18\x01 \x01(\x0b\x32\x18.duet.v1.EvaluateRequestH\x00\x12 \n\x06values\x18\x02 \x01(\x0b\x32\x0e.duet.v1.ChunkH\x00\x42\x06\n\x04part\"\x1e\n\x0e\x45valuateLayout\x12\x0c\n\x04rows\x18\x01 \x01(\x04\"f\n\x10\x45valuateDownload\x12)\n\x06layout\x18\x01 \x01(\x0b\x32\x17.duet.v1.EvaluateLayoutH\x00\x12\x1f\n\x05pairs\x18\x02 \x01(\x0b\x32\x0e.duet.v1.ChunkH\x00\x42\x06\n\x04part*U\n\tScoreKind\x12\x1a\n\x16SCORE_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12SCORE_KIND_PARTIAL\x10\x01\x12\x14\n\x10SCORE_KIND_SHARE\x10\x02\x32P\n\nEvaluation\x12\x42\n\x08\x45valuate\x12\x17.duet.v1.EvaluateUpload\x1a\x19.duet.v1.EvaluateDownload(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'protocol/proto/duet/v1/evaluation.proto\x12\x07\x64uet.v1\x1a#protocol/proto/duet/v1/common.proto\"\xbd\x01\n\x0f\x45valuateRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x05split\x18\x02 \x01(\x0e\x32\x12.duet.v1.DataSplit\x12\r\n\x05round\x18\x03 \x01(\r\x12 \n\x04kind\x18\x04 \x01(\x0e\x32\x12.duet.v1.ScoreKind\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12\x0c\n\x04rows\x18\x06 \x01(\x04\x12\x0f\n\x07modulus\x18\x07 \x01(\x01\x12\x13\n\x0b\x62\x61nk_spread\x18\x08 \x01(\x01\"g\n\x0e\x45valuateUpload\x12+\n\x07request\x18\x01 \x01(\x0b\x32\x18.duet.v1.EvaluateRequestH\x00\x12 \n\x06values\x18\x02 \x01(\x0b\x32\x0e.duet.v1.ChunkH\x00\x42\x06\n\x04part\"\x1e\n\x0e\x45valuateLayout\x12\x0c\n\x04rows\x18\x01 \x01(\x04\"f\n\x10\x45valuateDownload\x12)\n\x06layout\x18\x01 \x01(\x0b\x32\x17.duet.v1.EvaluateLayoutH\x00\x12\x1f\n\x05pairs\x18\x02 \x01(\x0b\x32\x0e.duet.v1.ChunkH\x00\x42\x06\n\x04part*U\n\tScoreKind\x12\x1a\n\x16SCORE_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12SCORE_KIND_PARTIAL\x10\x01\x12\x14\n\x10SCORE_KIND_SHARE\x10\x02\x32P\n\nEvaluation\x12\x42\n\x08\x45valuate\x12\x17.duet.v1.EvaluateUpload\x1a\x19.duet.v1.EvaluateDownload(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protocol.proto.duet.v1.evaluation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCOREKIND']._serialized_start=501
-  _globals['_SCOREKIND']._serialized_end=586
+  _globals['_SCOREKIND']._serialized_start=522
+  _globals['_SCOREKIND']._serialized_end=607
   _globals['_EVALUATEREQUEST']._serialized_start=90
-  _globals['_EVALUATEREQUEST']._serialized_end=258
-  _globals['_EVALUATEUPLOAD']._serialized_start=260
-  _globals['_EVALUATEUPLOAD']._serialized_end=363
-  _globals['_EVALUATELAYOUT']._serialized_start=365
-  _globals['_EVALUATELAYOUT']._serialized_end=395
-  _globals['_EVALUATEDOWNLOAD']._serialized_start=397
-  _globals['_EVALUATEDOWNLOAD']._serialized_end=499
-  _globals['_EVALUATION']._serialized_start=588
-  _globals['_EVALUATION']._serialized_end=668
+  _globals['_EVALUATEREQUEST']._serialized_end=279
+  _globals['_EVALUATEUPLOAD']._serialized_start=281
+  _globals['_EVALUATEUPLOAD']._serialized_end=384
+  _globals['_EVALUATELAYOUT']._serialized_start=386
+  _globals['_EVALUATELAYOUT']._serialized_end=416
+  _globals['_EVALUATEDOWNLOAD']._serialized_start=418
+  _globals['_EVALUATEDOWNLOAD']._serialized_end=520
+  _globals['_EVALUATION']._serialized_start=609
+  _globals['_EVALUATION']._serialized_end=689
 # @@protoc_insertion_point(module_scope)

@@ -17,7 +17,7 @@ SCORE_KIND_PARTIAL: ScoreKind
 SCORE_KIND_SHARE: ScoreKind
 
 class EvaluateRequest(_message.Message):
-    __slots__ = ("job_id", "split", "round", "kind", "public_key", "rows", "modulus")
+    __slots__ = ("job_id", "split", "round", "kind", "public_key", "rows", "modulus", "bank_spread")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     ROUND_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class EvaluateRequest(_message.Message):
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     MODULUS_FIELD_NUMBER: _ClassVar[int]
+    BANK_SPREAD_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     split: _common_pb2.DataSplit
     round: int
@@ -32,7 +33,8 @@ class EvaluateRequest(_message.Message):
     public_key: bytes
     rows: int
     modulus: float
-    def __init__(self, job_id: _Optional[str] = ..., split: _Optional[_Union[_common_pb2.DataSplit, str]] = ..., round: _Optional[int] = ..., kind: _Optional[_Union[ScoreKind, str]] = ..., public_key: _Optional[bytes] = ..., rows: _Optional[int] = ..., modulus: _Optional[float] = ...) -> None: ...
+    bank_spread: float
+    def __init__(self, job_id: _Optional[str] = ..., split: _Optional[_Union[_common_pb2.DataSplit, str]] = ..., round: _Optional[int] = ..., kind: _Optional[_Union[ScoreKind, str]] = ..., public_key: _Optional[bytes] = ..., rows: _Optional[int] = ..., modulus: _Optional[float] = ..., bank_spread: _Optional[float] = ...) -> None: ...
 
 class EvaluateUpload(_message.Message):
     __slots__ = ("request", "values")

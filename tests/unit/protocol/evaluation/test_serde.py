@@ -46,20 +46,24 @@ def params(keys: tuple[PaillierPublicKey, PaillierPrivateKey]) -> EvaluationPara
 
 def _same(a: EvaluationParams, b: EvaluationParams) -> bool:
     def fields(p: EvaluationParams) -> tuple[Any, ...]:
-        return (p.job_id, p.split, p.round, p.kind, p.public_key.n, p.rows, p.modulus)
+        return (
+            p.job_id, p.split, p.round, p.kind, p.public_key.n, p.rows, p.modulus,
+            p.bank_spread,
+        )  # fmt: skip
 
     return fields(a) == fields(b)
 
 
 @pytest.mark.parametrize(
-    ("kind", "modulus"), [(ScoreKind.PARTIAL, 0.0), (ScoreKind.SHARE, 40.0)]
+    ("kind", "modulus", "spread"),
+    [(ScoreKind.PARTIAL, 0.0, 3.25), (ScoreKind.SHARE, 40.0, 0.0)],
 )
 def test_evaluation_params_round_trip_if_valid(
-    params: EvaluationParams, kind: ScoreKind, modulus: float
+    params: EvaluationParams, kind: ScoreKind, modulus: float, spread: float
 ) -> None:
     # Prepare
     sent = EvaluationParams(
-        JOB, Split.TRAIN, 0, kind, params.public_key, 11125, modulus
+        JOB, Split.TRAIN, 0, kind, params.public_key, 11125, modulus, spread
     )
     # Execute
     back = serde.params_from_proto(through_wire(serde.params_to_proto(sent)))
@@ -89,6 +93,13 @@ def _short_key() -> bytes:
          "EvaluateRequest.modulus: shares need a modulus in (0, 1e6]"),
         ({"kind": pb.SCORE_KIND_PARTIAL},
          "EvaluateRequest.modulus: only shares have a modulus"),
+        ({"bank_spread": 2.0},
+         "EvaluateRequest.bank_spread: only partial scores have one"),
+        ({"kind": pb.SCORE_KIND_PARTIAL, "modulus": 0.0, "bank_spread": -1.0},
+         "EvaluateRequest.bank_spread: must be a number in [0, 1e6]"),
+        ({"kind": pb.SCORE_KIND_PARTIAL, "modulus": 0.0,
+          "bank_spread": float("inf")},
+         "EvaluateRequest.bank_spread: must be a number in [0, 1e6]"),
         ({"public_key": b""}, "EvaluateRequest.public_key: public key is truncated"),
         ({"public_key": "short"}, "EvaluateRequest.public_key: 1024-bit Paillier"
          " keys are refused; the minimum is 2048 bits (allow_insecure_test_key=True"

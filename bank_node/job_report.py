@@ -27,6 +27,8 @@ PSI_STATEMENT = (
     " people are in the intersection (as in FATE and SecretFlow); no other row-level"
     " information crosses."
 )
+# No lift, gains or calibration bin of a report is a statistic of fewer rows.
+MIN_BIN_ROWS = 30
 IV_STATEMENT = (
     "Information value: the operator saw only Paillier ciphertexts of the labels; the"
     " bank learned per-bin positive/negative counts of the operator's features."
@@ -57,12 +59,15 @@ def publish(
     selection, model = out.selection, out.model
     train, validation = out.scored[Split.TRAIN], out.scored[Split.VALIDATION]
     threshold = spec.report.threshold
-    train_eval = evaluate(train.labels, train.probability, threshold=threshold)
+    train_eval = evaluate(
+        train.labels, train.probability, threshold=threshold, min_bin_rows=MIN_BIN_ROWS
+    )
     val_eval = evaluate(
         validation.labels,
         validation.probability,
         threshold=threshold,
         reference_score=train.probability,
+        min_bin_rows=MIN_BIN_ROWS,
     )
     op_names = {o.index: o.name for o in selection.operator_ivs}  # as disclosed
     iv_timings = selection.iv_timings

@@ -11,12 +11,14 @@ reads the pairs. Two kinds of parts (party.py gives the encodings):
 - PARTIAL: each party's partial score of a trained model (the joint score is their
   sum, exact at 2^-24): the score stage of a job;
 - SHARE: additive shares of the logit modulo the model's period (the bank reduces the
-  sum to the centred range): once per training epoch on the validation split, where
-  neither party knows its part of the logit, only a share of the sum.
+  sum to the centred range): one round per training epoch on the validation split,
+  where neither party knows its part of the logit, only a share of the sum; the
+  parties keep their shares of every epoch, and the operator answers these rounds
+  once the trained model's validation scores (PARTIAL) passed its rules.
 Any model type whose operator side can give a per-row addend uses it
 (operator_node/evaluation.py serves it generically).
 
-What each party learns:
+What each party learns (tests/integration/test_evaluation.py runs the attacks):
 - the operator: nothing about the bank's scores or labels (it only holds ciphertexts
   under the bank's key, and re-randomizes them before they leave); which split and
   round the bank evaluated (audited);
@@ -47,6 +49,12 @@ What each party learns:
     `policy.min_batch_size` rows (checked at Jobs.Bind and spent at a job's first
     evaluation), since two score vectors of the same rows could be solved for the
     features behind them.
+  Left to the bank beyond the evaluation: the distribution of the operator's scores
+  in aggregate, and for the most extreme of its own partial scores a weak chance
+  (about 2.6 / min_rank_mixing on average) of guessing which joint score is theirs.
+  The per-epoch multisets of the same rows are close to each other (the weights move
+  little between epochs), so they say little more than the trained model's; they are
+  covered by the same check on the trained model's scores, not by one per epoch.
 
 Modules: messages, serde (its only _pb2 code), party (each side's Paillier work),
 service (servicer, client, declaration).

@@ -399,6 +399,29 @@ def test_every_epoch_has_a_validation_auc_if_validation_scores_passed(
     assert roc_auc(labels, final) == pytest.approx(aucs[best - 1], abs=2e-3)
 
 
+def test_operator_records_only_which_split_and_round_it_answered(
+    trained: tuple[JointSetup, TrainedJob],
+) -> None:
+    # Prepare
+    setup, job = trained
+    # Execute
+    answered = [
+        e.detail
+        for e in setup.operator.ctx.store.audit_entries()
+        if e.action == "evaluation.answered" and e.subject == job.job_id
+    ]
+    # Assert: the validation split, then epochs 1-3 (the previous test)
+    assert [(d["split"], d["kind"], d["round"]) for d in answered] == [
+        ("validation", "partial", 0),
+        ("validation", "share", 1),
+        ("validation", "share", 2),
+        ("validation", "share", 3),
+    ]
+    assert {frozenset(d) for d in answered} == {
+        frozenset({"split", "round", "kind", "rows", "seconds"})
+    }
+
+
 def test_evaluations_are_refused_if_repeated_or_of_the_wrong_split(
     trained: tuple[JointSetup, TrainedJob],
 ) -> None:

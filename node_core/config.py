@@ -108,8 +108,8 @@ class CounterpartPolicy:
     # Smallest training batch the counterpart may choose (protects against small-batch
     # inference even though gradients are never revealed).
     min_batch_size: int = 512
-    # Fewest operator features a model may use: its partial scores, sent once per
-    # split for batch prediction, must mix several features, never expose one column.
+    # Fewest operator features a model may use: its partial scores, added into the
+    # evaluation's joint scores, must mix several features, never follow one column.
     min_model_features: int = 2
     # Training passes a job may make (each allows one evaluation of each chunk), and
     # jobs a counterpart may start per day: bounds differencing across evaluations.
@@ -118,9 +118,10 @@ class CounterpartPolicy:
     # Evaluation (protocol/evaluation) shows the bank the multiset of joint scores;
     # bunched operator scores could be read out of it for their rows
     # (operator_node/evaluation_rules.py): at most max_score_share of a split's rows
-    # within 1/100 of the scores' spread, falling with the square root of the window,
-    # never fewer than max_rows_per_score rows (checked on identical feature rows at
-    # setup and on the scores before answering).
+    # within 1/100 of the scores' spread, falling with the square root of the window
+    # (the Poisson tail where chance coincidences are few), never fewer than
+    # max_rows_per_score rows (checked on identical feature rows at setup and on the
+    # scores before answering).
     max_rows_per_score: int = 2
     max_score_share: float = 0.15
     # Rows the operator's scores must move each row past in the bank's order, about

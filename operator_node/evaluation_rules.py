@@ -20,7 +20,12 @@ window is about one fixed-point unit of the evaluation), at most
 rows: `max_score_share` of the split within 1/100 of the spread, falling with the
 square root of the width below that, never fewer than `max_rows_per_score` (that many
 exactly tied rows drown among the chance coincidences once a split has a few hundred
-rows). A smooth distribution has about 2 n w / spread rows per window, well inside.
+rows). The square root is the normal approximation of the chance count, and fails
+where C is about one or less: there the allowance is the excess of the Poisson count
+at the same tail (2.6 sigma for the default share), e.g. 3 rows within 1/10^4 of the
+spread at 171 rows (C = 1), where the approximation would allow 2 and refuse about 6%
+of smooth score vectors. A smooth distribution has about 2 n w / spread rows per
+window, well inside.
 Identical operator feature rows get one score under any weights, so they are checked
 at setup against the finest scale, before any evaluation.
 
@@ -46,6 +51,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from scipy.stats import norm, poisson
 
 from node_core.config import CounterpartPolicy
 from protocol.domain import Split
@@ -54,11 +60,21 @@ from protocol.errors import PermissionDenied
 SCALES = range(2, 9)  # windows of spread / 10^k
 
 
+def chance_excess(rows: int, scale: int, policy: CounterpartPolicy) -> float:
+    """The excess over its mean C = n^2 10^-k / 3 that the Poisson count of chance
+    coincidences in one window reaches at the tail that max_score_share sets (its
+    share of n at k = 2 is that many standard deviations: 2.6 for 0.15)."""
+    mean = rows**2 * 10.0**-scale / 3
+    tail = float(norm.sf(policy.max_score_share * 10 * np.sqrt(3)))
+    return float(poisson.isf(tail, mean)) - mean
+
+
 def allowed_rows(rows: int, scale: int, policy: CounterpartPolicy) -> float:
     """Most rows of a split of `rows` allowed within spread / 10^scale."""
     return max(
         float(policy.max_rows_per_score),
         policy.max_score_share * rows * 10 ** (-(scale - 2) / 2),
+        chance_excess(rows, scale, policy),
     )
 
 

@@ -36,9 +36,10 @@ What each party learns (tests/integration/test_evaluation.py runs the attacks):
     multiset for each of them, which singles those rows out; the operator refuses a
     split where a window of spread / 10^k (k = 2..8) holds more rows than chance
     coincidences would hide (`policy.max_score_share` of the rows at 1/100 of the
-    spread, falling with the square root of the width, never fewer than
-    `policy.max_rows_per_score`), checked on identical feature rows at setup (they
-    get one score under any weights) and on the partial scores before answering;
+    spread, falling with the square root of the width, or the Poisson tail of the
+    chance count where it is small, never fewer than `policy.max_rows_per_score`),
+    checked on identical feature rows at setup (they get one score under any
+    weights) and on the partial scores before answering;
   * order: if the operator's scores are flat against the bank's, the multiset sorts
     like the bank's partial scores and the bank pairs the k-th joint score with its
     k-th row; the operator refuses unless its scores move each row past about

@@ -1,6 +1,7 @@
 """The operator's rule on bunched scores: refuses the distinct-score experiment (few
 categories), tied integer features and exact ties at small splits; accepts smooth
-scores at every split size; identical feature rows are refused at setup."""
+scores at every split size, small splits included (Poisson allowance); identical
+feature rows are refused at setup."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def test_check_scores_refuses_few_values_if_two_categorical_features_make_six() 
     # Assert
     assert str(info.value) == (
         "1120 rows of the validation split have operator scores within 1e-2 of their"
-        " spread, more than the 970 allowed (policy.max_rows_per_score = 2,"
+        " spread, more than the 972 allowed (policy.max_rows_per_score = 2,"
         " policy.max_score_share = 0.15): the evaluation would single them out"
     )
 
@@ -71,7 +72,7 @@ def test_check_scores_refuses_a_narrow_spike_if_wider_than_a_tie() -> None:
     # Assert
     assert str(info.value).startswith(
         "517 rows of the validation split have operator scores within 1e-3 of their"
-        " spread, more than the 474 allowed"
+        " spread, more than the 476 allowed"
     )
 
 
@@ -89,10 +90,34 @@ def test_check_scores_refuses_exact_triples_if_the_split_is_small() -> None:
 def test_allowed_rows_falls_with_the_square_root_of_the_window_to_the_floor() -> None:
     # Execute
     allowed = [allowed_rows(10_000, k, POLICY) for k in range(2, 9)]
+    # Assert: the Poisson tail is the square root's, plus its skew (< 1 row)
+    assert allowed[0] == pytest.approx(1500, abs=1)
+    assert allowed[2] == pytest.approx(150, abs=1)
+    assert allowed[4] == pytest.approx(15, abs=1)
+    assert 2 <= allowed[-1] < 3  # exact pairs pass, triples do not
+
+
+def test_allowed_rows_follows_the_poisson_tail_if_coincidences_are_few() -> None:
+    # Execute: 171 rows (breast data's validation split), C = 1 at 1e-4
+    allowed = [allowed_rows(171, k, POLICY) for k in range(2, 9)]
+    # Assert: 3 rows within 1e-4 of the spread (the square root would give 2.6)
+    assert allowed[2] == pytest.approx(3.03, abs=0.01)
+    assert allowed[-1] == 2  # max_rows_per_score, where C is ~0
+
+
+def test_check_scores_accepts_smooth_scores_if_the_split_has_171_rows() -> None:
+    # Prepare: 300 smooth score vectors of a small validation split, where the
+    # square-root allowance refused about 6% of them (3 rows within 1e-4)
+    rng = np.random.default_rng(8)
+    refused = 0
+    # Execute
+    for _ in range(300):
+        try:
+            check_scores(rng.normal(size=171), Split.VALIDATION, POLICY)
+        except PermissionDenied:
+            refused += 1
     # Assert
-    assert allowed[0] == pytest.approx(1500)
-    assert allowed[2] == pytest.approx(150) and allowed[4] == pytest.approx(15)
-    assert allowed[-1] == 2  # max_rows_per_score
+    assert refused == 0
 
 
 def test_densest_window_counts_ties_if_the_width_is_zero() -> None:

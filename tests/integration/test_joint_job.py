@@ -29,8 +29,14 @@ from tests.nodes import Pki
 
 
 @pytest.fixture(scope="module")
+def progress() -> list[str]:
+    """The job's progress output, line by line."""
+    return []
+
+
+@pytest.fixture(scope="module")
 def trained(
-    pki: Pki, tmp_path_factory: pytest.TempPathFactory
+    pki: Pki, tmp_path_factory: pytest.TempPathFactory, progress: list[str]
 ) -> Iterator[tuple[JointSetup, JobRun]]:
     root = Path(tmp_path_factory.mktemp("joint"))
     # Breast data: 569 rows that the bank's WOE features nearly separate alone, so
@@ -39,7 +45,7 @@ def trained(
         spec = job_spec(
             root, model={"epochs": 4, "batch_size": 200, "woe_bank_features": True}
         )
-        yield setup, JobRunner(setup.bank, spec, progress=lambda _: None).run()
+        yield setup, JobRunner(setup.bank, spec, progress=progress.append).run()
 
 
 def test_job_writes_report_and_both_model_parts_if_policy_allows(
@@ -77,6 +83,21 @@ def test_job_writes_report_and_both_model_parts_if_policy_allows(
         subjects = {e.subject for e in store.audit_entries()}
         assert run.job_id in subjects
         assert store.verify_audit() is None
+
+
+def test_progress_shows_epoch_aucs_and_warns_if_the_best_epoch_is_the_last(
+    trained: tuple[JointSetup, JobRun], progress: list[str]
+) -> None:
+    # Prepare
+    _, run = trained
+    last_is_best = run.summary["best_epoch"] == run.summary["epochs_run"]
+    # Execute
+    aucs = [line for line in progress if line.startswith("validation AUC per epoch:")]
+    warned = [line for line in progress if "came at the last epoch" in line]
+    # Assert
+    assert len(aucs) == 1
+    assert aucs[0].count(", ") == run.summary["epochs_run"] - 1
+    assert len(warned) == int(last_is_best)
 
 
 def test_job_handshakes_once_if_run_to_the_end(

@@ -25,10 +25,11 @@ import numpy as np
 from node_core.node import NodeContext
 from operator_node.evaluation_rules import check_contribution, check_scores
 from operator_node.job_desk import JobDesk
-from operator_node.job_session import StateKey
+from operator_node.job_session import JobSession, StateKey
 from protocol.domain import Peer, Split
 from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from protocol.evaluation.messages import (
+    EvaluationParams,
     EvaluationReply,
     EvaluationRequest,
     ScoreKind,
@@ -85,9 +86,11 @@ class OperatorEvaluation:
                 )
             self._pairs[job_id] = done + rows
 
-    def evaluate(self, peer: Peer, request: EvaluationRequest) -> EvaluationReply:
-        started = time.perf_counter()
-        params = request.params
+    def _checked(
+        self, peer: Peer, params: EvaluationParams
+    ) -> tuple[JobSession, np.ndarray, ScoreAddends]:
+        """The job's session, the split's positions and the model's addends, after
+        every check that needs no ciphertext (job, peer, rows, order of rounds)."""
         session = self._desk.session(peer, params.job_id)
         positions = session.positions()[params.split]
         if params.rows != len(positions):
@@ -104,6 +107,22 @@ class OperatorEvaluation:
             raise FailedPrecondition(
                 f"job {params.job_id}: training rounds are answered after the trained"
                 " model's validation split is evaluated"
+            )
+        return session, positions, addends
+
+    def admit(self, peer: Peer, params: EvaluationParams) -> int:
+        """Checked before the bank's ciphertexts are read: the number due (one per
+        row of the split)."""
+        return len(self._checked(peer, params)[1])
+
+    def evaluate(self, peer: Peer, request: EvaluationRequest) -> EvaluationReply:
+        started = time.perf_counter()
+        params = request.params
+        session, positions, addends = self._checked(peer, params)
+        if len(request.values) != len(positions):
+            raise InvalidArgument(
+                f"EvaluateUpload.values: {len(request.values)} ciphertexts for"
+                f" {len(positions)} rows"
             )
         addend = addends.addend(params.split, params.round, params.kind)
         if addend.kind is not params.kind or len(addend.values) != len(positions):

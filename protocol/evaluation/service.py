@@ -33,6 +33,11 @@ MAX_REPLY_BYTES = 256 << 20
 
 
 class EvaluationHandler(Protocol):
+    def admit(self, peer: Peer, params: EvaluationParams) -> int:
+        """Check the request before any ciphertext is read (job, peer, rows, order of
+        rounds); returns the number of ciphertexts due."""
+        ...
+
     def evaluate(self, peer: Peer, request: EvaluationRequest) -> EvaluationReply: ...
 
 
@@ -52,6 +57,8 @@ class _Servicer(evaluation_pb2_grpc.EvaluationServicer):
     def Evaluate(self, request_iterator, context):
         def work(peer: Peer) -> Iterator[Any]:
             params, chunks = serde.upload_from_proto(request_iterator)
+            # Authorise first, then read what the split's rows need.
+            self._handler.admit(peer, params)
             incoming = open_stream(
                 chunks, expected_kinds=[VALUES_KIND], max_bytes=self._max_bytes(peer)
             )

@@ -30,17 +30,21 @@ from models.metrics import roc_auc
 from models.preprocess import FeaturePreprocessor
 from node_core.model_registry import ModelRegistry
 from protocol.crypto.paillier_keys import generate_keypair
-from protocol.domain import Split
+from protocol.domain import Split, StreamHeader
 from protocol.errors import PeerCallError
-from protocol.evaluation.messages import EvaluationParams, ScoreKind
+from protocol.evaluation import serde as evaluation_serde
+from protocol.evaluation.messages import VALUES_KIND, EvaluationParams, ScoreKind
 from protocol.evaluation.party import encrypt_rows, partial_units
 from protocol.evaluation.service import request_evaluation
 from protocol.hetero_lr.party import DEFAULT_CLIP, LrHyper
 from protocol.hetero_lr.service import HeteroLrClient
 from protocol.jobs.messages import JobBinding, JobProposal, split_positions
 from protocol.jobs.service import JobsClient
+from protocol.proto.duet.v1 import evaluation_pb2_grpc
 from protocol.psi.alignment import load_alignment
 from protocol.psi.messages import PsiMode
+from protocol.rpc import iterate_peer
+from protocol.streams import chunk_stream
 from tests.joint import JointSetup, joint_setup
 from tests.nodes import Pki
 
@@ -464,3 +468,31 @@ def _train_split_shares(setup: JointSetup, job: TrainedJob) -> None:
     )
     with bank_channel(setup) as channel:
         request_evaluation(channel, params, values, 1 << 20, 60)
+
+
+def test_evaluation_is_refused_before_the_values_are_read_if_rows_are_wrong(
+    trained: tuple[JointSetup, TrainedJob],
+) -> None:
+    # Prepare: a request for one row too many, followed by bytes that are no
+    # ciphertext vector (read first, they would be refused for that instead)
+    setup, job = trained
+    public, _ = generate_keypair()
+    rows = len(job.positions[Split.VALIDATION]) + 1
+    params = EvaluationParams(
+        job.job_id, Split.VALIDATION, 0, ScoreKind.PARTIAL, public, rows, 0.0, 1.0
+    )
+    header = StreamHeader(VALUES_KIND, 7, job.job_id)
+    upload = evaluation_serde.upload_to_proto(
+        params, chunk_stream(header, [b"garbage"], 1 << 20)
+    )
+    # Execute
+    with bank_channel(setup) as channel:
+        stub = evaluation_pb2_grpc.EvaluationStub(channel)
+        error = refused(
+            lambda: list(iterate_peer("Evaluation/Evaluate", stub.Evaluate(upload)))
+        )
+    # Assert
+    assert (error.code, error.details) == (
+        "INVALID_ARGUMENT",
+        f"EvaluateRequest.rows: the validation split has {rows - 1} rows, not {rows}",
+    )

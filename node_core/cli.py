@@ -140,9 +140,12 @@ class NodeCli:
         issued = init_dev_pki(args.dir, args.party, force=args.force)
         print_json(
             {
-                "ca": str(args.dir / "ca.pem"),
                 "parties": {
-                    p: {"cert": str(c.cert), "key": str(c.key)}
+                    p: {
+                        "ca": str(c.ca.cert),
+                        "cert": str(c.party.cert),
+                        "key": str(c.party.key),
+                    }
                     for p, c in issued.items()
                 },
             }

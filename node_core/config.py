@@ -29,9 +29,11 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TlsConfig:
-    ca: Path
     cert: Path
     key: Path
+    # CA certificate for counterparts without their own `ca`; allowed only when it
+    # holds a single certificate (node_core/trust.py).
+    ca: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -141,8 +143,13 @@ class PsiConfig:
 @dataclass(frozen=True)
 class CounterpartConfig:
     party_id: str
+    # The DNS subject alternative name its certificate must carry.
     identity: str
     address: str | None = None
+    # PEM of the CA that issues this counterpart's certificates (or its issuing
+    # intermediate): the only anchor trusted for it, as server and as client.
+    # Unset = tls.ca (which must then hold a single certificate).
+    ca: Path | None = None
     limits: CounterpartLimits = field(default_factory=CounterpartLimits)
     policy: CounterpartPolicy = field(default_factory=CounterpartPolicy)
 
@@ -290,6 +297,12 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             loader.fail(f"{key}.party_id", "a node cannot be its own counterpart")
         if cp.address is not None:
             _check_address(loader, f"{key}.address", cp.address)
+        if cp.ca is None and cfg.tls.ca is None:
+            loader.fail(
+                f"{key}.ca",
+                "missing: pin the counterpart to the CA that issues its certificates"
+                " (or set tls.ca)",
+            )
         for name, value in vars(cp.limits).items():
             if value == 0:
                 loader.fail(f"{key}.limits.{name}", "must be > 0")

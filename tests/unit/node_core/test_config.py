@@ -67,6 +67,8 @@ _DELETE = object()
          "listen: expected host:port, got '127.0.0.1:99999'"),
         ("tls.cert", 5, "tls.cert: expected a non-empty path string"),
         ("tls.pem", "x", "tls.pem: unknown key"),
+        ("tls.ca", _DELETE, "counterparts[0].ca: missing: pin the counterpart to the"
+         " CA that issues its certificates (or set tls.ca)"),
         ("counterparts", [], "counterparts: at least one counterpart is required"),
         ("counterparts", {"party_id": "x"},
          "counterparts: expected an array of tables ([[counterparts]])"),

@@ -138,6 +138,9 @@ class PsiConfig:
     epoch_days: int = 7
     # Operator: sessions one counterpart may have open at once.
     max_sessions: int = 2
+    # Operator: a session with no call or chunk for this long is dropped (by a timer),
+    # so abandoned sessions free their slot within about this time.
+    session_idle_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -345,6 +348,8 @@ def _validate_psi(loader: TomlLoader, cfg: NodeConfig) -> None:
     for name in ("batch_items", "epoch_days", "max_sessions"):
         if getattr(psi, name) < 1:
             loader.fail(f"psi.{name}", f"must be >= 1, got {getattr(psi, name)}")
+    if psi.session_idle_s <= 0:
+        loader.fail("psi.session_idle_s", f"must be > 0, got {psi.session_idle_s:g}")
 
 
 def read_toml(source: Path) -> dict[str, Any]:

@@ -58,6 +58,8 @@ class NodeContext:
     store: SqliteStateStore
     limits: TransportLimits
     anchors: Anchors  # per counterpart: the only CA trusted for it
+    # Set when serve() has stopped: background timers of role services end with it.
+    stopped: threading.Event = field(default_factory=threading.Event)
     _datasets: FileCache[Dataset] = field(default_factory=FileCache, repr=False)
 
     @classmethod
@@ -246,6 +248,7 @@ def serve(
     stop.wait()
     log.info("stopping: refusing new calls, finishing in-flight calls")
     server.stop(cfg.transport.shutdown_grace_s)
+    ctx.stopped.set()
     ctx.store.append_audit("node.stopped")
     path.unlink(missing_ok=True)
     log.info("stopped")

@@ -8,6 +8,13 @@ audited as `psi.session.opened` and `psi.session.finished` (sizes only; mode bot
 the number of aligned rows and the alignment's digest), abandoned ones as
 `psi.session.failed`.
 
+No session can hold a counterpart's slot (`psi.max_sessions`) for long: one with no
+activity (a call, a chunk in either direction) for `psi.session_idle_s` is dropped by a
+housekeeping timer, with no later call needed; a stream whose call the bank cancels or
+whose connection drops ends its session at once; and no session outlives
+`transport.stream_deadline_s`. The same timer deletes unbalanced-mode epoch keys and
+blinded sets as soon as their epoch ends (epochs.py).
+
 Pipelining: at Open the operator starts blinding its own set (in a fresh secret order)
 in the process pool, only as fast as the bank downloads it; the bank's uploaded
 batches are re-blinded as they arrive, and both downloads stream results as soon as
@@ -88,7 +95,8 @@ class _Session:
     own_follows: bool
     fingerprint: str
     unbalanced: bool
-    expires: float
+    expires: float  # hard deadline (transport.stream_deadline_s after Open)
+    last_active: float  # last call or chunk; idle past psi.session_idle_s = dropped
     set_id: str = ""  # unbalanced: the epoch set's id
     own_results: OrderedResults | None = None  # balanced: this session's own set
     reblinded: OrderedResults = field(default_factory=OrderedResults)
@@ -108,8 +116,14 @@ def _checked(parts: Iterator[bytes]) -> Iterator[bytes]:
 class OperatorPsi:
     """PsiHandler of the operator node (one per node process)."""
 
-    def __init__(self, ctx: NodeContext, pool: PsiPool | None = None) -> None:
+    def __init__(
+        self,
+        ctx: NodeContext,
+        pool: PsiPool | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._ctx = ctx
+        self._clock = clock
         self._psi = ctx.config.psi
         self._pool = pool
         self._budget = DailyBudget(ctx.config.state_dir)
@@ -178,9 +192,9 @@ class OperatorPsi:
                 FailedPrecondition(f"{self._ctx.party_id}'s PSI data is unavailable"),
                 "data unavailable",
             ) from None
-        now = time.time()
+        now = self._clock()
+        self._expire_sessions(now)
         with self._lock:
-            self._expire(now)
             open_now = sum(
                 1 for s in self._sessions.values() if s.counterpart == cp.party_id
             )
@@ -238,6 +252,7 @@ class OperatorPsi:
                     " at Open"
                 )
             for batch in incoming.iter_items(self._psi.batch_items):
+                self._touch(session)
                 session.reblinded.append(pool.multiply(session.key, batch))
         except BaseException:
             session.reblinded.fail(
@@ -345,6 +360,7 @@ class OperatorPsi:
             fingerprint=subs.fingerprint,
             unbalanced=request.unbalanced,
             expires=now + self._ctx.limits.stream_deadline_s,
+            last_active=now,
             set_id=set_id,
             own_results=own_results,
         )
@@ -355,14 +371,20 @@ class OperatorPsi:
         # Another counterpart's session is reported exactly like a missing one.
         if session is None or session.counterpart != peer.party_id:
             raise NotFound(f"no open PSI session {session_id}")
+        self._touch(session)
         return session
+
+    def _touch(self, session: _Session) -> None:
+        session.last_active = self._clock()
 
     def _watched(
         self, session: _Session, parts: Iterator[bytes], alive: Callable[[], bool]
     ) -> Iterator[bytes]:
         """Drop the session (and its queued work) if the bank goes away mid-stream."""
         try:
-            yield from parts
+            for part in parts:
+                self._touch(session)
+                yield part
         except GeneratorExit:  # gRPC closed the stream: the call was cancelled
             self._drop(session, "abandoned by the bank")
             raise
@@ -432,20 +454,68 @@ class OperatorPsi:
                 detail={"reason": failure},
             )
 
-    def _expire(self, now: float) -> None:
-        """Drop sessions past their deadline (caller holds self._lock)."""
-        for session in [s for s in self._sessions.values() if s.expires < now]:
-            del self._sessions[session.session_id]
-            session.reblinded.cancel(FailedPrecondition("PSI session expired"))
+    def _expire_sessions(self, now: float) -> None:
+        """Drop sessions idle for psi.session_idle_s or past their deadline."""
+        idle_s = self._psi.session_idle_s
+        with self._lock:
+            expired = [
+                s
+                for s in self._sessions.values()
+                if s.expires < now or now - s.last_active > idle_s
+            ]
+            for session in expired:
+                del self._sessions[session.session_id]
+        for session in expired:
+            reason = (
+                f"idle for more than {idle_s:g} s"
+                if now - session.last_active > idle_s
+                else "past its deadline"
+            )
+            error = FailedPrecondition(f"PSI session expired: {reason}")
+            session.reblinded.cancel(error)
             if session.own_results is not None:
-                session.own_results.cancel(FailedPrecondition("PSI session expired"))
+                session.own_results.cancel(error)
+            self._ctx.store.append_audit(
+                "psi.session.failed",
+                counterpart=session.counterpart,
+                subject=session.session_id,
+                detail={"reason": reason},
+            )
             log.info("PSI session expired", extra={"session": session.session_id})
+
+    def housekeeping(self, now: float | None = None) -> None:
+        """One pass of the timer: expire idle sessions, delete ended epochs' keys."""
+        now = self._clock() if now is None else now
+        self._expire_sessions(now)
+        current = epoch_of(now, self._psi.epoch_days)
+        for counterpart, epoch in self._epochs.expire(current):
+            self._ctx.store.append_audit(
+                "psi.epoch.deleted",
+                counterpart=counterpart,
+                detail={"epoch": epoch, "reason": "epoch ended"},
+            )
+
+    def run_housekeeping(self, stop: threading.Event) -> threading.Thread:
+        """Run housekeeping every few seconds until `stop` is set."""
+        period = max(0.05, min(self._psi.session_idle_s / 4, 10.0))
+
+        def loop() -> None:
+            while not stop.wait(period):
+                try:
+                    self.housekeeping()
+                except Exception:  # keep the timer alive; the next pass retries
+                    log.exception("PSI housekeeping failed")
+
+        thread = threading.Thread(target=loop, name="psi-housekeeping", daemon=True)
+        thread.start()
+        return thread
 
 
 def psi_registration(ctx: NodeContext, directory: PeerDirectory) -> Registration:
     """The Psi service of the operator node; loads its data in the background."""
     handler = OperatorPsi(ctx)
     threading.Thread(target=handler.warm_up, name="psi-warm-up", daemon=True).start()
+    handler.run_housekeeping(ctx.stopped)
     return psi_service(
         directory, handler, ctx.max_transfer_bytes, ctx.limits.chunk_bytes
     )

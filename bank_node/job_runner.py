@@ -301,6 +301,7 @@ class JobRunner:
             dataset,
             PsiMode.BOTH,
             progress=StageProgress(self.progress),
+            job_id=self.job_id,  # the operator aligns only inside the approved job
         )
         self.progress(
             f"psi: {psi.intersection_size} of {psi.bank_set_size} bank rows are"

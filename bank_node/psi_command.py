@@ -1,7 +1,10 @@
-"""`bank-node psi`: one PSI session with the operator, recorded as a job.
+"""`bank-node psi`: a PSI job with the operator (bank_node/psi_job.py), one session.
 
-    bank-node psi --config bank.toml --input customers.csv --mode intersection
+    bank-node psi --config bank.toml --input customers.csv --mode cardinality \
+        --purpose marketing
 
+The operator runs PSI only inside a job it approved for that purpose, mode and size
+(its policy's `purposes` and `psi_modes`; PSI outside a job is refused by default).
 The input (CSV or Parquet, id column `phone` unless --id-column says otherwise, or a
 declared `--source`) goes through node_core.ingest: malformed numbers are rejected and
 reported by reason, formatting variants of one number count once. Writes into the
@@ -24,11 +27,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bank_node.psi import PsiResult, run_psi
+from bank_node.psi import PsiResult
+from bank_node.psi_job import run_psi_job
 from node_core.cli import NodeCli, open_node, print_json
 from node_core.config import DataSourceConfig
 from node_core.ingest import Dataset, load_dataset
 from protocol.domain import JobStatus
+from protocol.jobs.messages import PSI_JOB
 from protocol.psi.messages import PsiMode
 
 
@@ -64,6 +69,8 @@ def add_psi_command(cli: NodeCli) -> None:
     what.add_argument("--source", help="a declared data source instead of --input")
     p.add_argument("--id-column", default="phone", help="column of --input (phone)")
     p.add_argument("--mode", required=True, choices=[m.value for m in PsiMode])
+    p.add_argument("--purpose", required=True, help="the job's purpose, e.g. marketing")
+    p.add_argument("--description", default="", help="for the operator's reviewer")
     p.add_argument("--counterpart", help="party id (default: the first)")
     p.add_argument("--output", type=Path, help="output folder")
     p.add_argument(
@@ -88,9 +95,13 @@ def _psi(args: argparse.Namespace) -> int:
     counterpart = args.counterpart or ctx.config.counterparts[0].party_id
     name, src = _input_source(args, ctx.config.data_source)
     mode = PsiMode(args.mode)
-    spec = {"input": str(src.path), "mode": mode.value, "unbalanced": args.unbalanced}
-    job = ctx.store.create_job("psi", counterpart, spec)
-    ctx.store.set_job_status(job.id, JobStatus.RUNNING)
+    spec = {
+        "input": str(src.path),
+        "mode": mode.value,
+        "unbalanced": args.unbalanced,
+        "purpose": args.purpose,
+    }
+    job = ctx.store.create_job(PSI_JOB, counterpart, spec)
     out_dir = args.output or ctx.config.state_dir / "psi" / job.id
     try:
         started = time.perf_counter()
@@ -98,13 +109,24 @@ def _psi(args: argparse.Namespace) -> int:
         load_s = time.perf_counter() - started
         if not args.quiet:
             print(dataset.report.to_text(max_lines=5), file=sys.stderr)
-        result = run_psi(
+        printer = _ProgressPrinter(args.quiet)
+
+        def say(message: str) -> None:
+            if not args.quiet:
+                print(f"psi: {message}", file=sys.stderr, flush=True)
+
+        result = run_psi_job(
             ctx,
             counterpart,
             dataset,
             mode,
+            job_id=job.id,
+            purpose=args.purpose,
+            description=args.description,
             unbalanced=args.unbalanced,
-            progress=_ProgressPrinter(args.quiet),
+            progress=printer,
+            say=say,
+            on_approved=lambda: ctx.store.set_job_status(job.id, JobStatus.RUNNING),
         )
         summary = {
             "job_id": job.id,

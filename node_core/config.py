@@ -19,6 +19,7 @@ from typing import Any, Literal
 from protocol.ids import is_party_id
 from protocol.transport import TransportLimits
 
+PsiModeName = Literal["intersection", "both", "cardinality"]
 _ADDRESS_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
 _REQUIRED = object()
 
@@ -87,12 +88,14 @@ class CounterpartLimits:
     # PSI (protocol/psi): sets under the minimum are refused, because the counts of two
     # tiny sets differing by one number reveal that person; the per-request maximum and
     # the daily budget (sum of announced set sizes per UTC day, an upper bound on the
-    # distinct numbers queried) bound how fast such differences can be taken.
+    # distinct numbers queried) bound how fast such differences can be taken. Sized
+    # for a bank's customer base, not for the number space (10^10).
     psi_min_set_size: int = 100
-    psi_max_set_size: int = 50_000_000
-    psi_max_daily_numbers: int = 200_000_000
-    # Unbalanced mode: the counterpart may use the operator's per-epoch cached set.
-    psi_allow_unbalanced: bool = True
+    psi_max_set_size: int = 500_000
+    psi_max_daily_numbers: int = 500_000
+    # Unbalanced mode: the counterpart may use the operator's per-epoch cached set
+    # (its sessions of an epoch become linkable: protocol/psi/__init__.py).
+    psi_allow_unbalanced: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,13 @@ class CounterpartPolicy:
     # jobs a counterpart may start per day: bounds differencing across evaluations.
     max_epochs: int = 200
     max_jobs_per_day: int = 20
+    # PSI modes a PSI job (`bank-node psi`, model "psi") may use; a model job always
+    # aligns in mode both within its own approval. Intersection and both tell the bank
+    # which of its numbers are subscribers: enable them for a purpose that needs it.
+    psi_modes: tuple[PsiModeName, ...] = ("cardinality",)
+    # Modes allowed with no job at all: none, or "cardinality" (a count, bounded by
+    # the minimum set size and the daily budget: operator_node/psi/policy.py).
+    psi_without_job: tuple[PsiModeName, ...] = ()
     # Disclose real feature names in reports, or stable aliases (f001, f002, ...).
     disclose_feature_names: bool = True
     # Data source served to this counterpart in joint jobs.
@@ -307,12 +317,19 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
                 " (or set tls.ca)",
             )
         for name, value in vars(cp.limits).items():
-            if value == 0:
+            if value == 0 and not isinstance(value, bool):
                 loader.fail(f"{key}.limits.{name}", "must be > 0")
         for what, value in (("party_id", cp.party_id), ("identity", cp.identity)):
             if (what, value) in seen:
                 loader.fail(f"{key}.{what}", f"duplicate {what} {value!r}")
             seen.add((what, value))
+        if set(cp.policy.psi_without_job) - {"cardinality"}:
+            loader.fail(
+                f"{key}.policy.psi_without_job",
+                "only 'cardinality' may run without a job: intersection and both tell"
+                " the bank which numbers are subscribers, so they need an approved job"
+                " with a purpose",
+            )
         limits = cp.limits
         if limits.psi_min_set_size > limits.psi_max_set_size:
             loader.fail(

@@ -123,6 +123,10 @@ class StateStore(Protocol):
     ) -> AuditEntry: ...
     def audit_entries(self) -> list[AuditEntry]: ...
     def verify_audit(self) -> AuditVerdict: ...
+    def quota_reset_at(self, counterpart: str) -> float: ...
+    def reset_quota(
+        self, counterpart: str, now: float, detail: Mapping[str, Any]
+    ) -> AuditEntry: ...
     def pseudonym(self, value: str) -> str: ...
 
 
@@ -149,6 +153,10 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quota_resets (
+    counterpart TEXT PRIMARY KEY,
+    reset_at REAL NOT NULL
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
@@ -478,6 +486,28 @@ class SqliteStateStore:
             return self._heads.read()
         except ValueError:
             return None
+
+    # ---- quotas ----------------------------------------------------------------
+    def quota_reset_at(self, counterpart: str) -> float:
+        """When an administrator last reset the counterpart's quota (0 = never)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT reset_at FROM quota_resets WHERE counterpart = ?",
+                (counterpart,),
+            ).fetchone()
+        return float(row[0]) if row else 0.0
+
+    def reset_quota(
+        self, counterpart: str, now: float, detail: Mapping[str, Any]
+    ) -> AuditEntry:
+        """Record a quota reset and its audit entry in one transaction."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO quota_resets (counterpart, reset_at) VALUES (?, ?)"
+                " ON CONFLICT (counterpart) DO UPDATE SET reset_at = excluded.reset_at",
+                (counterpart, now),
+            )
+            return self._append(db, "quota.reset", counterpart, "", detail)
 
     def pseudonym(self, value: str) -> str:
         """Keyed pseudonym of an identifier, for audit entries and quotas."""

@@ -2,10 +2,14 @@
 
 Every joint job passes here before any data moves. A proposal is checked against the
 counterpart's policy (purpose, model type served, requested features, row bound,
-minimum batch size); a refusal names the rule. Approved jobs get a JobSession
+minimum batch size; a PSI job: its mode against `policy.psi_modes`); a refusal names
+the rule. Proposals count toward `policy.max_jobs_per_day` once accepted (approved or
+waiting for approval; a refused one does not), within the last 24 hours or since the
+operator's last `counterparts reset-quota`. Approved model jobs get a JobSession
 (job_session.py) that later services (binning, each model type's passive role) look up
-with `session(peer, job_id)`, which refuses unknown jobs, other counterparts' jobs and
-jobs not (yet) approved.
+with `session(peer, job_id)`, which refuses unknown jobs, other counterparts' jobs, PSI
+jobs and jobs not (yet) approved. A model job binds only the alignment of its own PSI
+session (operator_node/psi/jobs.py).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from node_core.ingest import Dataset
 from node_core.node import NodeContext
 from node_core.store import Job, StoreError
 from operator_node.job_session import JobSession
+from operator_node.psi.jobs import PsiJobSessions
+from operator_node.psi.quota import DailyBudget
 from protocol.domain import ACTIVE_JOB_STATUSES, JobStatus, Peer
 from protocol.errors import (
     FailedPrecondition,
@@ -33,6 +39,7 @@ from protocol.errors import (
     PermissionDenied,
 )
 from protocol.jobs.messages import (
+    PSI_JOB,
     FeatureKind,
     JobBinding,
     JobDecision,
@@ -46,6 +53,16 @@ log = logging.getLogger(__name__)
 
 # Earlier jobs of a counterpart a new training set is compared with.
 MAX_COMPARED_JOBS = 50
+# Jobs that count toward policy.max_jobs_per_day: accepted or waiting for approval.
+COUNTED_STATUSES = frozenset(
+    {
+        JobStatus.PENDING_APPROVAL,
+        JobStatus.APPROVED,
+        JobStatus.RUNNING,
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+    }
+)
 
 
 def catalog_features(policy: CounterpartPolicy, columns: dict[str, str]) -> list[str]:
@@ -63,6 +80,7 @@ class JobDesk:
         self._model_types = tuple(sorted(model_types))  # served passive roles
         self._lock = threading.Lock()
         self._sessions: dict[str, JobSession] = {}
+        self._psi_jobs = PsiJobSessions(ctx.config.state_dir)
 
     # ---- policy ----------------------------------------------------------------
     def _policy(self, peer: Peer) -> CounterpartPolicy:
@@ -87,6 +105,33 @@ class JobDesk:
             chosen += [h for h in hits if h not in chosen]
         return chosen, [cast(FeatureKind, types[c]) for c in chosen]
 
+    def _check_psi(self, peer: Peer, proposal: JobProposal) -> None:
+        """A PSI job: its purpose, mode and number of rows against the policy."""
+        policy = self._policy(peer)
+        self._check_purpose(peer, policy, proposal)
+        mode = proposal.psi_mode.value if proposal.psi_mode else ""
+        if mode not in policy.psi_modes:
+            allowed = ", ".join(policy.psi_modes) or "none"
+            raise PermissionDenied(
+                f"PSI mode {mode!r} is not allowed for {peer.party_id}"
+                f" (policy.psi_modes: {allowed})"
+            )
+        if proposal.max_rows > policy.max_rows:
+            raise PermissionDenied(
+                f"job asks for up to {proposal.max_rows} rows, over {peer.party_id}'s"
+                f" limit of {policy.max_rows} (policy.max_rows)"
+            )
+
+    def _check_purpose(
+        self, peer: Peer, policy: CounterpartPolicy, proposal: JobProposal
+    ) -> None:
+        if proposal.purpose not in policy.purposes:
+            allowed = ", ".join(policy.purposes) or "none"
+            raise PermissionDenied(
+                f"purpose {proposal.purpose!r} is not allowed for {peer.party_id}"
+                f" (policy.purposes: {allowed})"
+            )
+
     def _check(
         self, peer: Peer, proposal: JobProposal
     ) -> tuple[list[str], list[FeatureKind]]:
@@ -96,12 +141,7 @@ class JobDesk:
                 f"model type {proposal.model!r} is not served by"
                 f" {self._ctx.party_id} (served: {', '.join(self._model_types)})"
             )
-        if proposal.purpose not in policy.purposes:
-            allowed = ", ".join(policy.purposes) or "none"
-            raise PermissionDenied(
-                f"purpose {proposal.purpose!r} is not allowed for {peer.party_id}"
-                f" (policy.purposes: {allowed})"
-            )
+        self._check_purpose(peer, policy, proposal)
         if proposal.max_rows > policy.max_rows:
             raise PermissionDenied(
                 f"job asks for up to {proposal.max_rows} rows, over {peer.party_id}'s"
@@ -147,6 +187,8 @@ class JobDesk:
             "batch_size": proposal.batch_size,
             "description": proposal.description,
         }
+        if proposal.psi_mode is not None:
+            spec["psi_mode"] = proposal.psi_mode.value
         with self._lock:
             try:
                 existing = store.get_job(proposal.job_id)
@@ -162,13 +204,8 @@ class JobDesk:
                     )
                 return self._decision(existing.id, existing.status, existing.error)
             policy = self._policy(peer)
-            day_ago = time.time() - 86_400
-            recent = [
-                j for j in store.list_jobs()
-                if j.counterpart == peer.party_id and "proposal" in j.spec
-                and j.created_at > day_ago
-            ]  # fmt: skip
-            if len(recent) >= policy.max_jobs_per_day:
+            counted = jobs_counted(self._ctx, peer.party_id, time.time())
+            if counted >= policy.max_jobs_per_day:
                 store.append_audit(
                     "job.refused",
                     counterpart=peer.party_id,
@@ -176,22 +213,27 @@ class JobDesk:
                     detail={"rule": "policy.max_jobs_per_day"},
                 )
                 raise PermissionDenied(
-                    f"{peer.party_id} has proposed {len(recent)} jobs in the last 24"
+                    f"{peer.party_id} has {counted} accepted jobs in the last 24"
                     f" hours, the limit (policy.max_jobs_per_day)"
                 )
             job = store.create_job(
                 proposal.model, peer.party_id, {"proposal": spec}, proposal.job_id
             )
             try:
-                columns, kinds = self._check(peer, proposal)
+                if proposal.is_psi:
+                    self._check_psi(peer, proposal)
+                else:
+                    columns, kinds = self._check(peer, proposal)
             except (PermissionDenied, InvalidArgument) as exc:
                 store.set_job_status(job.id, JobStatus.REFUSED, error=str(exc))
                 log.info(
                     "job refused", extra={"job": job.id, "counterpart": peer.party_id}
                 )
                 raise
-            self._sessions[job.id] = JobSession(job.id, peer.party_id, columns, kinds)
-            policy = self._policy(peer)
+            if not proposal.is_psi:
+                self._sessions[job.id] = JobSession(
+                    job.id, peer.party_id, columns, kinds
+                )
             if policy.approval == "auto":
                 store.set_job_status(
                     job.id, JobStatus.APPROVED, result={"approved_by": "policy"}
@@ -216,7 +258,11 @@ class JobDesk:
 
     def status(self, peer: Peer, job_id: str) -> JobDecision:
         job = self._own_job(peer, job_id)
-        if job.status in ACTIVE_JOB_STATUSES and job_id not in self._sessions:
+        if (
+            job.status in ACTIVE_JOB_STATUSES
+            and job_id not in self._sessions
+            and job.kind != PSI_JOB
+        ):
             with self._lock:
                 self._restore(job)
             job = self._ctx.store.get_job(job_id)
@@ -245,6 +291,8 @@ class JobDesk:
     def session(self, peer: Peer, job_id: str) -> JobSession:
         """The active session of an approved job of this peer, or a clear refusal."""
         job = self._own_job(peer, job_id)
+        if job.kind == PSI_JOB:
+            raise FailedPrecondition(f"job {job_id} is a PSI job: it trains no model")
         if job.status not in ACTIVE_JOB_STATUSES:
             raise FailedPrecondition(
                 f"job {job_id} is {job.status.value.replace('_', ' ')}, not approved"
@@ -262,6 +310,11 @@ class JobDesk:
             raise NotFound(f"no alignment {binding.alignment_id}") from None
         if alignment.counterpart != peer.party_id:
             raise NotFound(f"no alignment {binding.alignment_id}")
+        if self._psi_jobs.session_of(binding.job_id) != binding.alignment_id:
+            raise PermissionDenied(
+                f"alignment {binding.alignment_id} was not made by job"
+                f" {binding.job_id}'s own PSI session"
+            )
         policy = self._policy(peer)
         dataset = self._ctx.dataset(policy.source)
         source = self._ctx.config.data_source(policy.source)
@@ -340,6 +393,39 @@ class JobDesk:
         if session is not None:
             session.close()
         return self._decision(job.id, status, outcome.message)
+
+
+def jobs_counted(ctx: NodeContext, counterpart: str, now: float) -> int:
+    """Accepted jobs of `counterpart` toward policy.max_jobs_per_day: those created
+    in the last 24 hours and since the quota was last reset."""
+    since = max(now - 86_400, ctx.store.quota_reset_at(counterpart))
+    return sum(
+        1
+        for j in ctx.store.list_jobs()
+        if j.counterpart == counterpart
+        and "proposal" in j.spec
+        and j.created_at > since
+        and j.status in COUNTED_STATUSES
+    )
+
+
+def reset_quota(ctx: NodeContext, counterpart: str) -> str:
+    """CLI action: restart the counterpart's job count and today's PSI numbers."""
+    ctx.config.counterpart(counterpart)  # ConfigError naming the known ones
+    now = time.time()
+    jobs = jobs_counted(ctx, counterpart, now)
+    budget = DailyBudget(ctx.config.state_dir)
+    try:
+        numbers = budget.reset(counterpart, now)
+    finally:
+        budget.close()
+    ctx.store.reset_quota(
+        counterpart, now, {"jobs_counted": jobs, "psi_numbers_today": numbers}
+    )
+    return (
+        f"{counterpart}: quota reset ({jobs} jobs counted toward max_jobs_per_day and"
+        f" {numbers} PSI numbers charged today are no longer counted)"
+    )
 
 
 def approve_job(ctx: NodeContext, job_id: str, approved: bool, reason: str) -> str:

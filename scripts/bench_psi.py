@@ -125,7 +125,15 @@ def _toml_counterpart(party: str, address: str | None, n: int, pki: Path) -> str
         "[counterparts.limits]",
         f"psi_max_set_size = {max(n, 100)}",
         f"psi_max_daily_numbers = {max(100 * n, 1000)}",
+        "psi_allow_unbalanced = true",
         "max_transfer_mb = 4096",
+        # Every session runs inside a PSI job, approved by this policy.
+        "[counterparts.policy]",
+        'purposes = ["benchmark"]',
+        'psi_modes = ["intersection", "both", "cardinality"]',
+        'approval = "auto"',
+        f"max_rows = {max(n, 1000)}",
+        "max_jobs_per_day = 1000",
     ]
     return "\n".join(lines)
 
@@ -198,6 +206,8 @@ def run_bank(
             str(work / "bank.parquet"),
             "--mode",
             mode,
+            "--purpose",
+            "benchmark",
             "--output",
             str(work / "out"),
             *extra,

@@ -44,6 +44,11 @@ def epoch_of(now: float, epoch_days: int) -> int:
     return int(now // (epoch_days * 86400))
 
 
+def epoch_end(epoch: int, epoch_days: int) -> float:
+    """Unix time at which `epoch` ends (and its set is deleted)."""
+    return float((epoch + 1) * epoch_days * 86400)
+
+
 @dataclass
 class EpochSet:
     """One counterpart's blinded set for one epoch and data snapshot."""

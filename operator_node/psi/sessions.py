@@ -2,8 +2,9 @@
 
 The operator serves its subscriber data source (`psi.source`, else the counterpart's
 `policy.source`; see data.py). Every Open is checked before any data moves
-(policy.py, then open sessions and the daily budget of quota.py); each refusal
-is written to the audit chain as `psi.refused` with its reason. Accepted sessions are
+(policy.py: sizes, suite, modes and the approved job; then open sessions, the daily
+budget of quota.py and the job's one session of jobs.py); each refusal is written to
+the audit chain as `psi.refused` with its reason. Accepted sessions are
 audited as `psi.session.opened` and `psi.session.finished` (sizes only; mode both adds
 the number of aligned rows and the alignment's digest), abandoned ones as
 `psi.session.failed`.
@@ -37,12 +38,14 @@ import numpy as np
 from node_core.config import ConfigError, CounterpartConfig
 from node_core.ingest import IngestionError
 from node_core.node import NodeContext, Registration
+from node_core.store import StoreError
 from operator_node.psi.data import Subscribers, SubscriberSources
-from operator_node.psi.epochs import EpochSets, epoch_of
-from operator_node.psi.policy import Refusal, check_request
+from operator_node.psi.epochs import EpochSets, epoch_end, epoch_of
+from operator_node.psi.jobs import PsiJobSessions
+from operator_node.psi.policy import Refusal, check_job, check_request
 from operator_node.psi.quota import DailyBudget
 from protocol.auth import PeerDirectory
-from protocol.domain import Peer, StreamHeader
+from protocol.domain import JobStatus, Peer, StreamHeader
 from protocol.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -51,6 +54,7 @@ from protocol.errors import (
     ResourceExhausted,
 )
 from protocol.ids import new_hex_id
+from protocol.jobs.messages import PSI_JOB
 from protocol.psi.alignment import align, save_alignment
 from protocol.psi.group import ITEM_BYTES, SUITE, BlindingKey
 from protocol.psi.matching import (
@@ -98,6 +102,7 @@ class _Session:
     expires: float  # hard deadline (transport.stream_deadline_s after Open)
     last_active: float  # last call or chunk; idle past psi.session_idle_s = dropped
     set_id: str = ""  # unbalanced: the epoch set's id
+    set_expires_at: float = 0.0  # unbalanced: when the epoch set's epoch ends
     own_results: OrderedResults | None = None  # balanced: this session's own set
     reblinded: OrderedResults = field(default_factory=OrderedResults)
     upload_started: bool = False
@@ -127,6 +132,7 @@ class OperatorPsi:
         self._psi = ctx.config.psi
         self._pool = pool
         self._budget = DailyBudget(ctx.config.state_dir)
+        self._job_sessions = PsiJobSessions(ctx.config.state_dir)
         self._epochs = EpochSets(ctx.config.state_dir)
         self._sessions: dict[str, _Session] = {}
         self._sources = SubscriberSources(ctx.config, ctx.store)
@@ -168,6 +174,7 @@ class OperatorPsi:
             "mode": request.mode.value,
             "bank_set_size": n,
             "unbalanced": request.unbalanced,
+            "job_id": request.job_id,
         }
 
         def refuse(error: ProtocolError, reason: str) -> ProtocolError:
@@ -179,8 +186,15 @@ class OperatorPsi:
             return error
 
         source = self.source_for(cp)
+        job = None
+        if request.job_id:
+            try:
+                job = self._ctx.store.get_job(request.job_id)
+            except StoreError:
+                job = None
         try:
             check_request(self._ctx.party_id, cp, request, served=source is not None)
+            check_job(self._ctx.party_id, cp, request, job)
         except Refusal as refusal:
             raise refuse(refusal.error, refusal.reason) from None
         assert source is not None
@@ -206,6 +220,14 @@ class OperatorPsi:
                     ),
                     "too many sessions",
                 )
+            if request.job_id and self._job_sessions.session_of(request.job_id):
+                raise refuse(
+                    FailedPrecondition(
+                        f"job {request.job_id} already ran its PSI session; propose a"
+                        " new job"
+                    ),
+                    "job already ran its session",
+                )
             charge = self._budget.charge(
                 cp.party_id, n, limits.psi_max_daily_numbers, now
             )
@@ -219,8 +241,16 @@ class OperatorPsi:
                     ),
                     "daily budget exhausted",
                 )
-            session = self._start(cp.party_id, request, subscribers, now)
+            session_id = new_hex_id()
+            if request.job_id:
+                # Checked above under the same lock, so the claim succeeds.
+                self._job_sessions.claim(
+                    request.job_id, cp.party_id, session_id, request.mode.value
+                )
+            session = self._start(session_id, cp.party_id, request, subscribers, now)
             self._sessions[session.session_id] = session
+        if job is not None and job.kind == PSI_JOB and job.status is JobStatus.APPROVED:
+            self._ctx.store.set_job_status(job.id, JobStatus.RUNNING)
         self._ctx.store.append_audit(
             "psi.session.opened",
             counterpart=cp.party_id,
@@ -233,6 +263,7 @@ class OperatorPsi:
             suite=SUITE,
             operator_set_id=session.set_id if session.unbalanced else "",
             operator_set_follows=session.own_follows,
+            operator_set_expires_at=session.set_expires_at,
         )
 
     def upload(self, peer: Peer, incoming: IncomingStream) -> int:
@@ -323,11 +354,17 @@ class OperatorPsi:
 
     # ---- internals -----------------------------------------------------------------
     def _start(
-        self, counterpart: str, request: PsiOpen, subs: Subscribers, now: float
+        self,
+        session_id: str,
+        counterpart: str,
+        request: PsiOpen,
+        subs: Subscribers,
+        now: float,
     ) -> _Session:
         own: Callable[[Callable[[], bool]], Iterator[bytes]]
         own_results: OrderedResults | None = None
         set_id = ""
+        set_expires_at = 0.0
         if request.unbalanced:
             entry = self._epochs.current(
                 counterpart,
@@ -338,6 +375,7 @@ class OperatorPsi:
                 self._psi.batch_items,
             )
             key, order, own, set_id = entry.key, entry.order, entry.parts, entry.set_id
+            set_expires_at = epoch_end(entry.epoch, self._psi.epoch_days)
         else:
             # Fresh scalar and fresh secret order for every balanced session; the
             # set is blinded only as fast as the bank takes it (flat memory).
@@ -348,7 +386,7 @@ class OperatorPsi:
             own_results = feed(lambda part: pool.blind(key, part), parts, FEED_CAPACITY)
             own = own_results.drain
         return _Session(
-            session_id=new_hex_id(),
+            session_id=session_id,
             counterpart=counterpart,
             mode=request.mode,
             bank_set_size=request.bank_set_size,
@@ -362,6 +400,7 @@ class OperatorPsi:
             expires=now + self._ctx.limits.stream_deadline_s,
             last_active=now,
             set_id=set_id,
+            set_expires_at=set_expires_at,
             own_results=own_results,
         )
 

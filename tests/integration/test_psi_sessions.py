@@ -17,8 +17,9 @@ import pytest
 from node_core.node import NodeContext
 from operator_node.cli import operator_services
 from operator_node.psi.sessions import OperatorPsi
-from protocol.domain import Peer
+from protocol.domain import JobStatus, Peer
 from protocol.errors import PeerCallError
+from protocol.jobs.messages import PSI_JOB
 from protocol.psi.group import SUITE
 from protocol.psi.messages import PsiMode, PsiOpen
 from protocol.psi.pool import shared_pool
@@ -26,7 +27,8 @@ from protocol.psi.service import download_reblinded, open_session
 from tests.integration.psi_support import make_sets
 from tests.nodes import Pki, RunningNode, running_node, write_config
 
-REQUEST = PsiOpen(PsiMode.INTERSECTION, 100, SUITE)
+# Cardinality without a job, which these operators' policy allows (a count only).
+REQUEST = PsiOpen(PsiMode.CARDINALITY, 100, SUITE)
 
 
 def _operator_config(pki: Pki, root: Path, **psi: Any):
@@ -36,7 +38,8 @@ def _operator_config(pki: Pki, root: Path, **psi: Any):
     return write_config(
         root / "operator.toml", pki, "operator", "operator",
         [{"party_id": "bank-a", "identity": "bank-a",
-          "limits": {"psi_min_set_size": 20, "psi_allow_unbalanced": True}}],
+          "limits": {"psi_min_set_size": 20, "psi_allow_unbalanced": True},
+          "policy": {"psi_without_job": ["cardinality"]}}],
         data={"subscribers": {"path": str(data), "on_duplicate": "keep_first"}},
         psi={"source": "subscribers", "workers": 1, "batch_items": 64, **psi},
     )  # fmt: skip
@@ -130,13 +133,18 @@ def test_psi_session_ends_at_once_if_the_bank_disconnects_mid_stream(
 def test_epoch_keys_deleted_by_the_timer_if_the_epoch_ends(
     pki: Pki, tmp_path: Path
 ) -> None:
-    # Prepare: an unbalanced session builds bank-a's epoch set (scalar on disk).
+    # Prepare: an unbalanced session of an approved job builds bank-a's epoch set.
     config = _operator_config(pki, tmp_path, epoch_days=1)
     ctx = NodeContext.open(config)
+    job = ctx.store.create_job(
+        PSI_JOB, "bank-a", {"proposal": {"psi_mode": "intersection", "max_rows": 100}}
+    )
+    ctx.store.set_job_status(job.id, JobStatus.APPROVED)
     clock = [1_790_000_000.0]
     handler = OperatorPsi(ctx, shared_pool(1), clock=lambda: clock[0])
     peer = Peer("bank-a", "bank-a")
-    handler.open(peer, PsiOpen(PsiMode.INTERSECTION, 100, SUITE, unbalanced=True))
+    request = PsiOpen(PsiMode.INTERSECTION, 100, SUITE, unbalanced=True, job_id=job.id)
+    handler.open(peer, request)
     epochs = config.state_dir / "psi" / "epochs" / "bank-a"
     _wait_for(lambda: any(epochs.glob("*/meta.json")))
     stop = threading.Event()

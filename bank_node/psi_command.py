@@ -7,31 +7,26 @@ The operator runs PSI only inside a job it approved for that purpose, mode and s
 (its policy's `purposes` and `psi_modes`; PSI outside a job is refused by default).
 The input (CSV or Parquet, id column `phone` unless --id-column says otherwise, or a
 declared `--source`) goes through node_core.ingest: malformed numbers are rejected and
-reported by reason, formatting variants of one number count once. Writes into the
-output folder (default `<state_dir>/psi/<job id>/`):
-  summary.json      sizes, intersection size, timings, the input's validation report
-  rejections.csv    every rejected input row: row, column, reason (never the value)
-  intersection.csv  modes intersection and both: source_row, phone of matched rows
-  alignment.csv     mode both: position, row_key (hex), source_row, phone, in the
-                    shared order (the alignment itself is in <state_dir>/alignments/)
+reported by reason, formatting variants of one number count once. The output folder
+(default `<state_dir>/psi/<job id>/`) gets the summary and the rejections; the matched
+rows only with --write-rows, as the bank's own row references, and phone numbers only
+with --with-numbers (bank_node/psi_outputs.py; deleted after `psi.retention_days`).
 Progress goes to stderr while the session runs; the summary is printed as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bank_node.psi import PsiResult
 from bank_node.psi_job import run_psi_job
+from bank_node.psi_outputs import purge_psi_outputs, write_outputs
 from node_core.cli import NodeCli, open_node, print_json
 from node_core.config import DataSourceConfig
-from node_core.ingest import Dataset, load_dataset
+from node_core.ingest import load_dataset
 from protocol.domain import JobStatus
 from protocol.jobs.messages import PSI_JOB
 from protocol.psi.messages import PsiMode
@@ -74,6 +69,16 @@ def add_psi_command(cli: NodeCli) -> None:
     p.add_argument("--counterpart", help="party id (default: the first)")
     p.add_argument("--output", type=Path, help="output folder")
     p.add_argument(
+        "--write-rows",
+        action="store_true",
+        help="also write the matched rows (the input's row numbers)",
+    )
+    p.add_argument(
+        "--with-numbers",
+        action="store_true",
+        help="add the phone numbers to the row files (implies --write-rows)",
+    )
+    p.add_argument(
         "--unbalanced",
         action="store_true",
         help="reuse the operator's per-epoch blinded set (price: README, PSI)",
@@ -92,6 +97,7 @@ def _input_source(args: argparse.Namespace, ctx_data: Any) -> tuple[str, Any]:
 
 def _psi(args: argparse.Namespace) -> int:
     ctx = open_node(args)
+    purge_psi_outputs(ctx, time.time())
     counterpart = args.counterpart or ctx.config.counterparts[0].party_id
     name, src = _input_source(args, ctx.config.data_source)
     mode = PsiMode(args.mode)
@@ -136,7 +142,14 @@ def _psi(args: argparse.Namespace) -> int:
             "output": str(out_dir),
             "input": dataset.report.to_dict(max_rejections=20),
         }
-        write_outputs(out_dir, dataset, result, summary)
+        summary["files"] = write_outputs(
+            out_dir,
+            dataset,
+            result,
+            summary,
+            rows=args.write_rows,
+            numbers=args.with_numbers,
+        )
     except BaseException as exc:
         ctx.store.set_job_status(
             job.id, JobStatus.FAILED, error=str(exc) or type(exc).__name__
@@ -149,37 +162,3 @@ def _psi(args: argparse.Namespace) -> int:
     )
     print_json(summary)
     return 0
-
-
-def write_outputs(
-    out_dir: Path, dataset: Dataset, result: PsiResult, summary: dict[str, Any]
-) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    with (out_dir / "rejections.csv").open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["row", "column", "reason", "detail", "value_class"])
-        for r in dataset.report.rejections:
-            writer.writerow([r.row, r.column, r.reason, r.detail, r.value_class])
-    if result.matched_rows is not None:
-        with (out_dir / "intersection.csv").open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["source_row", "phone"])
-            for row in result.matched_rows:
-                writer.writerow([int(dataset.source_rows[row]), dataset.ids[row]])
-    if result.alignment is not None:
-        alignment = result.alignment
-        with (out_dir / "alignment.csv").open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["position", "row_key", "source_row", "phone"])
-            for position, (key, row) in enumerate(
-                zip(alignment.row_keys, alignment.local_rows, strict=True)
-            ):
-                writer.writerow(
-                    [
-                        position,
-                        key.tobytes().hex(),
-                        int(dataset.source_rows[row]),
-                        dataset.ids[row],
-                    ]
-                )

@@ -151,6 +151,9 @@ class PsiConfig:
     # Operator: a session with no call or chunk for this long is dropped (by a timer),
     # so abandoned sessions free their slot within about this time.
     session_idle_s: float = 60.0
+    # Days alignments (both nodes) and the bank's per-row PSI files are kept: they say
+    # which people are in an intersection (node_core/retention.py).
+    retention_days: float = 7.0
 
 
 @dataclass(frozen=True)
@@ -365,8 +368,9 @@ def _validate_psi(loader: TomlLoader, cfg: NodeConfig) -> None:
     for name in ("batch_items", "epoch_days", "max_sessions"):
         if getattr(psi, name) < 1:
             loader.fail(f"psi.{name}", f"must be >= 1, got {getattr(psi, name)}")
-    if psi.session_idle_s <= 0:
-        loader.fail("psi.session_idle_s", f"must be > 0, got {psi.session_idle_s:g}")
+    for name in ("session_idle_s", "retention_days"):
+        if getattr(psi, name) <= 0:
+            loader.fail(f"psi.{name}", f"must be > 0, got {getattr(psi, name):g}")
 
 
 def read_toml(source: Path) -> dict[str, Any]:

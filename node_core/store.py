@@ -175,7 +175,7 @@ class SqliteStateStore:
     """StateStore on one SQLite file (WAL) under the node's state directory."""
 
     def __init__(self, state_dir: Path, party_id: str) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.party_id = party_id
         self.path = state_dir / "state.sqlite3"
         self._lock = threading.RLock()

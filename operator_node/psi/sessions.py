@@ -14,7 +14,8 @@ activity (a call, a chunk in either direction) for `psi.session_idle_s` is dropp
 housekeeping timer, with no later call needed; a stream whose call the bank cancels or
 whose connection drops ends its session at once; and no session outlives
 `transport.stream_deadline_s`. The same timer deletes unbalanced-mode epoch keys and
-blinded sets as soon as their epoch ends (epochs.py).
+blinded sets as soon as their epoch ends (epochs.py), and alignments older than
+`psi.retention_days` (node_core/retention.py).
 
 Pipelining: at Open the operator starts blinding its own set (in a fresh secret order)
 in the process pool, only as fast as the bank downloads it; the bank's uploaded
@@ -38,6 +39,7 @@ import numpy as np
 from node_core.config import ConfigError, CounterpartConfig
 from node_core.ingest import IngestionError
 from node_core.node import NodeContext, Registration
+from node_core.retention import purge_alignments
 from node_core.store import StoreError
 from operator_node.psi.data import Subscribers, SubscriberSources
 from operator_node.psi.epochs import EpochSets, epoch_end, epoch_of
@@ -526,6 +528,14 @@ class OperatorPsi:
         """One pass of the timer: expire idle sessions, delete ended epochs' keys."""
         now = self._clock() if now is None else now
         self._expire_sessions(now)
+        old = purge_alignments(
+            self._ctx.config.state_dir, self._psi.retention_days, now
+        )
+        if old:
+            self._ctx.store.append_audit(
+                "retention.deleted",
+                detail={"alignments": old, "retention_days": self._psi.retention_days},
+            )
         current = epoch_of(now, self._psi.epoch_days)
         for counterpart, epoch in self._epochs.expire(current):
             self._ctx.store.append_audit(

@@ -85,7 +85,7 @@ def test_bank_node_psi_matches_plain_sets_if_run_between_two_processes(
         out = subprocess.run(
             [str(BIN / "bank-node"), "psi", "--config", str(bank_config)]
             + ["--input", str(tmp_path / "bank.csv"), "--mode", "intersection"]
-            + ["--purpose", "marketing"],
+            + ["--purpose", "marketing", "--write-rows"],
             capture_output=True,
             text=True,
             timeout=120,

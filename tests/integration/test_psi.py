@@ -362,7 +362,7 @@ def test_bank_cli_psi_writes_outputs_and_job_if_mode_both(
     out = tmp_path / "out"
     argv = ["psi", "--config", str(bank.config.source), "--input", str(data)]
     argv += ["--id-column", "mobile", "--mode", "both", "--output", str(out)]
-    argv += ["--purpose", "marketing"]
+    argv += ["--purpose", "marketing", "--with-numbers"]
     # Execute
     code = bank_cli.main(argv)
     # Assert

@@ -88,6 +88,7 @@ _DELETE = object()
         ("transport", {"chunk_kb": "big"},
          "transport.chunk_kb: expected an integer, got 'big'"),
         ("psi", {"session_idle_s": 0}, "psi.session_idle_s: must be > 0, got 0"),
+        ("psi", {"retention_days": 0}, "psi.retention_days: must be > 0, got 0"),
         ("log", {"format": "xml"},
          "log.format: must be one of 'json', 'text', got 'xml'"),
     ],

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from node_core.certs import init_dev_pki
 from node_core.config import ConfigError, NodeConfig, load_config
 from node_core.ingest import IngestionError, load_dataset
-from node_core.logs import setup_logging
+from node_core.logs import redact, setup_logging
 from node_core.node import NodeContext, Registration, serve
 from node_core.store import StoreError
 from protocol.auth import PeerDirectory
@@ -229,7 +229,7 @@ class NodeCli:
         try:
             return int(args.handler(args))
         except EXPECTED_ERRORS as exc:
-            print(f"{self.parser.prog}: error: {exc}", file=sys.stderr)
+            print(f"{self.parser.prog}: error: {redact(str(exc))}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             return 130

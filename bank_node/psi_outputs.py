@@ -8,7 +8,8 @@ Only when asked (--write-rows), the per-row results, by the bank's own row refer
   alignment.csv     mode both: position, row_key (hex), source_row, in the shared order
 and the phone numbers as an extra column only with --with-numbers. The per-row files
 of a PSI job are deleted once older than `psi.retention_days` (`purge_psi_outputs`:
-each `bank-node psi` and `bank-node job run`, and `bank-node serve` on a timer).
+each `bank-node psi` and `bank-node job run`, and `bank-node serve` on a timer), as
+are cached unbalanced epoch sets whose epoch has ended.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bank_node.psi import PsiResult
+from bank_node.psi_cache import OperatorSetCache
 from node_core.ingest import Dataset
 from node_core.node import NodeContext
 from node_core.retention import expired, purge_alignments, write_private
@@ -118,6 +120,8 @@ def purge_psi_outputs(ctx: NodeContext, now: float) -> dict[str, int]:
         "row_files": len(old),
         "alignments": purge_alignments(ctx.config.state_dir, days, now),
     }
+    for cp in ctx.config.counterparts:  # unbalanced epoch sets whose epoch ended
+        OperatorSetCache(ctx.config.state_dir, cp.party_id).purge_expired(now)
     if any(removed.values()):
         ctx.store.append_audit(
             "retention.deleted", detail={**removed, "retention_days": days}

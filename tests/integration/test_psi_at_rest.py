@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from bank_node import cli as bank_cli
+from bank_node.psi_cache import OperatorSetCache
 from bank_node.psi_outputs import purge_psi_outputs
 from node_core.node import NodeContext
 from operator_node.cli import operator_services
@@ -199,3 +200,17 @@ def test_operator_housekeeping_deletes_alignments_if_past_retention(
     assert not path.exists()
     assert ctx.store.audit_entries()[-1].action == "retention.deleted"
     ctx.store.close()
+
+
+def test_purge_deletes_cached_epoch_set_if_its_epoch_ended(
+    nodes: tuple[RunningNode, NodeContext, Path],
+) -> None:
+    # Prepare: the operator's epoch set as the bank caches it, epoch over an hour ago.
+    _, bank, _ = nodes
+    cache = OperatorSetCache(bank.config.state_dir, "operator")
+    cache.store("cd" * 16, bytes(32 * 8), expires_at=time.time() - 3600)
+    # Execute
+    purge_psi_outputs(bank, time.time())
+    # Assert
+    assert cache.held() == ""
+    assert not any(cache.folder.iterdir())

@@ -48,10 +48,6 @@ _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 IDENTITY_MASK = "[identity]"
 
 
-def _worth_masking(text: str) -> bool:
-    return len(text) >= (2 if not text.isascii() else 4)
-
-
 class IdentityValues:
     """The identity-column values seen by this process, as 64-bit hashes (8 bytes per
     value; the values themselves stay in their datasets), found in any text."""
@@ -73,15 +69,23 @@ class IdentityValues:
         if pd.api.types.is_float_dtype(column.dtype):
             whole = column[(column % 1 == 0) & (column.abs() < 2**63)]
             texts = pd.concat([texts, whole.astype("int64").astype(str)])
-        unique = [t for t in pd.unique(texts) if _worth_masking(t)]
-        if not unique:
+        # Vectorised: values too short to name anyone are not registered.
+        sizes = texts.str.len()
+        texts = texts[(sizes >= 4) | ((sizes >= 2) & ~texts.str.isascii())]
+        if texts.empty:
             return
+        unique = pd.unique(texts.to_numpy(dtype=object))
         hashes = np.fromiter(map(hash, unique), dtype=np.int64, count=len(unique))
+        lengths = {int(n) for n in texts.str.len().unique()}
+        starts = {str(c) for c in texts.str[0].unique()}
         with self._lock:
-            self._hashes = np.union1d(self._hashes, hashes)
-            lengths = set(self._lengths) | {len(t) for t in unique}
-            self._lengths = tuple(sorted(lengths, reverse=True))
-            self._starts = self._starts | {t[0] for t in unique}
+            merged = np.concatenate([self._hashes, hashes])
+            merged.sort()  # sort-based dedupe: np.union1d is far slower here
+            keep = np.ones(merged.size, dtype=bool)
+            keep[1:] = merged[1:] != merged[:-1]
+            self._hashes = merged[keep]
+            self._lengths = tuple(sorted(set(self._lengths) | lengths, reverse=True))
+            self._starts = self._starts | starts
 
     def __len__(self) -> int:
         return int(self._hashes.size)

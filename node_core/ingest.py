@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from node_core import logs
 from node_core.config import DataSourceConfig
-from node_core.logs import IDENTITIES
 from protocol.identifiers import PHONE_EMPTY, normalize_phones, resident_id_reasons
 
 BAD_PHONE = "bad phone"
@@ -204,7 +204,7 @@ def load_dataset(name: str, src: DataSourceConfig) -> Dataset:
     # Before anything can fail on a value: every identity value, accepted or not.
     for col in dict.fromkeys([src.id, *identity, *src.resident_id_columns]):
         if col in frame:
-            IDENTITIES.register(frame[col].to_numpy())
+            logs.IDENTITIES.register(frame[col].to_numpy())
     # A column named as categorical stays categorical even if a numeric glob (e.g.
     # "acct_*") also matches it.
     categorical = _resolve(src.categorical, columns, src, "categorical")
@@ -232,7 +232,7 @@ def load_dataset(name: str, src: DataSourceConfig) -> Dataset:
 
     raw_ids = frame[src.id]
     phones, phone_reason = normalize_phones(_as_missing(raw_ids, tokens))
-    IDENTITIES.register(phones.dropna().to_numpy())
+    logs.IDENTITIES.register(phones.dropna().to_numpy())
     # The id is required: an empty one is a missing value, anything else a bad phone.
     empty_id = (phone_reason == PHONE_EMPTY).fillna(False)
     problems.append((empty_id, src.id, MISSING_REQUIRED, phone_reason))

@@ -8,10 +8,20 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from node_core import logs
 from node_core.config import DataSourceConfig, LogConfig
 from node_core.ingest import load_dataset
-from node_core.logs import IDENTITIES, IdentityValues, redact, setup_logging
+from node_core.logs import IdentityValues, redact, setup_logging
+
+
+@pytest.fixture(autouse=True)
+def identities(monkeypatch: pytest.MonkeyPatch) -> IdentityValues:
+    """A registry of this test's own (earlier tests' loads register values too)."""
+    fresh = IdentityValues()
+    monkeypatch.setattr(logs, "IDENTITIES", fresh)
+    return fresh
 
 
 def test_redact_masks_phones_and_ids_if_present_in_any_format() -> None:
@@ -54,7 +64,7 @@ def test_identity_values_masked_if_logged_in_any_field_of_any_type(
     tmp_path: Path,
 ) -> None:
     # Prepare: values of identity columns (names, a customer id) registered by role.
-    IDENTITIES.register(pd.Series(NAMES))
+    logs.IDENTITIES.register(pd.Series(NAMES))
     path = tmp_path / "node.log"
     setup_logging(LogConfig(format="json", level="debug", file=path), "operator")
     log = logging.getLogger("test.identity")

@@ -38,8 +38,14 @@ class TlsConfig:
 class TransportConfig:
     max_message_mb: float = 16.0
     chunk_kb: int = 1024
+    # Client deadlines, sized to the call: control calls, calls the peer computes on,
+    # bulk streams (the server also cancels any call running longer than this).
     deadline_s: float = 30.0
+    compute_deadline_s: float = 300.0
     stream_deadline_s: float = 3600.0
+    # Server: a stream that waits this long for the peer's next message (or for the
+    # peer to take ours) is cancelled and its worker freed.
+    stream_idle_s: float = 60.0
     shutdown_grace_s: float = 30.0
     max_workers: int = 16
 
@@ -48,7 +54,9 @@ class TransportConfig:
             max_message_bytes=int(self.max_message_mb * (1 << 20)),
             chunk_bytes=self.chunk_kb * 1024,
             deadline_s=self.deadline_s,
+            compute_deadline_s=self.compute_deadline_s,
             stream_deadline_s=self.stream_deadline_s,
+            stream_idle_s=self.stream_idle_s,
         )
 
 
@@ -82,6 +90,10 @@ class CounterpartLimits:
     """What one counterpart may ask of this node (later protocols add fields)."""
 
     max_transfer_mb: float = 1024.0
+    # Calls the counterpart may have in progress at once on this node; more are
+    # refused (RESOURCE_EXHAUSTED). Below transport.max_workers, so one counterpart
+    # never holds every worker (a PSI session runs up to 3 streams at once).
+    max_concurrent_calls: int = 8
     # PSI (protocol/psi): sets under the minimum are refused, because the counts of two
     # tiny sets differing by one number reveal that person; the per-request maximum and
     # the daily budget (sum of announced set sizes per UTC day, an upper bound on the
@@ -298,6 +310,13 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
                 loader.fail(f"{key}.{what}", f"duplicate {what} {value!r}")
             seen.add((what, value))
         limits = cp.limits
+        if limits.max_concurrent_calls >= cfg.transport.max_workers:
+            loader.fail(
+                f"{key}.limits.max_concurrent_calls",
+                f"must be below transport.max_workers ({cfg.transport.max_workers}),"
+                f" so one counterpart never holds every worker; got"
+                f" {limits.max_concurrent_calls}",
+            )
         if limits.psi_min_set_size > limits.psi_max_set_size:
             loader.fail(
                 f"{key}.limits.psi_min_set_size",

@@ -210,6 +210,7 @@ def serve(
             [*ctx.common_services(directory), *role_services(ctx, directory)],
             ctx.limits,
             cfg.transport.max_workers,
+            lambda party: cfg.counterpart(party).limits.max_concurrent_calls,
         )
     except (OSError, RuntimeError) as exc:
         raise ConfigError(

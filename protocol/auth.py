@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 
 from protocol.domain import Peer
-from protocol.errors import Unauthenticated
+from protocol.errors import InvalidArgument, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,11 @@ def _safe_deserializer(
 def _checked_iterator(
     requests: Iterator[Any], context: grpc.ServicerContext
 ) -> Iterator[Any]:
+    # Raised, not aborted: an abort mid-stream reaches the servicer's error mapping
+    # (protocol.rpc) as a bare exception and would turn into INTERNAL.
     for request in requests:
         if isinstance(request, _Malformed):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            raise InvalidArgument(request.message)
         yield request
 
 

@@ -16,7 +16,10 @@ interceptor (the outermost one, see protocol/transport.py) adds:
   and so is any call running longer than `transport.stream_deadline_s`, whatever
   deadline the client chose; their workers and per-counterpart slots are freed;
 - health checks (grpc.health.v1.Health/Check) answered on the control pool, outside
-  the shared one, so a busy node still says whether it is serving.
+  the shared one, so a busy node still says whether it is serving;
+- every request message of an authenticated peer checked against the field bounds of
+  protocol/message_limits.py before its handler sees it (INVALID_ARGUMENT naming the
+  field and the limit).
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 
 from protocol.auth import PeerDirectory
-from protocol.errors import Unauthenticated
+from protocol.errors import InvalidArgument, Unauthenticated
+from protocol.message_limits import check_message
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +123,12 @@ class _WatchedRequests:
     def __next__(self) -> Any:
         self._call.waiting_since = time.monotonic()
         try:
-            return next(self._requests)
+            request = next(self._requests)
         finally:
             self._call.waiting_since = None
+        if isinstance(request, Message):
+            check_message(request)  # raises InvalidArgument for the handler to map
+        return request
 
 
 def _watched_responses(responses: Iterator[Any], call: _Call) -> Iterator[Any]:
@@ -238,6 +246,11 @@ class CallAdmission(grpc.ServerInterceptor):
                 peer = self._directory.authenticate(context).party_id
             except Unauthenticated:
                 return inner(request, context)  # the auth interceptor refuses it
+            if not streams_in and isinstance(request, Message):
+                try:
+                    check_message(request)
+                except InvalidArgument as exc:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             call = self._begin(peer, method, context)
             if streams_in:
                 request = _WatchedRequests(request, call)

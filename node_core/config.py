@@ -151,6 +151,25 @@ class PsiConfig:
 
 
 @dataclass(frozen=True)
+class JobsConfig:
+    """How a joint job notices that the other party is gone (both roles)."""
+
+    # Operator: a job with no call from its bank for this long (the bank's runner
+    # heartbeats every heartbeat_s while it runs) fails and its session is freed; a
+    # job waiting for approval is cancelled.
+    session_idle_s: float = 300.0
+    # Bank: the runner asks the operator for the job's status this often while the
+    # job runs (the operator's sign that the bank is alive, and the bank's that the
+    # operator is) ...
+    heartbeat_s: float = 5.0
+    # ... and fails the job with a clear error when no heartbeat was answered for
+    # this long (the operator died, hangs or is cut off).
+    heartbeat_timeout_s: float = 30.0
+    # Bank: deadline of the Finish call that tells the operator a job failed.
+    finish_deadline_s: float = 5.0
+
+
+@dataclass(frozen=True)
 class CounterpartConfig:
     party_id: str
     identity: str
@@ -171,6 +190,7 @@ class NodeConfig:
     log: LogConfig = field(default_factory=LogConfig)
     data: dict[str, DataSourceConfig] = field(default_factory=dict)
     psi: PsiConfig = field(default_factory=PsiConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
     # Where the config was read from (not a TOML key).
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 
@@ -294,6 +314,14 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
     for name, value in vars(cfg.transport).items():
         if value == 0:
             loader.fail(f"transport.{name}", "must be > 0")
+    for name, value in vars(cfg.jobs).items():
+        if value == 0:
+            loader.fail(f"jobs.{name}", "must be > 0")
+    timeout = cfg.jobs.heartbeat_timeout_s
+    if cfg.jobs.heartbeat_s >= timeout:
+        loader.fail(
+            "jobs.heartbeat_s", f"must be below jobs.heartbeat_timeout_s ({timeout:g})"
+        )
     seen: set[tuple[str, str]] = set()
     for i, cp in enumerate(cfg.counterparts):
         key = f"counterparts[{i}]"

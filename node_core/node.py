@@ -57,6 +57,8 @@ class NodeContext:
     store: SqliteStateStore
     limits: TransportLimits
     _datasets: FileCache[Dataset] = field(default_factory=FileCache, repr=False)
+    # Run by serve() after the server stopped (e.g. the job desk ends its jobs).
+    on_stop: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeContext:
@@ -241,6 +243,8 @@ def serve(
     stop.wait()
     log.info("stopping: refusing new calls, finishing in-flight calls")
     server.stop(cfg.transport.shutdown_grace_s)
+    for hook in ctx.on_stop:
+        hook()
     ctx.store.append_audit("node.stopped")
     path.unlink(missing_ok=True)
     log.info("stopped")

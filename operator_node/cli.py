@@ -22,6 +22,7 @@ def operator_services(
     """Passive-party services the operator offers its counterparts: PSI, jobs,
     binning, and the servicer of each model type's passive role."""
     desk = JobDesk(ctx, served_model_types())
+    desk.start()
     return [
         psi_registration(ctx, directory),
         jobs_service(directory, desk),

@@ -6,6 +6,14 @@ minimum batch size); a refusal names the rule. Approved jobs get a JobSession
 (job_session.py) that later services (binning, each model type's passive role) look up
 with `session(peer, job_id)`, which refuses unknown jobs, other counterparts' jobs and
 jobs not (yet) approved.
+
+Lifecycle: every call of the bank on a job (the runner's heartbeats, Jobs.GetStatus,
+included) marks it seen; a job not seen for `jobs.session_idle_s` fails (or, while it
+waits for approval, is cancelled) and its session is freed. On start the desk fails
+the jobs its previous process left running (their protocol state died with it), and
+on stop the jobs it leaves running (node_core/reconcile.py). The global lock guards
+only the session tables: policy checks, the data catalog and pattern matching run
+before it, under a lock per counterpart at most.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import numpy as np
 from node_core.config import CounterpartPolicy
 from node_core.ingest import Dataset
 from node_core.node import NodeContext
+from node_core.reconcile import reconcile_jobs
 from node_core.store import Job, StoreError
 from operator_node.job_session import JobSession
 from protocol.domain import ACTIVE_JOB_STATUSES, JobStatus, Peer
@@ -61,8 +70,97 @@ class JobDesk:
     def __init__(self, ctx: NodeContext, model_types: Collection[str]) -> None:
         self._ctx = ctx
         self._model_types = tuple(sorted(model_types))  # served passive roles
+        # Guards the tables below only; never held for I/O or policy work.
         self._lock = threading.Lock()
         self._sessions: dict[str, JobSession] = {}
+        self._seen: dict[str, float] = {}  # job id -> last call of its bank
+        self._propose_locks: dict[str, threading.Lock] = {}
+        self._stop = threading.Event()
+        self._reaper: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------
+    def start(self) -> None:
+        """Reconcile what the previous process left, then expire idle jobs in the
+        background until the node stops."""
+        store = self._ctx.store
+        reconcile_jobs(
+            store,
+            statuses={JobStatus.RUNNING},
+            reason="the operator restarted while the job was running; its protocol"
+            " state was lost",
+        )
+        now = time.monotonic()
+        waiting = store.list_jobs(JobStatus.APPROVED)
+        waiting += store.list_jobs(JobStatus.PENDING_APPROVAL)
+        with self._lock:
+            for job in waiting:  # the bank gets session_idle_s to come back
+                self._seen.setdefault(job.id, now)
+        self._reaper = threading.Thread(
+            target=self._reap_loop, name="job-reaper", daemon=True
+        )
+        self._reaper.start()
+        self._ctx.on_stop.append(self.stop)
+
+    def stop(self) -> None:
+        """The node is stopping: its running jobs end with it."""
+        self._stop.set()
+        reconcile_jobs(
+            self._ctx.store,
+            statuses={JobStatus.RUNNING},
+            reason="the operator stopped while the job was running",
+        )
+        with self._lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for session in sessions:
+            session.close()
+
+    def _reap_loop(self) -> None:
+        interval = min(5.0, self._ctx.config.jobs.session_idle_s / 4)
+        while not self._stop.wait(interval):
+            try:
+                self.reap()
+            except Exception:  # keep reaping; the next round may succeed
+                log.exception("job reaper failed")
+
+    def _touch(self, job_id: str) -> None:
+        with self._lock:
+            self._seen[job_id] = time.monotonic()
+
+    def reap(self, now: float | None = None) -> list[str]:
+        """Fail (or cancel, if still waiting for approval) every job its bank has not
+        called for `jobs.session_idle_s`, and free its session; returns their ids."""
+        idle = self._ctx.config.jobs.session_idle_s
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            stale = [j for j, seen in self._seen.items() if now - seen > idle]
+        for job_id in stale:
+            self._expire(job_id, idle)
+        return stale
+
+    def _expire(self, job_id: str, idle: float) -> None:
+        with self._lock:
+            self._seen.pop(job_id, None)
+            session = self._sessions.pop(job_id, None)
+        if session is not None:
+            session.close()
+        store = self._ctx.store
+        try:
+            job = store.get_job(job_id)
+            why = f"no call from {job.counterpart} for {idle:g} s (jobs.session_idle_s)"
+            if job.status in ACTIVE_JOB_STATUSES:
+                store.set_job_status(job_id, JobStatus.FAILED, error=why)
+            elif job.status is JobStatus.PENDING_APPROVAL:
+                store.set_job_status(
+                    job_id,
+                    JobStatus.CANCELLED,
+                    error=f"{why} while waiting for approval",
+                )
+            else:
+                return
+        except StoreError:  # finished meanwhile
+            return
+        log.warning("idle job ended", extra={"job": job_id, "idle_s": idle})
 
     # ---- policy ----------------------------------------------------------------
     def _policy(self, peer: Peer) -> CounterpartPolicy:
@@ -137,9 +235,32 @@ class JobDesk:
         return JobDecision(job_id, status, message, features, min_batch)
 
     # ---- Jobs service ----------------------------------------------------------
+    def _existing(
+        self, peer: Peer, proposal: JobProposal, spec: dict[str, object]
+    ) -> JobDecision | None:
+        """The decision on an earlier proposal with this id (Propose is idempotent)."""
+        try:
+            existing = self._ctx.store.get_job(proposal.job_id)
+        except StoreError:
+            return None
+        if (
+            existing.counterpart != peer.party_id
+            or existing.spec.get("proposal") != spec
+        ):
+            raise InvalidArgument(
+                f"job id {proposal.job_id} was already proposed differently"
+            )
+        if existing.status in (*ACTIVE_JOB_STATUSES, JobStatus.PENDING_APPROVAL):
+            self._touch(existing.id)
+        return self._decision(existing.id, existing.status, existing.error)
+
+    def _counterpart_lock(self, party_id: str) -> threading.Lock:
+        with self._lock:
+            return self._propose_locks.setdefault(party_id, threading.Lock())
+
     def propose(self, peer: Peer, proposal: JobProposal) -> JobDecision:
         store = self._ctx.store
-        spec = {
+        spec: dict[str, object] = {
             "purpose": proposal.purpose,
             "features": list(proposal.features),
             "model": proposal.model,
@@ -147,20 +268,23 @@ class JobDesk:
             "batch_size": proposal.batch_size,
             "description": proposal.description,
         }
-        with self._lock:
-            try:
-                existing = store.get_job(proposal.job_id)
-            except StoreError:
-                existing = None
-            if existing is not None:
-                if (
-                    existing.counterpart != peer.party_id
-                    or existing.spec.get("proposal") != spec
-                ):
-                    raise InvalidArgument(
-                        f"job id {proposal.job_id} was already proposed differently"
-                    )
-                return self._decision(existing.id, existing.status, existing.error)
+        earlier = self._existing(peer, proposal, spec)
+        if earlier is not None:
+            return earlier
+        # The policy checks load the data catalog (seconds, the first time) and
+        # match every requested pattern: before any lock, so no proposal holds up
+        # another bank's calls.
+        refusal: PermissionDenied | InvalidArgument | None = None
+        try:
+            columns, kinds = self._check(peer, proposal)
+        except (PermissionDenied, InvalidArgument) as exc:
+            refusal, columns, kinds = exc, [], []
+        # One proposal of a counterpart at a time: its daily quota is counted
+        # and charged atomically.
+        with self._counterpart_lock(peer.party_id):
+            earlier = self._existing(peer, proposal, spec)
+            if earlier is not None:
+                return earlier
             policy = self._policy(peer)
             day_ago = time.time() - 86_400
             recent = [
@@ -182,16 +306,17 @@ class JobDesk:
             job = store.create_job(
                 proposal.model, peer.party_id, {"proposal": spec}, proposal.job_id
             )
-            try:
-                columns, kinds = self._check(peer, proposal)
-            except (PermissionDenied, InvalidArgument) as exc:
-                store.set_job_status(job.id, JobStatus.REFUSED, error=str(exc))
+            if refusal is not None:
+                store.set_job_status(job.id, JobStatus.REFUSED, error=str(refusal))
                 log.info(
                     "job refused", extra={"job": job.id, "counterpart": peer.party_id}
                 )
-                raise
-            self._sessions[job.id] = JobSession(job.id, peer.party_id, columns, kinds)
-            policy = self._policy(peer)
+                raise refusal
+            with self._lock:
+                self._sessions[job.id] = JobSession(
+                    job.id, peer.party_id, columns, kinds
+                )
+                self._seen[job.id] = time.monotonic()
             if policy.approval == "auto":
                 store.set_job_status(
                     job.id, JobStatus.APPROVED, result={"approved_by": "policy"}
@@ -215,32 +340,41 @@ class JobDesk:
         return job
 
     def status(self, peer: Peer, job_id: str) -> JobDecision:
+        """The job's decision; also the bank runner's heartbeat while the job runs."""
         job = self._own_job(peer, job_id)
+        if job.status in (*ACTIVE_JOB_STATUSES, JobStatus.PENDING_APPROVAL):
+            self._touch(job_id)
         if job.status in ACTIVE_JOB_STATUSES and job_id not in self._sessions:
-            with self._lock:
+            try:
                 self._restore(job)
+            except FailedPrecondition:
+                pass  # the job failed; its decision says why
             job = self._ctx.store.get_job(job_id)
         return self._decision(job.id, job.status, job.error)
 
-    def _restore(self, job: Job) -> None:
+    def _restore(self, job: Job) -> JobSession:
         """A session for a job approved from the CLI (or before a restart). A job
         that was already running loses its protocol state with the process, and with
         it the record of which once-per-job steps were taken: it fails."""
-        if job.id in self._sessions:
-            return
         if job.status is JobStatus.RUNNING:
-            self._ctx.store.set_job_status(
-                job.id,
-                JobStatus.FAILED,
-                error="operator restarted while the job was running",
-            )
+            try:
+                self._ctx.store.set_job_status(
+                    job.id,
+                    JobStatus.FAILED,
+                    error="operator restarted while the job was running",
+                )
+            except StoreError:
+                pass  # another call failed it first
             raise FailedPrecondition(
                 f"job {job.id} failed: the operator restarted while it was running"
             )
         proposal = JobProposal(job_id=job.id, **job.spec["proposal"])
         peer = Peer(job.counterpart, job.counterpart)
-        columns, kinds = self._check(peer, proposal)
-        self._sessions[job.id] = JobSession(job.id, job.counterpart, columns, kinds)
+        columns, kinds = self._check(peer, proposal)  # outside the lock
+        with self._lock:
+            return self._sessions.setdefault(
+                job.id, JobSession(job.id, job.counterpart, columns, kinds)
+            )
 
     def session(self, peer: Peer, job_id: str) -> JobSession:
         """The active session of an approved job of this peer, or a clear refusal."""
@@ -249,10 +383,9 @@ class JobDesk:
             raise FailedPrecondition(
                 f"job {job_id} is {job.status.value.replace('_', ' ')}, not approved"
             )
-        with self._lock:
-            if job_id not in self._sessions:
-                self._restore(job)
-            return self._sessions[job_id]
+        self._touch(job_id)
+        session = self._sessions.get(job_id)
+        return session if session is not None else self._restore(job)
 
     def _alignment(self, peer: Peer, binding: JobBinding) -> tuple[Alignment, Dataset]:
         """The alignment a binding names, checked against this peer and our data."""
@@ -337,6 +470,7 @@ class JobDesk:
             )
         with self._lock:
             session = self._sessions.pop(job.id, None)
+            self._seen.pop(job.id, None)
         if session is not None:
             session.close()
         return self._decision(job.id, status, outcome.message)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 
 from bank_node.job_command import add_job_command
+from bank_node.job_reconcile import reconcile_bank_jobs
 from bank_node.psi_command import add_psi_command
 from node_core.cli import NodeCli
 from node_core.node import NodeContext, Registration
@@ -12,7 +14,13 @@ from protocol.auth import PeerDirectory
 
 
 def bank_services(ctx: NodeContext, directory: PeerDirectory) -> Iterable[Registration]:
-    """Services the bank offers (the operator calls back during some protocols)."""
+    """Services the bank offers (the operator calls back during some protocols).
+
+    Serving also reconciles, in the background, the jobs of job runners that were
+    killed outright (failed here and at the operator)."""
+    threading.Thread(
+        target=reconcile_bank_jobs, args=(ctx,), name="job-reconcile", daemon=True
+    ).start()
     return []
 
 

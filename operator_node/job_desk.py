@@ -464,10 +464,21 @@ class JobDesk:
     def finish(self, peer: Peer, outcome: JobOutcome) -> JobDecision:
         job = self._own_job(peer, outcome.job_id)
         status = JobStatus.SUCCEEDED if outcome.succeeded else JobStatus.FAILED
-        if job.status in ACTIVE_JOB_STATUSES:
-            self._ctx.store.set_job_status(
-                job.id, status, result={"bank_message": outcome.message}
-            )
+        if job.status is JobStatus.PENDING_APPROVAL and not outcome.succeeded:
+            status = JobStatus.CANCELLED  # the bank stopped waiting for approval
+        if job.status in (*ACTIVE_JOB_STATUSES, JobStatus.PENDING_APPROVAL):
+            try:
+                self._ctx.store.set_job_status(
+                    job.id,
+                    status,
+                    result={"bank_message": outcome.message},
+                    error="" if outcome.succeeded else outcome.message,
+                )
+            except StoreError:  # e.g. a pending job cannot succeed
+                raise FailedPrecondition(
+                    f"job {job.id} is {job.status.value.replace('_', ' ')}; it cannot"
+                    f" become {status.value}"
+                ) from None
         with self._lock:
             session = self._sessions.pop(job.id, None)
             self._seen.pop(job.id, None)

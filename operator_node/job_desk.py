@@ -9,11 +9,11 @@ jobs not (yet) approved.
 
 Lifecycle: every call of the bank on a job (the runner's heartbeats, Jobs.GetStatus,
 included) marks it seen; a job not seen for `jobs.session_idle_s` fails (or, while it
-waits for approval, is cancelled) and its session is freed. On start the desk fails
-the jobs its previous process left running (their protocol state died with it), and
-on stop the jobs it leaves running (node_core/reconcile.py). The global lock guards
-only the session tables: policy checks, the data catalog and pattern matching run
-before it, under a lock per counterpart at most.
+waits for approval, is cancelled) and its session is freed (idle_jobs.py). On start
+the desk fails the jobs its previous process left running (their protocol state died
+with it), and on stop the jobs it leaves running (node_core/reconcile.py). The
+global lock guards only the session tables: policy checks, the data catalog and
+pattern matching run before it, under a lock per counterpart at most.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from node_core.ingest import Dataset
 from node_core.node import NodeContext
 from node_core.reconcile import reconcile_jobs
 from node_core.store import Job, StoreError
+from operator_node.idle_jobs import IdleJobs
 from operator_node.job_session import JobSession
 from protocol.domain import ACTIVE_JOB_STATUSES, JobStatus, Peer
 from protocol.errors import (
@@ -73,14 +74,12 @@ class JobDesk:
         # Guards the tables below only; never held for I/O or policy work.
         self._lock = threading.Lock()
         self._sessions: dict[str, JobSession] = {}
-        self._seen: dict[str, float] = {}  # job id -> last call of its bank
         self._propose_locks: dict[str, threading.Lock] = {}
-        self._stop = threading.Event()
-        self._reaper: threading.Thread | None = None
+        self.idle = IdleJobs(ctx.config.jobs.session_idle_s, self._expire)
 
     # ---- lifecycle -------------------------------------------------------------
     def start(self) -> None:
-        """Reconcile what the previous process left, then expire idle jobs in the
+        """Reconcile what the previous process left, then end idle jobs in the
         background until the node stops."""
         store = self._ctx.store
         reconcile_jobs(
@@ -89,21 +88,15 @@ class JobDesk:
             reason="the operator restarted while the job was running; its protocol"
             " state was lost",
         )
-        now = time.monotonic()
         waiting = store.list_jobs(JobStatus.APPROVED)
         waiting += store.list_jobs(JobStatus.PENDING_APPROVAL)
-        with self._lock:
-            for job in waiting:  # the bank gets session_idle_s to come back
-                self._seen.setdefault(job.id, now)
-        self._reaper = threading.Thread(
-            target=self._reap_loop, name="job-reaper", daemon=True
-        )
-        self._reaper.start()
+        self.idle.give_time(job.id for job in waiting)  # for the bank to come back
+        self.idle.start()
         self._ctx.on_stop.append(self.stop)
 
     def stop(self) -> None:
         """The node is stopping: its running jobs end with it."""
-        self._stop.set()
+        self.idle.stop()
         reconcile_jobs(
             self._ctx.store,
             statuses={JobStatus.RUNNING},
@@ -115,47 +108,23 @@ class JobDesk:
         for session in sessions:
             session.close()
 
-    def _reap_loop(self) -> None:
-        interval = min(5.0, self._ctx.config.jobs.session_idle_s / 4)
-        while not self._stop.wait(interval):
-            try:
-                self.reap()
-            except Exception:  # keep reaping; the next round may succeed
-                log.exception("job reaper failed")
-
-    def _touch(self, job_id: str) -> None:
+    def _expire(self, job_id: str) -> None:
+        """A job its bank left idle: failed (cancelled while waiting for approval),
+        its session freed."""
         with self._lock:
-            self._seen[job_id] = time.monotonic()
-
-    def reap(self, now: float | None = None) -> list[str]:
-        """Fail (or cancel, if still waiting for approval) every job its bank has not
-        called for `jobs.session_idle_s`, and free its session; returns their ids."""
-        idle = self._ctx.config.jobs.session_idle_s
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            stale = [j for j, seen in self._seen.items() if now - seen > idle]
-        for job_id in stale:
-            self._expire(job_id, idle)
-        return stale
-
-    def _expire(self, job_id: str, idle: float) -> None:
-        with self._lock:
-            self._seen.pop(job_id, None)
             session = self._sessions.pop(job_id, None)
         if session is not None:
             session.close()
         store = self._ctx.store
+        idle = self.idle.idle_s
         try:
             job = store.get_job(job_id)
             why = f"no call from {job.counterpart} for {idle:g} s (jobs.session_idle_s)"
             if job.status in ACTIVE_JOB_STATUSES:
                 store.set_job_status(job_id, JobStatus.FAILED, error=why)
             elif job.status is JobStatus.PENDING_APPROVAL:
-                store.set_job_status(
-                    job_id,
-                    JobStatus.CANCELLED,
-                    error=f"{why} while waiting for approval",
-                )
+                why += " while waiting for approval"
+                store.set_job_status(job_id, JobStatus.CANCELLED, error=why)
             else:
                 return
         except StoreError:  # finished meanwhile
@@ -251,7 +220,7 @@ class JobDesk:
                 f"job id {proposal.job_id} was already proposed differently"
             )
         if existing.status in (*ACTIVE_JOB_STATUSES, JobStatus.PENDING_APPROVAL):
-            self._touch(existing.id)
+            self.idle.seen(existing.id)
         return self._decision(existing.id, existing.status, existing.error)
 
     def _counterpart_lock(self, party_id: str) -> threading.Lock:
@@ -316,7 +285,7 @@ class JobDesk:
                 self._sessions[job.id] = JobSession(
                     job.id, peer.party_id, columns, kinds
                 )
-                self._seen[job.id] = time.monotonic()
+            self.idle.seen(job.id)
             if policy.approval == "auto":
                 store.set_job_status(
                     job.id, JobStatus.APPROVED, result={"approved_by": "policy"}
@@ -343,7 +312,7 @@ class JobDesk:
         """The job's decision; also the bank runner's heartbeat while the job runs."""
         job = self._own_job(peer, job_id)
         if job.status in (*ACTIVE_JOB_STATUSES, JobStatus.PENDING_APPROVAL):
-            self._touch(job_id)
+            self.idle.seen(job_id)
         if job.status in ACTIVE_JOB_STATUSES and job_id not in self._sessions:
             try:
                 self._restore(job)
@@ -383,7 +352,7 @@ class JobDesk:
             raise FailedPrecondition(
                 f"job {job_id} is {job.status.value.replace('_', ' ')}, not approved"
             )
-        self._touch(job_id)
+        self.idle.seen(job_id)
         session = self._sessions.get(job_id)
         return session if session is not None else self._restore(job)
 
@@ -479,9 +448,9 @@ class JobDesk:
                     f"job {job.id} is {job.status.value.replace('_', ' ')}; it cannot"
                     f" become {status.value}"
                 ) from None
+        self.idle.forget(job.id)
         with self._lock:
             session = self._sessions.pop(job.id, None)
-            self._seen.pop(job.id, None)
         if session is not None:
             session.close()
         return self._decision(job.id, status, outcome.message)

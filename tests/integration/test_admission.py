@@ -14,6 +14,7 @@ import pytest
 
 from protocol.diagnostics import service as diagnostics
 from protocol.errors import PeerCallError
+from protocol.proto.duet.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from protocol.session.service import handshake
 from protocol.transport import TlsMaterial, TransportLimits, connect, health_check
 from protocol.version import local_hello
@@ -89,6 +90,19 @@ def _refusal_within(seconds: float, call: Callable[[], object]) -> PeerCallError
         if time.monotonic() > end:
             raise AssertionError(f"not refused within {seconds} s")
         time.sleep(0.1)
+
+
+def _served_within(seconds: float, call: Callable[[], object]) -> float:
+    """Seconds until `call` is first served, retried while it is refused."""
+    started = time.monotonic()
+    while True:
+        try:
+            call()
+            return time.monotonic() - started
+        except PeerCallError:
+            if time.monotonic() - started > seconds:
+                raise
+        time.sleep(0.2)
 
 
 def _hello(pki: Pki, node: RunningNode, party: str) -> float:
@@ -180,3 +194,29 @@ def test_idle_stream_is_cancelled_and_frees_its_worker_if_peer_sends_nothing(
         assert served_s < 5
     finally:
         stalled.close()
+
+
+def test_download_the_peer_stops_reading_is_cancelled_and_frees_its_worker(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare: bank-a takes the first chunk of 3 large downloads, then stops reading
+    # (the server blocks once HTTP/2 flow control is full).
+    channel = connect(operator.address, "operator", _tls(pki, "bank-a"), LIMITS)
+    stub = diagnostics_pb2_grpc.DiagnosticsStub(channel)
+    request = diagnostics_pb2.DownloadRequest(
+        total_bytes=256 << 20, chunk_bytes=1 << 20
+    )
+    downloads = [stub.Download(request, timeout=60) for _ in range(3)]
+    try:
+        for download in downloads:
+            next(download)
+        with pytest.raises(PeerCallError):
+            _hello(pki, operator, "bank-a")  # over its limit while they stall
+        # Execute
+        waited = _served_within(IDLE_S + 10, lambda: _hello(pki, operator, "bank-a"))
+        # Assert
+        assert waited > IDLE_S / 2  # served only once the idle downloads ended
+    finally:
+        for download in downloads:
+            download.cancel()
+        channel.close()

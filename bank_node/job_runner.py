@@ -170,6 +170,7 @@ class JobRunner:
         # it computes locally (a closed channel only ends calls).
         self.interrupt: Callable[[], None] | None = None
         self.interruptible = False  # True while the job's stages run
+        self.proposed = False  # the operator knows the job
         trainer = trainer_for(spec.model.type)
         if trainer is None:
             raise ConfigError(f"{spec.source}: model.type: no trainer for it")
@@ -267,7 +268,8 @@ class JobRunner:
         # of the bank's internals.
         stopped = isinstance(exc, (JobAborted, JobInterrupted))
         told = error if stopped else type(exc).__name__
-        unreached = tell_operator(self.ctx, job, told)
+        # Only a job the operator knows (proposed) is reported to it.
+        unreached = tell_operator(self.ctx, job, told) if self.proposed else ""
         if unreached:
             error += (
                 f" (the operator could not be told: {unreached}; it ends the job"
@@ -317,6 +319,7 @@ class JobRunner:
                 "score", lambda: trainer.score(context, options, model)
             )
             self.interruptible = False
+            self.watch.stop()  # the job ends now: a heartbeat would find it over
             jobs.finish(JobOutcome(self.job_id, True, "model trained"))
         self.watch = None
         outputs = JobOutputs(
@@ -341,6 +344,7 @@ class JobRunner:
     # ---- stages ----------------------------------------------------------------------
     def _approve(self, jobs: JobsClient, rows: int) -> JobDecision:
         spec = self.spec
+        self.proposed = True  # from the moment the proposal may have arrived
         decision = jobs.propose(
             JobProposal(
                 job_id=self.job_id,

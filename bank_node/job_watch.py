@@ -164,8 +164,12 @@ class JobWatch:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+        self.stop()
         self._thread.join(self._config.heartbeat_timeout_s + 5)
+
+    def stop(self) -> None:
+        """No more heartbeats or deadlines (the job is about to end)."""
+        self._stop.set()
 
     def heartbeat(self) -> None:
         """Start heartbeats (once the operator knows the job)."""

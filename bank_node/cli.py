@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from bank_node.job_command import add_job_command
+from bank_node.job_reconcile import reconcile_bank_jobs
 from bank_node.psi_command import add_psi_command
 from bank_node.psi_outputs import purge_psi_outputs
 from node_core.cli import NodeCli
@@ -30,10 +31,16 @@ def _housekeeping(ctx: NodeContext) -> None:
 
 
 def bank_services(ctx: NodeContext, directory: PeerDirectory) -> Iterable[Registration]:
-    """Services the bank offers (the operator calls back during some protocols);
-    while it serves, its retention timer runs."""
+    """Services the bank offers (the operator calls back during some protocols).
+
+    While it serves, its retention timer runs and, in the background, it reconciles
+    the jobs of job runners that were killed outright (failed here and at the
+    operator)."""
     threading.Thread(
         target=_housekeeping, args=(ctx,), name="bank-housekeeping", daemon=True
+    ).start()
+    threading.Thread(
+        target=reconcile_bank_jobs, args=(ctx,), name="job-reconcile", daemon=True
     ).start()
     return []
 

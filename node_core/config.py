@@ -41,8 +41,14 @@ class TlsConfig:
 class TransportConfig:
     max_message_mb: float = 16.0
     chunk_kb: int = 1024
+    # Client deadlines, sized to the call: control calls, calls the peer computes on,
+    # bulk streams (the server also cancels any call running longer than this).
     deadline_s: float = 30.0
+    compute_deadline_s: float = 300.0
     stream_deadline_s: float = 3600.0
+    # Server: a stream that waits this long for the peer's next message (or for the
+    # peer to take ours) is cancelled and its worker freed.
+    stream_idle_s: float = 60.0
     shutdown_grace_s: float = 30.0
     max_workers: int = 16
 
@@ -51,7 +57,9 @@ class TransportConfig:
             max_message_bytes=int(self.max_message_mb * (1 << 20)),
             chunk_bytes=self.chunk_kb * 1024,
             deadline_s=self.deadline_s,
+            compute_deadline_s=self.compute_deadline_s,
             stream_deadline_s=self.stream_deadline_s,
+            stream_idle_s=self.stream_idle_s,
         )
 
 
@@ -85,6 +93,10 @@ class CounterpartLimits:
     """What one counterpart may ask of this node (later protocols add fields)."""
 
     max_transfer_mb: float = 1024.0
+    # Calls the counterpart may have in progress at once on this node; more are
+    # refused (RESOURCE_EXHAUSTED). Below transport.max_workers, so one counterpart
+    # never holds every worker (a PSI session runs up to 3 streams at once).
+    max_concurrent_calls: int = 8
     # PSI (protocol/psi): sets under the minimum are refused, because the counts of two
     # tiny sets differing by one number reveal that person; the per-request maximum and
     # the daily budget (sum of announced set sizes per UTC day, an upper bound on the
@@ -157,6 +169,25 @@ class PsiConfig:
 
 
 @dataclass(frozen=True)
+class JobsConfig:
+    """How a joint job notices that the other party is gone (both roles)."""
+
+    # Operator: a job with no call from its bank for this long (the bank's runner
+    # heartbeats every heartbeat_s while it runs) fails and its session is freed; a
+    # job waiting for approval is cancelled.
+    session_idle_s: float = 300.0
+    # Bank: the runner asks the operator for the job's status this often while the
+    # job runs (the operator's sign that the bank is alive, and the bank's that the
+    # operator is) ...
+    heartbeat_s: float = 5.0
+    # ... and fails the job with a clear error when no heartbeat was answered for
+    # this long (the operator died, hangs or is cut off).
+    heartbeat_timeout_s: float = 30.0
+    # Bank: deadline of the Finish call that tells the operator a job failed.
+    finish_deadline_s: float = 5.0
+
+
+@dataclass(frozen=True)
 class CounterpartConfig:
     party_id: str
     # The DNS subject alternative name its certificate must carry.
@@ -182,6 +213,7 @@ class NodeConfig:
     log: LogConfig = field(default_factory=LogConfig)
     data: dict[str, DataSourceConfig] = field(default_factory=dict)
     psi: PsiConfig = field(default_factory=PsiConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
     # Where the config was read from (not a TOML key).
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 
@@ -305,6 +337,14 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
     for name, value in vars(cfg.transport).items():
         if value == 0:
             loader.fail(f"transport.{name}", "must be > 0")
+    for name, value in vars(cfg.jobs).items():
+        if value == 0:
+            loader.fail(f"jobs.{name}", "must be > 0")
+    timeout = cfg.jobs.heartbeat_timeout_s
+    if cfg.jobs.heartbeat_s >= timeout:
+        loader.fail(
+            "jobs.heartbeat_s", f"must be below jobs.heartbeat_timeout_s ({timeout:g})"
+        )
     seen: set[tuple[str, str]] = set()
     for i, cp in enumerate(cfg.counterparts):
         key = f"counterparts[{i}]"
@@ -334,6 +374,13 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
                 " with a purpose",
             )
         limits = cp.limits
+        if limits.max_concurrent_calls >= cfg.transport.max_workers:
+            loader.fail(
+                f"{key}.limits.max_concurrent_calls",
+                f"must be below transport.max_workers ({cfg.transport.max_workers}),"
+                f" so one counterpart never holds every worker; got"
+                f" {limits.max_concurrent_calls}",
+            )
         if limits.psi_min_set_size > limits.psi_max_set_size:
             loader.fail(
                 f"{key}.limits.psi_min_set_size",

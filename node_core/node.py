@@ -61,6 +61,8 @@ class NodeContext:
     # Set when serve() has stopped: background timers of role services end with it.
     stopped: threading.Event = field(default_factory=threading.Event)
     _datasets: FileCache[Dataset] = field(default_factory=FileCache, repr=False)
+    # Run by serve() after the server stopped (e.g. the job desk ends its jobs).
+    on_stop: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeContext:
@@ -218,6 +220,7 @@ def serve(
             [*ctx.common_services(directory), *role_services(ctx, directory)],
             ctx.limits,
             cfg.transport.max_workers,
+            lambda party: cfg.counterpart(party).limits.max_concurrent_calls,
         )
     except (OSError, RuntimeError) as exc:
         raise ConfigError(
@@ -249,6 +252,8 @@ def serve(
     log.info("stopping: refusing new calls, finishing in-flight calls")
     server.stop(cfg.transport.shutdown_grace_s)
     ctx.stopped.set()
+    for hook in ctx.on_stop:
+        hook()
     ctx.store.append_audit("node.stopped")
     path.unlink(missing_ok=True)
     log.info("stopped")

@@ -22,8 +22,9 @@ def operator_services(
     """Passive-party services the operator offers its counterparts: PSI, jobs,
     binning, and the servicer of each model type's passive role."""
     desk = JobDesk(ctx, served_model_types())
+    desk.start()
     return [
-        psi_registration(ctx, directory),
+        psi_registration(ctx, directory, on_activity=desk.idle.seen),
         jobs_service(directory, desk),
         binning_service(
             directory,

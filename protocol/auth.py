@@ -34,7 +34,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from protocol.domain import Peer
-from protocol.errors import Unauthenticated
+from protocol.errors import InvalidArgument, Unauthenticated
 
 log = logging.getLogger(__name__)
 _CACHE_SIZE = 256  # verified certificates remembered (a node has few counterparts)
@@ -165,9 +165,11 @@ def _safe_deserializer(
 def _checked_iterator(
     requests: Iterator[Any], context: grpc.ServicerContext
 ) -> Iterator[Any]:
+    # Raised, not aborted: an abort mid-stream reaches the servicer's error mapping
+    # (protocol.rpc) as a bare exception and would turn into INTERNAL.
     for request in requests:
         if isinstance(request, _Malformed):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            raise InvalidArgument(request.message)
         yield request
 
 

@@ -104,6 +104,7 @@ class _Session:
     expires: float  # hard deadline (transport.stream_deadline_s after Open)
     last_active: float  # last call or chunk; idle past psi.session_idle_s = dropped
     set_id: str = ""  # unbalanced: the epoch set's id
+    job_id: str = ""  # the approved job the session runs for
     set_expires_at: float = 0.0  # unbalanced: when the epoch set's epoch ends
     own_results: OrderedResults | None = None  # balanced: this session's own set
     reblinded: OrderedResults = field(default_factory=OrderedResults)
@@ -128,9 +129,13 @@ class OperatorPsi:
         ctx: NodeContext,
         pool: PsiPool | None = None,
         clock: Callable[[], float] = time.time,
+        on_activity: Callable[[str], None] | None = None,
     ) -> None:
         self._ctx = ctx
         self._clock = clock
+        # Told the job id of every call or chunk, so the job desk does not take a
+        # long, busy PSI job for an idle one.
+        self._on_activity = on_activity
         self._psi = ctx.config.psi
         self._pool = pool
         self._budget = DailyBudget(ctx.config.state_dir)
@@ -250,6 +255,7 @@ class OperatorPsi:
                     request.job_id, cp.party_id, session_id, request.mode.value
                 )
             session = self._start(session_id, cp.party_id, request, subscribers, now)
+            session.job_id = request.job_id
             self._sessions[session.session_id] = session
         if job is not None and job.kind == PSI_JOB and job.status is JobStatus.APPROVED:
             self._ctx.store.set_job_status(job.id, JobStatus.RUNNING)
@@ -417,6 +423,8 @@ class OperatorPsi:
 
     def _touch(self, session: _Session) -> None:
         session.last_active = self._clock()
+        if session.job_id and self._on_activity is not None:
+            self._on_activity(session.job_id)
 
     def _watched(
         self, session: _Session, parts: Iterator[bytes], alive: Callable[[], bool]
@@ -560,9 +568,14 @@ class OperatorPsi:
         return thread
 
 
-def psi_registration(ctx: NodeContext, directory: PeerDirectory) -> Registration:
-    """The Psi service of the operator node; loads its data in the background."""
-    handler = OperatorPsi(ctx)
+def psi_registration(
+    ctx: NodeContext,
+    directory: PeerDirectory,
+    on_activity: Callable[[str], None] | None = None,
+) -> Registration:
+    """The Psi service of the operator node; loads its data in the background.
+    `on_activity` is told the job id of every call or chunk of a job's session."""
+    handler = OperatorPsi(ctx, on_activity=on_activity)
     threading.Thread(target=handler.warm_up, name="psi-warm-up", daemon=True).start()
     handler.run_housekeeping(ctx.stopped)
     return psi_service(

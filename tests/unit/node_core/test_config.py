@@ -83,6 +83,14 @@ _DELETE = object()
         ("counterparts.0.limits", {"max_transfer_mb": 0},
          "counterparts[0].limits.max_transfer_mb: must be > 0"),
         ("transport", {"deadline_s": 0}, "transport.deadline_s: must be > 0"),
+        ("transport", {"stream_idle_s": 0}, "transport.stream_idle_s: must be > 0"),
+        ("jobs", {"session_idle_s": 0}, "jobs.session_idle_s: must be > 0"),
+        ("jobs", {"heartbeat_s": 30},
+         "jobs.heartbeat_s: must be below jobs.heartbeat_timeout_s (30)"),
+        ("counterparts.0.limits", {"max_concurrent_calls": 16},
+         "counterparts[0].limits.max_concurrent_calls: must be below"
+         " transport.max_workers (16), so one counterpart never holds every worker;"
+         " got 16"),
         ("counterparts.0.limits", {"max_rows": 5},
          "counterparts[0].limits.max_rows: unknown key"),
         ("transport", {"chunk_kb": "big"},

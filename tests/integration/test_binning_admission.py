@@ -52,7 +52,9 @@ def bound(
             jobs.propose(
                 JobProposal(JOB, "credit_risk", ("o_*",), "hetero_lr", 569, 128)
             )
-            psi = run_psi(ctx, "operator", dataset, PsiMode.BOTH, channel=channel)
+            psi = run_psi(
+                ctx, "operator", dataset, PsiMode.BOTH, channel=channel, job_id=JOB
+            )
             assert psi.alignment is not None
             rows = psi.alignment.local_rows
             labels = dataset.label[rows].astype(np.int64)

@@ -48,6 +48,7 @@ from tests.nodes import Pki
 
 BOUND = "f022f022f022f022"  # approved and bound, nothing else done
 LR = "f0221a2bf0221a2b"  # bound, logistic regression set up
+PSI = "f0225e55f0225e55"  # approved PSI job with an open session
 CASES_PER_METHOD = 40
 TIMEOUT_S = 20.0
 BAD = ("INTERNAL", "UNKNOWN", "DEADLINE_EXCEEDED")
@@ -71,7 +72,9 @@ def _bind(ctx, channel: grpc.Channel, job_id: str) -> tuple[np.ndarray, np.ndarr
     dataset = ctx.dataset("customers")
     jobs = JobsClient(channel, 30)
     jobs.propose(JobProposal(job_id, "credit_risk", ("o_*",), "hetero_lr", 569, 128))
-    psi = run_psi(ctx, "operator", dataset, PsiMode.BOTH, channel=channel)
+    psi = run_psi(
+        ctx, "operator", dataset, PsiMode.BOTH, channel=channel, job_id=job_id
+    )
     assert psi.alignment is not None
     rows = psi.alignment.local_rows
     validation = validation_mask(dataset.label[rows], SplitSection(0.3, 42), rows)
@@ -101,7 +104,12 @@ def target(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targe
                 HYPER.momentum, HYPER.lr_decay, HYPER.l2, 128, HYPER.terms,
                 HYPER.fit_range, HYPER.period, 0.0,
             )  # fmt: skip
-            opened = open_session(channel, PsiOpen(PsiMode.BOTH, 100, SUITE), 30)
+            JobsClient(channel, 30).propose(
+                JobProposal(PSI, "credit_risk", ("o_*",), "hetero_lr", 569, 128)
+            )
+            opened = open_session(
+                channel, PsiOpen(PsiMode.BOTH, 100, SUITE, job_id=PSI), 30
+            )
             yield Target(
                 channel,
                 opened.session_id,

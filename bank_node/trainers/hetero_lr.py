@@ -151,7 +151,7 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
     def train(self, context: TrainingContext, options: HeteroLrOptions) -> LrModel:
         inputs, pre = self._inputs(context, options)
         driver = BankLrDriver(
-            HeteroLrClient(context.channel, context.limits.stream_deadline_s),
+            HeteroLrClient(context.channel, context.limits.compute_deadline_s),
             context.job_id,
             inputs,
             context.labels.astype(np.float64),

@@ -91,6 +91,11 @@ def vector_to_bytes(vector: CiphertextVector) -> bytes:
     return wire.vector_to_bytes(vector)
 
 
+def values_wire_bytes(key: PaillierPublicKey, rows: int) -> int:
+    """Size of the values stream for a split of `rows` rows (one ciphertext each)."""
+    return wire.vector_wire_bytes(key, rows)
+
+
 def _vector(data: bytes, key: PaillierPublicKey, field: str) -> CiphertextVector:
     try:
         return wire.vector_from_bytes(data, key)

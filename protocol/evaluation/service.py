@@ -57,11 +57,18 @@ class _Servicer(evaluation_pb2_grpc.EvaluationServicer):
     def Evaluate(self, request_iterator, context):
         def work(peer: Peer) -> Iterator[Any]:
             params, chunks = serde.upload_from_proto(request_iterator)
-            # Authorise first, then read what the split's rows need.
-            self._handler.admit(peer, params)
+            # Authorise first, then read exactly what the split's rows need.
+            rows = self._handler.admit(peer, params)
+            expected = serde.values_wire_bytes(params.public_key, rows)
             incoming = open_stream(
                 chunks, expected_kinds=[VALUES_KIND], max_bytes=self._max_bytes(peer)
             )
+            if incoming.header.total_bytes != expected:
+                raise InvalidArgument(
+                    f"EvaluateUpload.values: the stream announces"
+                    f" {incoming.header.total_bytes} bytes; the split's {rows} rows"
+                    f" need {expected}"
+                )
             values = serde.values_from_bytes(bytes(incoming.read_all()), params)
             reply = self._handler.evaluate(peer, EvaluationRequest(params, values))
             payload = serde.vector_to_bytes(reply.pairs)

@@ -124,7 +124,9 @@ def train(
         JobProposal(job_id, "credit_risk", features, "hetero_lr", 569, 128)
     )
     indexes = tuple(f.index for f in decision.features)
-    psi = run_psi(ctx, "operator", dataset, PsiMode.BOTH, channel=channel)
+    psi = run_psi(
+        ctx, "operator", dataset, PsiMode.BOTH, channel=channel, job_id=job_id
+    )
     assert psi.alignment is not None
     rows = psi.alignment.local_rows
     assert dataset.label is not None

@@ -273,11 +273,19 @@ def _range_level(terms: int, fit_range: float, period: float, level: int) -> Ran
 
 
 # ---- value bounds (module docstring); pure functions the tests reuse ---------------
+def spectral_norm(x: np.ndarray) -> float:
+    """||X||_2 (largest singular value) of X (rows, d), from the d x d Gram matrix,
+    rounded up by a relative 2^-20 for the floating-point error."""
+    if not x.size:
+        return 0.0
+    gram = x.T @ x
+    return math.sqrt(max(float(np.linalg.eigvalsh(gram)[-1]), 0.0)) * (1 + 2.0**-20)
+
+
 def logit_value_bound(x: np.ndarray, weight_bound: float, slots: int) -> float:
     """RMS over the N/2 slots of X w for ||w|| <= weight_bound, X (rows, d), plus a
     margin for the CKKS errors in the slots."""
-    norm = float(np.linalg.norm(x, 2)) if x.size else 0.0
-    return norm * weight_bound / math.sqrt(slots) + 1.0
+    return spectral_norm(x) * weight_bound / math.sqrt(slots) + 1.0
 
 
 def gradient_value_bound(
@@ -289,12 +297,14 @@ def gradient_value_bound(
     return rms * math.hypot(residual_bound, 1.0) + 1.0
 
 
-def step_norm_bound(x: np.ndarray, rate: float, hyper: LrHyper) -> float:
-    """Bound on ||w_{t+1} - w_t|| for one step on the batch X (rows, d): the mean
-    gradient X^T e / m has norm <= ||X||_2 E_max / sqrt(m); the flooding adds at
-    most sqrt(d) 2^-4 / m."""
-    m, d = x.shape
-    gradient = float(np.linalg.norm(x, 2)) * hyper.residual_bound / math.sqrt(m)
+def step_norm_bound(
+    batch_norm: float, m: int, d: int, rate: float, hyper: LrHyper
+) -> float:
+    """Bound on ||w_{t+1} - w_t|| for one step on a batch X of m rows and d columns
+    with spectral norm `batch_norm`: the mean gradient X^T e / m has norm <=
+    ||X||_2 E_max / sqrt(m); the flooding adds at most sqrt(d) 2^-4 / m; momentum
+    multiplies by `direction_factor`; L2 decay only shrinks."""
+    gradient = batch_norm * hyper.residual_bound / math.sqrt(m)
     return rate * hyper.direction_factor * (gradient + math.sqrt(d) * 2.0**-4 / m)
 
 
@@ -604,7 +614,7 @@ class _Party:
             constants.append(mask.constant())
             out.append(blob)
         self._t_constants = constants
-        self._batch_norm = float(np.linalg.norm(batch, 2))
+        self._batch_norm = spectral_norm(batch)
         return out
 
     def load_products(self, products: Sequence[bytes]) -> list[Any]:
@@ -672,14 +682,8 @@ class _Party:
         for j, ciphertext in enumerate(received):
             step = self.peer_exact.add_constant(ciphertext, units[j])
             self.weights[j] = self.peer_exact.add(self.weights[j], step)
-        rate = self.hyper.rate(epoch)
-        self.weight_bound += (
-            rate
-            * self.hyper.direction_factor
-            * (
-                self._batch_norm * self.hyper.residual_bound / math.sqrt(m)
-                + math.sqrt(len(units)) * 2.0**-4 / m
-            )
+        self.weight_bound += step_norm_bound(
+            self._batch_norm, m, len(units), self.hyper.rate(epoch), self.hyper
         )
 
     # ---- early stopping and the reveal -------------------------------------------

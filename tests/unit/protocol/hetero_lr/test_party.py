@@ -227,3 +227,59 @@ def test_evaluation_chunks_cover_the_split_once_if_larger_than_a_ciphertext() ->
     # Assert
     assert [len(c) for c in chunks] == [3000, 3000, 3000]
     assert np.array_equal(np.concatenate(chunks), np.arange(9000))
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_range_threshold_separates_one_edge_row_from_a_batch_near_zero_if_any_level(
+    level: int,
+) -> None:
+    # Prepare
+    series = LrHyper().level(level)
+    edge = np.array([series.fit_range])
+    bulk = np.linspace(-0.2 * series.period, 0.2 * series.period, 4096)
+    # Execute
+    one_row = float(series.zone.evaluate(edge).sum())
+    many_rows = float(series.zone.evaluate(bulk).sum())
+    # Assert: one row at the range's edge trips it, 4,096 rows spread over +-P/5
+    # (+-8 at level 0, where default_credit's logits stay) do not
+    assert one_row >= 2 * series.threshold
+    assert many_rows < series.threshold
+    assert series.period == 40 * 2**level and series.terms == 8 * 2**level
+
+
+def test_hyper_levels_stop_at_32_terms_if_the_base_has_8() -> None:
+    # Execute / Assert
+    assert LrHyper().max_level == 2
+    assert LrHyper(terms=32).max_level == 0
+    with pytest.raises(ValueError, match="range level must be 0..2"):
+        LrHyper().level(3)
+
+
+def test_masked_step_is_flooded_if_the_same_products_are_decrypted_twice(
+    contexts: Contexts,
+) -> None:
+    # Prepare: one batch's products, decrypted by two bank parties in the same state
+    bank, operator, _, _, _ = make_parties(contexts, LrHyper())
+    twin, _, _, _, _ = make_parties(contexts, LrHyper())
+    rows = np.arange(0, 450)
+    for party in (bank, twin):
+        party.start(rows)
+    operator.start(rows)
+    bank_logits = bank.masked_logits()
+    twin._logit_mask = bank._logit_mask
+    masked, part, zone = operator.sigmoid(
+        bank_logits, bank.sigmoid_request(operator.masked_logits())
+    )
+    share, _ = bank.backward_request(masked, part, zone)
+    products = operator.backward(share)
+    # Execute
+    steps = [
+        p.masked_peer_step(products, 0) and p._sent_steps[-1] for p in (bank, twin)
+    ]
+    # Assert: the flooding noise differs between the two and stays within its width:
+    # (N/2) 2^40 E / 2^89 on the gradient sum, times rate / m, in units of 2^-70
+    bound = 4096 * 2.0**40 * bank._flood_bound / 2.0**89 * 0.5 / 450 * 2.0**70
+    differences = [abs(a - b) for a, b in zip(*steps, strict=True)]
+    assert min(differences) > 0
+    assert max(differences) <= 2 * bound
+    assert max(differences) > bound / 100

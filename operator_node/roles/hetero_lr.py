@@ -282,7 +282,10 @@ class OperatorLr(PassiveRole[_LrJob]):
             if not request.evaluation:
                 job.trained_rows += len(rows)
             job.bank_logits = request.bank_logits
-            return m.LrForwardReply(job.party.masked_logits())
+            try:
+                return m.LrForwardReply(job.party.masked_logits())
+            except ProtocolStateError as exc:  # the weights' bound outgrew the masks
+                raise FailedPrecondition(f"HeteroLr: {exc}") from None
 
     def sigmoid(self, peer: Peer, request: m.LrSigmoid) -> m.LrSigmoidReply:
         job = self._job(peer, request.job_id)

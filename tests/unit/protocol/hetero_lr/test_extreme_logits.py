@@ -127,3 +127,29 @@ def test_weights_match_scikit_learn_if_centralized_logits_exceed_40() -> None:
     z = x[rows] @ weights
     assert loss == pytest.approx(np.mean(np.logaddexp(0, z) - y[rows] * z), abs=0.01)
     assert not bank.out_of_range()
+
+
+def test_one_fixed_period_gets_the_coefficients_wrong_if_logits_exceed_40() -> None:
+    # Prepare: the same batches in plaintext with the level-0 series only (period 40)
+    bank_x, op_x, y, train = past_due_data()
+    x = np.c_[bank_x, op_x]
+    expected = (
+        LogisticRegression(C=1e6, fit_intercept=False, max_iter=5000)
+        .fit(x[train], y[train])
+        .coef_[0]
+    )
+    series = HYPER.level(0).sigmoid
+    w, v = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    rng = np.random.default_rng(7)
+    rows_of_train = np.flatnonzero(train)
+    # Execute
+    for epoch in range(EPOCHS):
+        order = rows_of_train[rng.permutation(len(rows_of_train))]
+        for rows in np.array_split(order, len(order) // BATCH):
+            g = x[rows].T @ (series.evaluate(x[rows] @ w) - y[rows]) / len(rows)
+            v = HYPER.momentum * v + g
+            w -= HYPER.rate(epoch) * (g + HYPER.momentum * v)
+    # Assert: the wrapped-around logits send the past-due coefficients far off, the
+    # third to over three times scikit-learn's (the failure the range levels prevent)
+    assert np.abs(x @ w).max() > 100
+    assert w[2] > 3 * expected[2] > 0

@@ -21,13 +21,14 @@ through SEAL (`seal_codec` for SEAL's format, `rns` for the arithmetic):
   from the NTT values without an inverse transform; sum_j Re z_j = (N/2) m_0 / D is
   the sum of every slot's real part (`slot_sum`). `decrypt_polynomial` gives every
   coefficient, then the slots in double-double precision (`ckks_decode`) or their real
-  parts modulo a period. The masking party computes the same quantities of -U
-  (`CoefficientMask`), so the two shares add up to the plaintext exactly (constant
-  coefficient) or to ~2^-104 of the slots' magnitude (slots).
-- Products without rescaling (`weighted_sum`: ciphertext scale 2^a times plaintext
-  weights encoded at a small scale 2^b) keep the masked value at the full modulus q,
-  so K can be close to log2(q): PRECISE's first level has log2(q) ~ 157.9, and
-  K = 157 leaves 2^156 (2^0.9 - 1) of headroom for m.
+  parts modulo a period, or the sum of their imaginary parts (`imaginary_sum`, in
+  exact integers at a fixed point). The masking party computes the same quantities
+  of -U (`CoefficientMask`), so the two shares add up to the plaintext exactly
+  (constant coefficient) or to ~2^-104 of the slots' magnitude (slots).
+- Products without rescaling (`weighted_sum`: ciphertext scale 2^a times real or
+  complex plaintext weights encoded at a small scale 2^b) keep the masked value at
+  the full modulus q, so K can be close to log2(q): PRECISE's first level has
+  log2(q) ~ 157.9, and K = 157 leaves 2^156 (2^0.9 - 1) of headroom for m.
 - Exact re-encryption: `encrypt_constant` encrypts the constant polynomial
   round(value 2^s), i.e. a value replicated in every slot, so a huge masked value sent
   back cancels exactly modulo q against the owner's exact mask part;
@@ -99,10 +100,6 @@ class CoefficientMask:
         """U_0 exactly (the owner decrypts c_0 = m_0 + U_0; the masker's share is
         -U_0)."""
         return ints_of_limbs(self.limbs[:, :1], self.offset)[0]
-
-    def coefficient(self, index: int) -> int:
-        """U_index exactly."""
-        return ints_of_limbs(self.limbs[:, index : index + 1], self.offset)[0]
 
     def imaginary_sum(self, fraction_bits: int) -> int:
         """round(2^fraction_bits sum_j Im(U's slot j)) (see `imaginary_sum`)."""
@@ -252,7 +249,7 @@ class ExactCkks:
             )
         return ciphertext
 
-    # ---- encryption (public key) ----------------------------------------------------
+    # ---- encryption (secret key if held, else public key) ---------------------------
     def _plain(self, values: npt.ArrayLike, scale_bits: int) -> sealapi.Plaintext:
         """Up to N/2 real or complex slot values, encoded at scale 2^scale_bits."""
         raw = np.asarray(values).ravel()

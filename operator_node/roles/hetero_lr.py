@@ -112,6 +112,8 @@ class OperatorLr(PassiveRole[_LrJob]):
     def setup(self, peer: Peer, request: m.LrSetup) -> m.LrSetupReply:
         session = self.desk.session(peer, request.job_id)
         positions = session.positions()
+        if session.state(self.state_key) is not None:  # before any key generation
+            raise FailedPrecondition(f"job {request.job_id}: already set up")
         policy = self.ctx.config.counterpart(peer.party_id).policy
         if request.batch_size < policy.min_batch_size:
             raise PermissionDenied(
@@ -264,6 +266,10 @@ class OperatorLr(PassiveRole[_LrJob]):
                 )
             rows, evaluated = self._check_rows(job, request)
             try:
+                job.party.check_peer_logits(request.bank_logits)
+            except ValueError as exc:
+                raise InvalidArgument(f"LrForwardRequest.bank_logits: {exc}") from None
+            try:
                 step = job.party.load_steps(list(request.operator_step))
             except ValueError as exc:
                 raise InvalidArgument(
@@ -311,9 +317,9 @@ class OperatorLr(PassiveRole[_LrJob]):
                 raise InvalidArgument(f"LrBackwardRequest: {exc}") from None
             try:
                 step = job.party.masked_peer_step(products, request.epoch)
+                own = job.party.backward(share)
             except ProtocolStateError as exc:
                 raise FailedPrecondition(str(exc)) from None
-            own = job.party.backward(share)
             job.advance("backward", "ready")
             job.step_due = True
             return m.LrBackwardReply(tuple(own), tuple(step))

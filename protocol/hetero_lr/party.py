@@ -562,6 +562,11 @@ class _Party:
         blob, self._logit_mask = self._mask(product, "logits", bound)
         return blob
 
+    def check_peer_logits(self, peer_logits: bytes) -> None:
+        """ValueError (no state change) unless the peer's masked partial logits are a
+        valid ciphertext under my key at 2^(A+B)."""
+        self._load_own(peer_logits, PRODUCT_BITS)
+
     def _decrypt_logits(self, peer_logits: bytes) -> DecryptedPolynomial:
         if self._decrypted is None or self._decrypted[0] != peer_logits:
             polynomial = self.exact.decrypt_polynomial(

@@ -62,7 +62,9 @@ def bound(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bound]
             jobs.propose(
                 JobProposal(JOB, "credit_risk", ("o_*",), "hetero_lr", 569, 128)
             )
-            psi = run_psi(ctx, "operator", dataset, PsiMode.BOTH, channel=channel)
+            psi = run_psi(
+                ctx, "operator", dataset, PsiMode.BOTH, channel=channel, job_id=JOB
+            )
             assert psi.alignment is not None
             rows = psi.alignment.local_rows
             labels = dataset.label[rows]

@@ -341,6 +341,16 @@ def test_load_refuses_if_the_bytes_are_not_a_seal_ciphertext(peer: ExactCkks):
         peer.load(b"\x5e\xa1" + b"\0" * 100, scale_bits=A)
 
 
+def test_load_refuses_if_bytes_follow_the_ciphertext(owner: ExactCkks, peer: ExactCkks):
+    # Prepare: SEAL alone would load the ciphertext and ignore the rest
+    data = owner.dump(owner.encrypt([1.0], scale_bits=A))
+
+    # Execute / Assert
+    with pytest.raises(ValueError, match="its length does not match its header"):
+        peer.load(data + b"\0", scale_bits=A)
+    assert peer.load(data, scale_bits=A).size() == 2
+
+
 def test_public_context_cannot_decrypt_if_it_has_no_secret_key(
     owner: ExactCkks, peer: ExactCkks
 ):

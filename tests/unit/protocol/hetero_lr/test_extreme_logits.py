@@ -90,6 +90,7 @@ def train_jointly(
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # 120 encrypted batches: ~7 min on 2 loaded cores
 def test_weights_match_scikit_learn_if_centralized_logits_exceed_40() -> None:
     # Prepare
     bank_x, op_x, y, train = past_due_data()

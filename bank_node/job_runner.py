@@ -353,6 +353,11 @@ class JobRunner:
             train,
             [f.index for f in decision.features],
             self.ctx.limits,
+            min_bin_rows=(
+                self.spec.binning.min_bin_rows
+                if self.spec.binning.min_bin_rows is not None
+                else decision.min_batch_size
+            ),
         )
         self.progress(
             f"information value: {len(selection.operator_ivs)} operator features in"

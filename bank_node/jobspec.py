@@ -60,6 +60,9 @@ class SplitSection:
 class BinningSection:
     bins: int = 10
     method: Method = "quantile"
+    # Fewest training rows in any occupied bin of the bank's own features (smaller
+    # bins merged); unset = the operator's min_batch_size, as its bins get.
+    min_bin_rows: int | None = None
 
 
 @dataclass(frozen=True)

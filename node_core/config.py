@@ -108,6 +108,9 @@ class CounterpartPolicy:
     # Smallest training batch the counterpart may choose (protects against small-batch
     # inference even though gradients are never revealed).
     min_batch_size: int = 512
+    # Fewest training rows in any occupied bin of the information-value counts the
+    # counterpart receives (smaller bins are merged first); unset = min_batch_size.
+    min_bin_rows: int | None = None
     # Fewest operator features a model may use: its partial scores, sent once per
     # split for batch prediction, must mix several features, never expose one column.
     min_model_features: int = 2
@@ -119,6 +122,11 @@ class CounterpartPolicy:
     disclose_feature_names: bool = True
     # Data source served to this counterpart in joint jobs.
     source: str = "subscribers"
+
+    @property
+    def bin_rows(self) -> int:
+        """The minimum support of every bin whose counts the counterpart learns."""
+        return self.min_batch_size if self.min_bin_rows is None else self.min_bin_rows
 
 
 @dataclass(frozen=True)

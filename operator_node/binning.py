@@ -1,8 +1,10 @@
 """The operator's side of federated binning: bin locally, sum ciphertexts per bin.
 
 The operator bins each requested feature on the job's training rows with
-models.binning (equal-frequency by default, missing values in their own bin), adds the
-bank's encrypted label indicators per bin and re-randomizes every sum before it leaves
+models.binning (equal-frequency by default, missing values in their own bin), merges
+bins until every occupied one holds at least the policy's minimum of rows
+(policy.min_bin_rows, default min_batch_size), adds the bank's encrypted label
+indicators per bin and re-randomizes every sum before it leaves
 (protocol/binning/__init__.py states what each party learns). It never decrypts
 anything.
 """
@@ -49,10 +51,11 @@ class OperatorBinning:
         # bins of single rows by differencing.
         session.claim("information value")
         policy = self._ctx.config.counterpart(peer.party_id).policy
-        if len(train) < policy.min_batch_size:
+        minimum = max(policy.min_batch_size, policy.bin_rows)
+        if len(train) < minimum:
             raise PermissionDenied(
-                f"information value needs at least {policy.min_batch_size} training"
-                " rows (policy.min_batch_size)"
+                f"information value needs at least {minimum} training rows"
+                " (policy.min_batch_size, policy.min_bin_rows)"
             )
         if len(request.labels.ciphertexts) != len(train):
             raise InvalidArgument(
@@ -73,6 +76,7 @@ class OperatorBinning:
             method=params.method,
             n_bins=params.bins,
             categorical=categorical,
+            min_bin_rows=policy.bin_rows,
         )
         bins = binning.transform(frame)
         layout = []
@@ -96,6 +100,7 @@ class OperatorBinning:
             detail={
                 "features": len(columns),
                 "rows": len(train),
+                "min_bin_rows": policy.bin_rows,
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )

@@ -99,10 +99,9 @@ def test_federated_iv_equals_centralized_iv_if_same_rows(
     y = joined["y"].to_numpy()
     train = ~validation_mask(y, job_spec(setup.root).split, alignment.local_rows)
     frame = joined.loc[train, setup.files.operator_features].reset_index(drop=True)
-    # Execute
-    central = woe_iv_table(
-        frame, y[train], binning=BinningModel.fit(frame, list(frame), n_bins=10)
-    )
+    # Execute: the operator's bins hold at least its policy's 64 rows each.
+    binning = BinningModel.fit(frame, list(frame), n_bins=10, min_bin_rows=64)
+    central = woe_iv_table(frame, y[train], binning=binning)
     # Assert
     federated = {row["feature"]: row["iv"] for row in report["operator_iv"]}
     assert federated.keys() == central.keys()

@@ -75,6 +75,9 @@ class DataSourceConfig:
     missing_values: tuple[str, ...] = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
     on_duplicate: Literal["error", "keep_first"] = "error"
     format: Literal["auto", "csv", "parquet"] = "auto"
+    # Largest share of rows the source may reject (bad phone, bad type, bad label...)
+    # and still be used; above it, serve, ingest check and jobs stop with exit 2.
+    max_rejected_share: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -323,6 +326,11 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             )
         if src.label and src.label in (*src.numeric, *src.categorical, *src.identity):
             loader.fail(f"{key}.label", "the label column cannot also be declared")
+        if not 0 <= src.max_rejected_share <= 1:
+            loader.fail(
+                f"{key}.max_rejected_share",
+                f"must be between 0 and 1, got {src.max_rejected_share}",
+            )
         for col in src.resident_id_columns:
             if col not in src.identity:
                 loader.fail(

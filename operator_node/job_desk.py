@@ -71,7 +71,7 @@ class JobDesk:
     def _resolve_features(
         self, peer: Peer, policy: CounterpartPolicy, requested: tuple[str, ...]
     ) -> tuple[list[str], list[FeatureKind]]:
-        types = self._ctx.dataset(policy.source).feature_types
+        types = self._ctx.served_dataset(policy.source).feature_types
         # Patterns are matched against the features this counterpart may use only,
         # and every miss gets the same answer: the bank cannot probe for the names of
         # columns outside its policy.
@@ -263,7 +263,7 @@ class JobDesk:
         if alignment.counterpart != peer.party_id:
             raise NotFound(f"no alignment {binding.alignment_id}")
         policy = self._policy(peer)
-        dataset = self._ctx.dataset(policy.source)
+        dataset = self._ctx.served_dataset(policy.source)
         source = self._ctx.config.data_source(policy.source)
         if alignment.fingerprint != data_fingerprint(
             source.path, dataset.report.rows_accepted

@@ -76,6 +76,7 @@ def publish(
         "psi": out.psi_summary,
         "validation_auc": round(val_eval.auc, 6),
         "bank_only_validation_auc": round(model.bank_only_auc, 6),
+        "bank_only_best_epoch": model.bank_only_best_epoch,
         "validation_ks": round(val_eval.ks.statistic, 6),
         "train_auc": round(train_eval.auc, 6),
         "best_epoch": model.best_epoch,

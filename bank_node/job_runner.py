@@ -253,7 +253,8 @@ class JobRunner:
         )
         self.timings["total"] = round(time.perf_counter() - started, 3)
         self.progress(
-            f"validation AUC {summary['validation_auc']:.4f}, KS"
+            f"validation AUC {summary['validation_auc']:.4f} (bank only, same"
+            f" training: {summary['bank_only_validation_auc']:.4f}), KS"
             f" {summary['validation_ks']:.4f}; report: {html}"
         )
         return JobRun(self.job_id, folder, summary)

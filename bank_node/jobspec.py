@@ -27,38 +27,53 @@ from protocol.binning.messages import Method
 
 @dataclass(frozen=True)
 class JobSection:
+    # The job's name, shown in reports and the model registry.
     name: str
+    # Declared purpose, checked against the operator's policy.purposes.
     purpose: str
+    # The operator's party id (a counterpart in bank.toml).
     counterpart: str = "operator"
+    # Free text shown to the operator with the proposal.
     description: str = ""
 
 
 @dataclass(frozen=True)
 class DataSection:
+    # The bank's data source (declared in bank.toml) with the labels.
     source: str
-    label: str | None = None  # default: the source's declared label
-    bank_features: tuple[str, ...] = ()  # default: all declared features
+    # The label column; unset = the source's declared label.
+    label: str | None = None
+    # The bank's feature columns to consider; unset = all the source declares.
+    bank_features: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class AlignmentSection:
+    # PSI mode of the alignment: training needs both parties to know the aligned
+    # rows.
     mode: Literal["both"] = "both"
 
 
 @dataclass(frozen=True)
 class OperatorSection:
+    # Operator features requested, names or glob patterns (within its policy).
     features: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class SplitSection:
+    # Share of the aligned rows held out for validation (stratified by label).
     validation_fraction: float = 0.3
+    # Seed of the split (drawn over the bank's own row order, so it repeats).
     seed: int = 42
 
 
 @dataclass(frozen=True)
 class BinningSection:
+    # Bins per numeric feature for WOE/IV (2-64; fewer when values tie or bins
+    # merge).
     bins: int = 10
+    # quantile = equal-frequency bins, width = equal-width bins.
     method: Method = "quantile"
     # Fewest training rows in any occupied bin of the bank's own features (smaller
     # bins merged); unset = the operator's min_batch_size, as its bins get.
@@ -67,7 +82,10 @@ class BinningSection:
 
 @dataclass(frozen=True)
 class SelectionSection:
+    # Keep features with information value at least this (both parties); unset =
+    # all.
     min_iv: float | None = None
+    # Then keep the k features of highest IV (both parties together); unset = all.
     top_k: int | None = None
 
 
@@ -87,14 +105,19 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ScorecardSection:
+    # Score at the base odds.
     base_points: float = 600.0
+    # Odds (good:bad) that score base_points.
     base_odds: float = 50.0
+    # Points to double the odds.
     pdo: float = 20.0
 
 
 @dataclass(frozen=True)
 class ReportSection:
+    # Report folder ({job_id} is replaced; else a folder per job is made inside).
     output: Path = Path("reports")
+    # Score at or above which a row is predicted positive (confusion matrix).
     threshold: float = 0.5
     scorecard: ScorecardSection = field(default_factory=ScorecardSection)
 

@@ -29,18 +29,27 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TlsConfig:
+    # CA bundle that issued the counterparts' certificates (PEM).
     ca: Path
+    # This node's certificate chain (PEM); its DNS name is this party's identity.
     cert: Path
+    # This node's private key (PEM); keep it 0600, it never leaves the node.
     key: Path
 
 
 @dataclass(frozen=True)
 class TransportConfig:
+    # Largest single gRPC message, both ways; bigger payloads are chunked.
     max_message_mb: float = 16.0
+    # Size of the chunks of streamed payloads (ciphertexts, PSI sets).
     chunk_kb: int = 1024
+    # Deadline of every unary call, seconds.
     deadline_s: float = 30.0
+    # Deadline of every streaming call, seconds.
     stream_deadline_s: float = 3600.0
+    # On SIGTERM: seconds in-flight calls get to finish while new calls are refused.
     shutdown_grace_s: float = 30.0
+    # Threads serving calls.
     max_workers: int = 16
 
     def limits(self) -> TransportLimits:
@@ -54,8 +63,12 @@ class TransportConfig:
 
 @dataclass(frozen=True)
 class LogConfig:
+    # json (one object per line) or text; logs never hold phone numbers, ids or
+    # names.
     format: Literal["json", "text"] = "text"
+    # Lowest level written.
     level: Literal["debug", "info", "warning", "error"] = "info"
+    # Log file; unset = standard error.
     file: Path | None = None
 
 
@@ -64,16 +77,32 @@ class DataSourceConfig:
     """A declared table: id column (phone), optional label, typed features, and
     identity columns that never become features and never leave the node."""
 
+    # The CSV or Parquet file.
     path: Path
+    # Column of phone numbers, the join key (normalised to 11 digits; bad ones
+    # rejected).
     id: str = "phone"
+    # Column of 0/1 labels (bank); an empty value means no label, any other value is
+    # rejected.
     label: str | None = None
+    # Columns (names, ids, contacts) that are never features and never leave the
+    # node.
     identity: tuple[str, ...] = ()
+    # Identity columns validated as resident ID numbers (GB 11643-1999).
     resident_id_columns: tuple[str, ...] = ()
+    # Numeric feature columns, names or glob patterns.
     numeric: tuple[str, ...] = ()
+    # Categorical feature columns, names or glob patterns (win over numeric
+    # patterns).
     categorical: tuple[str, ...] = ()
+    # Columns that must be present and non-empty in every row.
     required: tuple[str, ...] = ()
+    # Text values read as missing.
     missing_values: tuple[str, ...] = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
+    # A phone number seen twice: refuse the file, or keep the first row and reject
+    # the rest.
     on_duplicate: Literal["error", "keep_first"] = "error"
+    # File format; auto = by the file name's extension.
     format: Literal["auto", "csv", "parquet"] = "auto"
     # Largest share of rows the source may reject (bad phone, bad type, bad label...)
     # and still be used; above it, serve, ingest check and jobs stop with exit 2.
@@ -84,13 +113,16 @@ class DataSourceConfig:
 class CounterpartLimits:
     """What one counterpart may ask of this node (later protocols add fields)."""
 
+    # Largest payload the counterpart may stream in one call, MB.
     max_transfer_mb: float = 1024.0
     # PSI (protocol/psi): sets under the minimum are refused, because the counts of two
     # tiny sets differing by one number reveal that person; the per-request maximum and
     # the daily budget (sum of announced set sizes per UTC day, an upper bound on the
     # distinct numbers queried) bound how fast such differences can be taken.
     psi_min_set_size: int = 100
+    # PSI: largest set one request may announce.
     psi_max_set_size: int = 50_000_000
+    # PSI: daily budget, sum of the set sizes announced per UTC day.
     psi_max_daily_numbers: int = 200_000_000
     # Unbalanced mode: the counterpart may use the operator's per-epoch cached set.
     psi_allow_unbalanced: bool = True
@@ -103,10 +135,14 @@ class CounterpartPolicy:
     Checked before any work on every job; a refusal names the rule that failed.
     """
 
+    # Purposes a job may declare (e.g. credit_risk, marketing); others are refused.
     purposes: tuple[str, ...] = ()
     # Feature names or glob patterns (e.g. "usage_*") the counterpart may request.
     features: tuple[str, ...] = ()
+    # Most rows a job may align and train on.
     max_rows: int = 1_000_000
+    # auto = approve a job that passes the policy; manual = wait for operator-node
+    # jobs approve.
     approval: Literal["auto", "manual"] = "manual"
     # Smallest training batch the counterpart may choose (protects against small-batch
     # inference even though gradients are never revealed).
@@ -120,6 +156,7 @@ class CounterpartPolicy:
     # Training passes a job may make (each allows one evaluation of each chunk), and
     # jobs a counterpart may start per day: bounds differencing across evaluations.
     max_epochs: int = 200
+    # Jobs the counterpart may propose per 24 hours.
     max_jobs_per_day: int = 20
     # Disclose real feature names in reports, or stable aliases (f001, f002, ...).
     disclose_feature_names: bool = True
@@ -151,8 +188,11 @@ class PsiConfig:
 
 @dataclass(frozen=True)
 class CounterpartConfig:
+    # The counterpart's party id (lowercase letters, digits, '.', '-').
     party_id: str
+    # DNS name its certificate must carry (the only name a call is accepted from).
     identity: str
+    # host:port to call it on (bank: the operator's); unset = it calls us.
     address: str | None = None
     limits: CounterpartLimits = field(default_factory=CounterpartLimits)
     policy: CounterpartPolicy = field(default_factory=CounterpartPolicy)
@@ -160,9 +200,14 @@ class CounterpartConfig:
 
 @dataclass(frozen=True)
 class NodeConfig:
+    # This node's party id (lowercase letters, digits, '.', '-').
     party_id: str
+    # operator (serves banks: PSI, policy, passive roles) or bank (runs jobs).
     role: Literal["operator", "bank"]
+    # host:port to serve on (port 0 = any free port, written to
+    # state_dir/node.json).
     listen: str
+    # Folder of the node's state: SQLite store, audit chain, models, alignments.
     state_dir: Path
     tls: TlsConfig
     counterparts: tuple[CounterpartConfig, ...]

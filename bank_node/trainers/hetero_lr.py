@@ -55,14 +55,23 @@ BANK_ONLY_NOTE = (
 class HeteroLrOptions:
     """The [model] table of a hetero_lr job."""
 
+    # Most training passes over the training rows.
     epochs: int = 30
+    # Rows per gradient step (at least the operator's min_batch_size, at most one
+    # ciphertext's slots).
     batch_size: int = 4096
+    # Step size.
     learning_rate: float = 0.5
+    # sgd, momentum or nesterov (heavy-ball or Nesterov momentum on gradient sums).
     optimizer: Literal["sgd", "momentum", "nesterov"] = "sgd"
+    # Momentum factor of the momentum and nesterov optimizers.
     momentum: float = 0.9
     lr_decay: float = 0.0  # lr_t = lr / (1 + lr_decay * epoch)
+    # L2 penalty, applied as a decoupled weight decay (not on the intercept).
     l2: float = 0.0
     early_stopping_patience: int = 0  # 0 = off; else epochs without val-loss gain
+    # Feed the bank's features as their WOE values (gives a scorecard in the
+    # report).
     woe_bank_features: bool = False
     # Standardised features are clipped to +-clip (same preprocessing as baselines).
     clip: float = DEFAULT_CLIP

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from bank_node.features_command import add_features_command
 from bank_node.job_command import add_job_command
 from bank_node.psi_command import add_psi_command
 from node_core.cli import NodeCli
@@ -20,6 +21,7 @@ def build_cli() -> NodeCli:
     cli = NodeCli("bank-node", "bank", bank_services)
     add_psi_command(cli)
     add_job_command(cli)
+    add_features_command(cli)
     return cli
 
 

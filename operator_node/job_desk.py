@@ -34,6 +34,7 @@ from protocol.errors import (
 )
 from protocol.jobs.messages import (
     FeatureKind,
+    FeatureQuery,
     JobBinding,
     JobDecision,
     JobOutcome,
@@ -137,6 +138,27 @@ class JobDesk:
         return JobDecision(job_id, status, message, features, min_batch)
 
     # ---- Jobs service ----------------------------------------------------------
+    def features(self, peer: Peer, query: FeatureQuery) -> tuple[OperatorFeature, ...]:
+        """What the peer's policy offers (narrowed by `query`), as a proposal would
+        name it: real names or aliases by position, and kinds."""
+        policy = self._policy(peer)
+        if query.patterns:
+            columns, kinds = self._resolve_features(peer, policy, query.patterns)
+        else:
+            types = self._ctx.served_dataset(policy.source).feature_types
+            columns = catalog_features(policy, types)
+            kinds = [cast(FeatureKind, types[c]) for c in columns]
+        self._ctx.store.append_audit(
+            "jobs.features_listed",
+            counterpart=peer.party_id,
+            detail={"patterns": len(query.patterns), "features": len(columns)},
+        )
+        disclose = policy.disclose_feature_names
+        return tuple(
+            OperatorFeature(i, c if disclose else f"f{i + 1:03d}", k)
+            for i, (c, k) in enumerate(zip(columns, kinds, strict=True))
+        )
+
     def propose(self, peer: Peer, proposal: JobProposal) -> JobDecision:
         store = self._ctx.store
         spec = {

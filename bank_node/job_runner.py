@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from bank_node import feature_selection
+from bank_node.data_account import data_account
 from bank_node.feature_selection import FeatureSelection
 from bank_node.job_report import JobOutputs, publish
 from bank_node.jobspec import JobSpec, SplitSection
@@ -214,11 +215,17 @@ class JobRunner:
         options = spec.model.options
         started = time.perf_counter()
         full = ctx.dataset(spec.data.source)
+        if spec.data.max_rejected_share is not None:
+            full.report.check_rejected_share(
+                spec.data.max_rejected_share,
+                f"data.max_rejected_share of {spec.source.name}",
+            )
         dataset, labels, unlabelled = _labelled(full)
         self.progress(
             f"bank data: {full.report.rows_accepted} accepted rows"
-            f" ({full.report.rows_rejected} rejected), {unlabelled} without a label"
-            f" excluded, {len(dataset.ids)} labelled"
+            f" ({full.report.rows_rejected} rejected: "
+            f"{dict(full.report.rejected_by_reason) or 'none'}), {unlabelled} without"
+            f" a label excluded, {len(dataset.ids)} labelled"
         )
         required = (*JOB_CAPABILITIES, *trainer.capabilities)
         with ctx.link(counterpart, required) as link:
@@ -240,6 +247,7 @@ class JobRunner:
             )
             jobs.finish(JobOutcome(self.job_id, True, "model trained"))
         outputs = JobOutputs(
+            data=data_account(full.report, unlabelled, len(labels)),
             psi_summary=psi.summary(),
             rows={s: len(p) for s, p in aligned.positions.items()},
             selection=selection,

@@ -45,6 +45,9 @@ class DataSection:
     label: str | None = None
     # The bank's feature columns to consider; unset = all the source declares.
     bank_features: tuple[str, ...] = ()
+    # Fail the job if the source rejected more than this share of its rows (bad
+    # phone, bad label, ...); unset = the source's own max_rejected_share.
+    max_rejected_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,9 @@ def _validate(loader: TomlLoader, spec: JobSpec) -> None:
         loader.fail("operator.features", "request at least one operator feature")
     if not 0.05 <= spec.split.validation_fraction <= 0.5:
         loader.fail("split.validation_fraction", "must be between 0.05 and 0.5")
+    share = spec.data.max_rejected_share
+    if share is not None and not 0 <= share <= 1:
+        loader.fail("data.max_rejected_share", f"must be between 0 and 1, got {share}")
     if spec.binning.bins < 2:
         loader.fail("binning.bins", f"need at least 2 bins, got {spec.binning.bins}")
     if spec.selection.top_k is not None and spec.selection.top_k < 1:

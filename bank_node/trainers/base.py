@@ -122,6 +122,10 @@ class ModelReport:
     intercept: float | None = None
     scorecard: Scorecard | None = None
     bank_only_best_epoch: int | None = None
+    # What preparing the model's inputs did to each bank column (missing share,
+    # indicators made or merged away, categories folded into "other").
+    preparation: tuple[Mapping[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()  # lines the modeler should read (report, summary)
 
 
 class Trainer(ABC, Generic[OptionsT, ModelT]):

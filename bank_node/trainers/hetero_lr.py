@@ -95,6 +95,7 @@ class LrModel:
     inputs: np.ndarray  # all aligned rows, preprocessed, intercept last
     preprocessor: FeaturePreprocessor
     bank_only: BaselineResult  # the same training without the operator's features
+    operator_inputs: int  # the operator's model inputs (from its Setup reply)
 
 
 class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
@@ -167,7 +168,7 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
         baseline = train_bank_only(
             inputs, labels, context.positions, settings, context.stable_key
         )
-        return LrModel(result, inputs, pre, baseline)
+        return LrModel(result, inputs, pre, baseline, driver.operator_dim)
 
     # ---- score, report, registry -------------------------------------------------
     def score(
@@ -220,6 +221,14 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
             bank_only_auc=model.bank_only.validation_auc,
             bank_only_note=BANK_ONLY_NOTE,
             bank_only_best_epoch=model.bank_only.best_epoch,
+            preparation=tuple(c.to_dict() for c in model.preprocessor.preparation),
+            notes=(
+                f"operator side: its {len(context.operator.indexes)} selected features"
+                f" became {model.operator_inputs} model inputs; its indicator columns"
+                " (missing values, categories, 'other') need at least"
+                f" {context.operator.min_batch} rows on each side, smaller ones are"
+                " merged (its policy.min_batch_size)",
+            ),
             privacy=PRIVACY,
             coefficients=coefficients,
             intercept=float(weights[-1]),

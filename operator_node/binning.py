@@ -98,7 +98,9 @@ class OperatorBinning:
             counterpart=peer.party_id,
             subject=params.job_id,
             detail={
-                "features": len(columns),
+                "features": columns,  # which of its features the bank asked about
+                "bins": params.bins,
+                "method": params.method,
                 "rows": len(train),
                 "min_bin_rows": policy.bin_rows,
                 "seconds": round(time.perf_counter() - started, 3),

@@ -13,7 +13,8 @@ from protocol.auth import PeerDirectory
 
 
 def bank_services(ctx: NodeContext, directory: PeerDirectory) -> Iterable[Registration]:
-    """Services the bank offers (the operator calls back during some protocols)."""
+    """Services the bank offers beyond handshake, health and diagnostics: none, as
+    the bank calls the operator in every protocol (README, "Using the nodes")."""
     return []
 
 

@@ -154,7 +154,7 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
             seed=options.seed,
         )
         driver = BankLrDriver(
-            HeteroLrClient(context.channel, context.limits.stream_deadline_s),
+            HeteroLrClient(context.channel, context.limits.compute_deadline_s),
             context.job_id,
             inputs,
             labels,
@@ -176,7 +176,7 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
     ) -> dict[Split, ScoredSplit]:
         """Batch prediction: the bank's partial score plus the operator's, which it
         sends once per split (a linear projection of its features per row)."""
-        client = HeteroLrClient(context.channel, context.limits.stream_deadline_s)
+        client = HeteroLrClient(context.channel, context.limits.compute_deadline_s)
         out = {}
         for split in (Split.TRAIN, Split.VALIDATION):
             rows = context.positions[split]

@@ -261,7 +261,9 @@ def serve(
         "started_at": time.time(),
     }
     path = runtime_file(cfg.state_dir)
-    path.write_text(json.dumps(runtime))
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(runtime))
+    partial.replace(path)  # whoever waits for the file never reads half of it
     ctx.store.append_audit("node.started", detail={"port": server.port})
     log.info(
         "serving",

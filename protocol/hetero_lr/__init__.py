@@ -9,8 +9,11 @@ What each party learns over a whole run:
   evaluation chunk, sum_i h(z_i), a count of the rows whose logit is near or beyond the
   sigmoid's valid range (exponentially small for rows near 0; a row at the range's
   edge counts >= 2 x the level's threshold, party.RangeLevel);
-- the operator: the range level of every call (so, when some logit of the bank's
-  batch or chunk left the range), the epochs and the best epoch.
+- the operator, from the calls themselves: at Setup which of its features passed the
+  bank's selection, the number of the bank's inputs and the hyperparameters; the rows
+  of every batch; the range level of every call (so, when some logit of the bank's
+  batch or chunk left the range); from KeepBest each epoch whose validation loss
+  improved, so the best epoch, and from Reveal when training stopped (early stopping).
 
 Everything else a party decrypts carries a uniform 157-bit mask on every coefficient
 of the plaintext polynomial: all slots' real and imaginary parts and the CKKS error.

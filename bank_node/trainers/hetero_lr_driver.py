@@ -3,12 +3,17 @@
 The bank chooses the batches (a fresh permutation of the training rows every epoch,
 drawn over the bank's own row order so a seed gives the same batches whatever order
 the PSI session aligned the rows in; batches of at least the operator's minimum
-size), runs the three calls per batch, evaluates the training and validation loss after
-every epoch (sums over the evaluation rows) and keeps its logit shares of the
-validation split of every epoch (the trainer gets each epoch's validation AUC from
-them with protocol.evaluation once training is over), keeps the best epoch
-(validation loss) for early stopping, warns when the best epoch is the last one, and
-finally learns its own weights while the operator learns its own.
+size), runs the three calls per batch, evaluates the training and validation loss
+after every epoch (sums over evaluation chunks of the series loss, which is the
+logistic loss to within 0.007 per row for |z| <= 8 and 0.13 at the range's edge), keeps
+its logit shares of the validation split of every epoch (the trainer gets each epoch's
+validation AUC from them with protocol.evaluation once training is over), keeps the
+best epoch for early stopping, warns when the best epoch is the last one, and finally
+learns its own weights while the operator learns its own. Every batch and chunk also
+tells it whether a logit left the sigmoid's range: it then moves both parties to the
+next range level (a wider period, more terms) and repeats an interrupted evaluation at
+the new level, or stops with an error at the last level (protocol.hetero_lr.party,
+"Range levels").
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from protocol.hetero_lr.party import (
     DEFAULT_CLIP,
     BankLrParty,
     LrHyper,
+    ProtocolStateError,
     evaluation_chunks,
 )
 from protocol.hetero_lr.service import HeteroLrClient
@@ -53,6 +59,7 @@ class LrHistory:
     seconds: list[float] = field(default_factory=list)  # training batches
     evaluation_seconds: list[float] = field(default_factory=list)  # the losses
     auc_seconds: float = 0.0  # every epoch's validation AUC, after training
+    range_level: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class LrResult:
     seconds_per_epoch: float
     warnings: tuple[str, ...] = ()
     # The bank's logit shares of the validation split (position order) after each
-    # epoch, and their period, for the epochs' validation AUC.
+    # epoch, and their modulus (LrHyper.evaluation_modulus), for the epochs' AUC.
     validation_shares: dict[int, np.ndarray] = field(default_factory=dict)
     period: float = 0.0
 
@@ -156,6 +163,7 @@ class BankLrDriver:
             h,
             own_intercept=features.shape[1] - 1,
             labels=labels,
+            clip=max(settings.clip, 1.0),
         )
         slots = self.party.slots
         # The operator's fixed evaluation chunks: the validation split, and the first
@@ -176,6 +184,27 @@ class BankLrDriver:
         self._pending = ()
         return pending, epoch
 
+    def _check_range(self) -> bool:
+        """After a batch or chunk: if a logit left the range, move to the next range
+        level (the next Forward carries it) and return True."""
+        party = self.party
+        if not party.out_of_range():
+            return False
+        level = party.series
+        if party.level >= party.hyper.max_level:
+            raise ProtocolStateError(
+                f"a logit left +-{level.fit_range:g}, the sigmoid's widest range"
+                f" (period {level.period:g}, {level.terms} terms): lower the learning"
+                " rate, the clip or the number of features"
+            )
+        party.set_level(party.level + 1)
+        wider = party.series
+        self._progress(
+            f"a logit left +-{level.fit_range:g}: the sigmoid now covers"
+            f" +-{wider.fit_range:g} (period {wider.period:g}, {wider.terms} terms)"
+        )
+        return True
+
     def _batch(self, rows: np.ndarray, epoch: int) -> None:
         party = self.party
         party.start(self._positions[Split.TRAIN][rows])
@@ -183,12 +212,14 @@ class BankLrDriver:
         fwd = self._client.forward(
             m.LrForward(
                 self._job, epoch, Split.TRAIN, tuple(int(r) for r in rows),
-                party.masked_logits(), step, step_epoch,
+                party.masked_logits(), step, step_epoch, range_level=party.level,
             )
         )  # fmt: skip
         harmonics = party.sigmoid_request(fwd.operator_logits)
         sig = self._client.sigmoid(m.LrSigmoid(self._job, tuple(harmonics)))
-        share, products = party.backward_request(sig.masked_sigmoid, sig.negated_mask)
+        share, products = party.backward_request(
+            sig.masked_sigmoid, sig.negated_mask, sig.zone_mask
+        )
         back = self._client.backward(
             m.LrBackward(self._job, epoch, share, tuple(products))
         )
@@ -197,28 +228,44 @@ class BankLrDriver:
             party.masked_peer_step(list(back.operator_products), epoch)
         )
         self._pending_epoch = epoch
+        self._check_range()
 
     def _loss(self, split: Split, epoch: int) -> float:
-        """Mean logistic loss over the split's evaluation chunks; keeps the bank's
-        logit shares of the split's rows in `self.shares`."""
+        """Mean logistic loss over the split's evaluation chunks, all evaluated at
+        one range level (the evaluation restarts at the next level if a chunk had a
+        logit out of range); keeps the bank's logit shares of the split's rows in
+        `self.shares` (validation split)."""
+        while True:
+            total, count = 0.0, 0
+            self.shares = np.zeros(len(self._positions[split]))
+            for chunk in self._chunks[split]:
+                total += self._chunk_loss(split, chunk, epoch) * len(chunk)
+                count += len(chunk)
+                if self._check_range():
+                    break
+            else:
+                return total / count
+
+    def _chunk_loss(self, split: Split, chunk: np.ndarray, epoch: int) -> float:
         party = self.party
-        total, count = 0.0, 0
-        self.shares = np.zeros(len(self._positions[split]))
-        for chunk in self._chunks[split]:
-            party.start(self._positions[split][chunk])
-            step, step_epoch = self._take_pending()
-            fwd = self._client.forward(
-                m.LrForward(
-                    self._job, epoch, split, tuple(int(r) for r in chunk),
-                    party.masked_logits(), step, step_epoch, evaluation=True,
-                )
-            )  # fmt: skip
-            terms = party.loss_terms(fwd.operator_logits)
-            self.shares[chunk] = party.chunk_share()
-            reply = self._client.loss(m.LrLoss(self._job, tuple(terms)))
-            total += party.loss_value(reply.masked_loss, reply.mask_sum) * len(chunk)
-            count += len(chunk)
-        return total / count
+        party.start(self._positions[split][chunk])
+        step, step_epoch = self._take_pending()
+        fwd = self._client.forward(
+            m.LrForward(
+                self._job, epoch, split, tuple(int(r) for r in chunk),
+                party.masked_logits(), step, step_epoch, evaluation=True,
+                range_level=party.level,
+            )
+        )  # fmt: skip
+        terms = party.loss_terms(fwd.operator_logits)
+        if split is Split.VALIDATION:
+            # Modulo the last level's period, whatever this chunk's level: every
+            # epoch's shares then sum to the logits modulo one public number.
+            modulus = party.hyper.evaluation_modulus
+            share = party.logit_share(fwd.operator_logits, modulus)
+            self.shares[chunk] = share[: len(chunk)]
+        reply = self._client.loss(m.LrLoss(self._job, tuple(terms)))
+        return party.loss_value(reply.masked_loss, reply.mask_constant, reply.zone_mask)
 
     def train(self) -> LrResult:
         s = self._settings
@@ -242,6 +289,7 @@ class BankLrDriver:
             history.validation_auc.append(None)
             history.seconds.append(seconds)
             history.evaluation_seconds.append(time.perf_counter() - started - seconds)
+            history.range_level.append(self.party.level)
             self._progress(
                 f"epoch {epoch + 1}/{s.epochs}: train loss {train_loss:.4f}, "
                 f"validation loss {val_loss:.4f} ({seconds:.1f} s)"
@@ -258,11 +306,12 @@ class BankLrDriver:
         warning = convergence_warning(best_epoch, len(history.epochs))
         if warning is not None:
             self._progress(f"warning: {warning}")
-        # The reveal needs no decryption: each side sends the sum of the masked steps
-        # it sent the other, up to the best epoch (see protocol.hetero_lr.party).
-        sent = tuple(float(v) for v in self.party.reveal_sum())
+        # Each side sends the exact integer sum of the masked steps it sent the other
+        # (computed from flooded decryptions), up to the best epoch
+        # (see protocol.hetero_lr.party).
+        sent = tuple(self.party.reveal_sum())
         reveal = self._client.reveal(m.LrReveal(self._job, sent))
-        weights = self.party.own_weights(np.asarray(reveal.bank_step_sum))
+        weights = self.party.own_weights(reveal.bank_step_units)
         return LrResult(
             weights,
             best_epoch,
@@ -270,5 +319,5 @@ class BankLrDriver:
             float(np.mean(history.seconds)),
             () if warning is None else (warning,),
             shares,
-            s.hyper.period,
+            s.hyper.evaluation_modulus,
         )

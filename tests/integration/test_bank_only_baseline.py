@@ -40,8 +40,15 @@ def test_bank_only_baseline_equals_joint_model_if_operator_features_are_constant
             "early_stopping_patience": 2,
         },
     )
+    # Constant features give every row one operator score, which the operator's
+    # evaluation rules refuse by default (operator_node/evaluation_rules.py).
+    relaxed = {
+        "max_rows_per_score": 1_000_000,
+        "max_score_share": 1.0,
+        "min_rank_mixing": 0.0,
+    }
     with running_node(
-        operator_config(tmp_path, pki, files, {}), operator_services
+        operator_config(tmp_path, pki, files, relaxed), operator_services
     ) as node:
         bank = NodeContext.open(bank_config(tmp_path, pki, files, node.address))
         try:

@@ -1,0 +1,148 @@
+"""Domain messages of SecureBoost: exactly what crosses between the bank and the
+operator (the future proto contract; serde converts these, nothing else).
+
+Rows are always positions: `RoundGradients.rows` are indices into the aligned training
+rows (sorted), and a node's rows are positions into its round's `rows`, kept sorted, so
+a boolean mask over a node's rows means the same to both parties. Trees are numbered
+round * outputs + output; nodes like a heap (children of j are 2j + 1 and 2j + 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from protocol.crypto.fixedpoint import PackingSpec
+from protocol.crypto.paillier_keys import PaillierPublicKey
+from protocol.crypto.paillier_vector import CiphertextVector
+
+TRAIN = "train"
+VALIDATION = "validation"
+DATASETS = (TRAIN, VALIDATION)
+
+
+@dataclass(frozen=True)
+class SbtSetup:
+    """Bank -> operator, once per job: key, binning and the gradient packing."""
+
+    job_id: str
+    public_key: PaillierPublicKey
+    features: tuple[int, ...]  # the operator's columns this job may use
+    max_bins: int
+    # One row's plaintext: slots g_0, h_0, g_1, h_1, ... (2 per output), each slot
+    # value_bits wide plus headroom for max_summands = the training rows.
+    gradient_slots: PackingSpec
+    scale_bits: int
+    train_rows: int
+    validation_rows: int
+
+
+@dataclass(frozen=True)
+class SbtSetupReply:
+    """Operator -> bank: value bins per usable feature (each has one more, missing)
+    and the names or aliases it discloses, in SbtSetup.features order."""
+
+    n_bins: tuple[int, ...]
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoundGradients:
+    """Bank -> operator, once per round that uses the operator's features."""
+
+    round: int
+    rows: npt.NDArray[np.int64]  # sorted aligned training rows of this round's sample
+    gradients: CiphertextVector  # one ciphertext per row (gradient_slots), rows order
+
+
+@dataclass(frozen=True)
+class NodeRequest:
+    node: int
+    # The node's (G, H) sums of every output, encrypted like one row (one ciphertext):
+    # lets the operator skip summing the largest cell of each feature group.
+    total: CiphertextVector
+
+
+@dataclass(frozen=True)
+class HistogramRequest:
+    """Bank -> operator: build these nodes' histograms over `features` (the tree's
+    columns; the same in every request of a tree)."""
+
+    tree: int
+    round: int
+    features: tuple[int, ...]
+    nodes: tuple[NodeRequest, ...]
+
+
+@dataclass(frozen=True)
+class HistogramReply:
+    """Operator -> bank: for each requested node, each feature, each value bin and
+    then its missing bin: the encrypted sums of every gradient slot, re-randomized and
+    packed into as few ciphertexts as the key holds."""
+
+    tree: int
+    nodes: tuple[int, ...]
+    sums: CiphertextVector
+
+
+@dataclass(frozen=True)
+class NodeSplit:
+    """One split the bank decided. Bank splits: `left` over the node's rows, sent only
+    when a child still grows (else None). Operator splits: "your candidate (feature,
+    bin) won", rows with a missing value going left iff default_left."""
+
+    node: int
+    owner: str  # "bank" | "operator"
+    left: npt.NDArray[np.bool_] | None = None
+    feature: int = -1
+    bin: int = -1
+    default_left: bool = False
+
+
+@dataclass(frozen=True)
+class SplitRequest:
+    tree: int
+    splits: tuple[NodeSplit, ...]
+
+
+@dataclass(frozen=True)
+class OperatorSplit:
+    """Operator -> bank: which of the node's rows go left, and the opaque id under
+    which the operator keeps the split's threshold."""
+
+    node: int
+    split_id: int
+    left: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class SplitReply:
+    tree: int
+    splits: tuple[OperatorSplit, ...]
+
+
+@dataclass(frozen=True)
+class TreeDone:
+    """Bank -> operator: the final (pruned) tree's split nodes and their owners."""
+
+    tree: int
+    splits: tuple[tuple[int, str], ...]  # (node, owner) of every internal node
+
+
+@dataclass(frozen=True)
+class LeafSetsRequest:
+    """Bank -> operator: per tree, which leaves its splits allow for every row of the
+    aligned training or validation rows."""
+
+    dataset: str
+    trees: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LeafSetsReply:
+    """Per requested tree, (rows, ceil(leaves / 8)) bytes: bit j (little-endian in
+    each byte) of a row is set when its j-th leaf (ascending node id) is allowed."""
+
+    leaf_sets: dict[int, npt.NDArray[np.uint8]]

@@ -1,0 +1,424 @@
+"""The operator's side of SecureBoost: bins, encrypted histograms, its splits' rows.
+
+State per job: its binned training features (binned once at setup), the current
+round's row ciphertexts (installed in the crypto workers), per tree the row set of
+every node the bank asked about, and the rules of its own winning splits, which
+become its model part. It accepts only the protocol's call order (setup, then per
+round gradients, per tree histogram and split requests for known nodes, each node's
+histogram once, then the tree's end) and checks every field before changing state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from gmpy2 import mpz
+
+from models.secureboost.binning import QuantileBinner, check_features
+from models.secureboost.model import OperatorModel
+from models.secureboost.tree import (
+    BANK,
+    OPERATOR,
+    PARTIES,
+    Node,
+    SplitRule,
+    Tree,
+    pack_leaf_sets,
+    reachable_leaves,
+    rule_on_bins,
+    rule_on_values,
+)
+from protocol.crypto import paillier_bin_sums as bin_sums
+from protocol.crypto.joint_cells import CellGroup, plan_groups
+from protocol.errors import FailedPrecondition, InvalidArgument
+from protocol.secureboost.messages import (
+    TRAIN,
+    VALIDATION,
+    HistogramReply,
+    HistogramRequest,
+    LeafSetsReply,
+    LeafSetsRequest,
+    OperatorSplit,
+    RoundGradients,
+    SbtSetup,
+    SbtSetupReply,
+    SplitReply,
+    SplitRequest,
+    TreeDone,
+)
+
+MAX_DEPTH_NODES = 2**17  # node ids of depth <= 16
+
+
+@dataclass
+class _TreeState:
+    features: tuple[int, ...]
+    round: int
+    rows: dict[int, npt.NDArray[np.int64]]  # node -> round positions (sorted)
+    built: set[int] = field(default_factory=set)
+    own: dict[int, tuple[SplitRule, int]] = field(default_factory=dict)
+
+
+class OperatorSbtParty:
+    """Passive party: holds the aligned training (and validation) rows' features."""
+
+    def __init__(
+        self,
+        features: npt.ArrayLike,
+        names: tuple[str, ...],
+        *,
+        validation: npt.ArrayLike | None = None,
+    ):
+        self.names = tuple(names)
+        self.x = check_features(features, self.names, len(self.names))
+        self.x_valid = (
+            None
+            if validation is None
+            else check_features(validation, self.names, len(self.names))
+        )
+        self.setup_message: SbtSetup | None = None
+        self.binner: QuantileBinner | None = None
+        self.bins: npt.NDArray[np.uint16] | None = None
+        self._round: RoundGradients | None = None
+        self._installed: bin_sums.InstalledRows | None = None
+        self._trees: dict[int, _TreeState] = {}
+        self._done: dict[int, Tree] = {}
+        self._next_split_id = 0
+        self._plans: dict[tuple[tuple[int, ...], int], tuple[CellGroup, ...]] = {}
+        self.timings: dict[str, float] = {}
+        self.stats = bin_sums.BinSumsStats()
+
+    # Setup.
+
+    def setup(self, request: SbtSetup) -> SbtSetupReply:
+        if self.setup_message is not None:
+            raise FailedPrecondition("secureboost: the job is already set up")
+        n_features = len(self.names)
+        if (
+            not request.features
+            or any(not 0 <= f < n_features for f in request.features)
+            or len(set(request.features)) != len(request.features)
+        ):
+            last = n_features - 1
+            raise InvalidArgument(
+                f"secureboost setup: features must be distinct columns 0..{last}"
+            )
+        if request.train_rows != self.x.shape[0]:
+            raise InvalidArgument(
+                f"secureboost setup: {request.train_rows} training rows, the operator "
+                f"has {self.x.shape[0]} aligned rows"
+            )
+        valid_rows = 0 if self.x_valid is None else self.x_valid.shape[0]
+        if request.validation_rows != valid_rows:
+            raise InvalidArgument(
+                f"secureboost setup: {request.validation_rows} validation rows, the "
+                f"operator has {valid_rows}"
+            )
+        if not 2 <= request.max_bins <= 256:
+            raise InvalidArgument("secureboost setup: max_bins must be in [2, 256]")
+        slots = request.gradient_slots
+        if slots.n_slots % 2 or slots.max_summands < request.train_rows:
+            raise InvalidArgument(
+                "secureboost setup: gradient slots must come in (g, h) pairs with "
+                "headroom for every training row"
+            )
+        try:
+            slots.check_fits(request.public_key.n_bits)
+        except ValueError as exc:
+            raise InvalidArgument(f"secureboost setup: {exc}") from None
+        columns = list(request.features)
+        names = tuple(self.names[f] for f in columns)
+        self.binner = QuantileBinner.fit(self.x[:, columns], request.max_bins, names)
+        self.bins = self.binner.transform(self.x[:, columns])
+        self.setup_message = request
+        noise_bits = self._noise_bits(request.public_key.n_bits)
+        bin_sums.warm_up(request.public_key, noise_bits)
+        return SbtSetupReply(self.binner.n_bins, names)
+
+    def _noise_bits(self, _: int) -> int:
+        # Row ciphertexts (and node totals) carry DJN exponents below 2^320 when read
+        # from the wire (paillier_vector.WIRE_NOISE_BOUND) and 2^256 when fresh; a bin
+        # sum adds at most train_rows + 1 of them, the skipped cell subtracts them.
+        assert self.setup_message is not None
+        rows = self.setup_message.train_rows
+        return 320 + int(np.ceil(np.log2(rows + 2))) + 1
+
+    def _setup(self) -> SbtSetup:
+        if self.setup_message is None:
+            raise FailedPrecondition("secureboost: the job is not set up")
+        return self.setup_message
+
+    # Rounds.
+
+    def accept_gradients(self, message: RoundGradients) -> None:
+        setup = self._setup()
+        if self._round is not None and message.round <= self._round.round:
+            raise FailedPrecondition(
+                f"secureboost: round {message.round} after round {self._round.round}"
+            )
+        rows = np.asarray(message.rows)
+        if (
+            rows.ndim != 1
+            or rows.size == 0
+            or rows.dtype.kind not in "iu"
+            or rows[0] < 0
+            or rows[-1] >= setup.train_rows
+            or np.any(np.diff(rows) <= 0)
+        ):
+            raise InvalidArgument(
+                "secureboost gradients: rows must be sorted distinct training rows"
+            )
+        vec = message.gradients
+        if vec.public_key != setup.public_key:
+            raise InvalidArgument("secureboost gradients: encrypted under another key")
+        encoding = vec.encoding
+        if encoding.packing != setup.gradient_slots or encoding.length != rows.size * (
+            setup.gradient_slots.n_slots
+        ):
+            raise InvalidArgument(
+                "secureboost gradients: expected one ciphertext per row with the "
+                "setup's gradient slots"
+            )
+        started = time.perf_counter()
+        if self._installed is not None:
+            bin_sums.release_rows(self._installed)
+        self._installed = bin_sums.install_rows(vec)
+        self._round = RoundGradients(message.round, rows.astype(np.int64), vec)
+        self._add_time("install", started)
+
+    # Trees.
+
+    def histograms(self, request: HistogramRequest) -> HistogramReply:
+        setup = self._setup()
+        if self._round is None or request.round != self._round.round:
+            raise FailedPrecondition(
+                f"secureboost: histograms for round {request.round}, gradients are "
+                f"for {None if self._round is None else self._round.round}"
+            )
+        n_features = len(setup.features)
+        if (
+            not request.features
+            or any(not 0 <= f < n_features for f in request.features)
+            or len(set(request.features)) != len(request.features)
+        ):
+            raise InvalidArgument("secureboost histograms: invalid feature list")
+        state = self._tree_state(request.tree, request.round, request.features)
+        if not request.nodes or len({n.node for n in request.nodes}) != len(
+            request.nodes
+        ):
+            raise InvalidArgument("secureboost histograms: no or repeated nodes")
+        for node in request.nodes:
+            if node.node not in state.rows:
+                raise FailedPrecondition(
+                    f"secureboost: node {node.node} of tree {request.tree} is unknown"
+                )
+            if node.node in state.built:
+                raise FailedPrecondition(
+                    f"secureboost: node {node.node} of tree {request.tree} was built"
+                )
+            total = node.total
+            if (
+                total.public_key != setup.public_key
+                or len(total.ciphertexts) != 1
+                or total.encoding.packing != setup.gradient_slots
+            ):
+                raise InvalidArgument(
+                    f"secureboost histograms: node {node.node}'s total must be one "
+                    "ciphertext with the gradient slots"
+                )
+        assert self.bins is not None and self.binner is not None
+        assert self._installed is not None
+        started = time.perf_counter()
+        columns = list(request.features)
+        widths = tuple(self.binner.n_bins[f] + 1 for f in columns)
+        jobs = []
+        for node in request.nodes:
+            rows = state.rows[node.node]
+            node_bins = self.bins[self._round.rows[rows]][:, columns]
+            jobs.append(
+                bin_sums.NodeJob(
+                    rows,
+                    node_bins,
+                    widths,
+                    self._plan(request.features, node_bins),
+                    mpz(node.total.ciphertexts[0]),
+                )
+            )
+        sums = bin_sums.node_bin_sums(self._installed, jobs, self.stats)
+        self._add_time("histogram", started)
+        started = time.perf_counter()
+        flat = [c for node_sums in sums for c in node_sums]
+        packed = bin_sums.flood_and_pack(
+            setup.public_key,
+            flat,
+            setup.gradient_slots,
+            noise_bits=self._noise_bits(setup.public_key.n_bits),
+            scale_bits=setup.scale_bits,
+        )
+        self._add_time("pack", started)
+        state.built.update(n.node for n in request.nodes)
+        return HistogramReply(
+            request.tree, tuple(n.node for n in request.nodes), packed
+        )
+
+    def _plan(
+        self, features: tuple[int, ...], node_bins: npt.NDArray[np.uint16]
+    ) -> tuple[CellGroup, ...]:
+        """Feature groups for a node, planned once per feature set and size class."""
+        bucket = int(np.log2(max(node_bins.shape[0], 1)))
+        key = (features, bucket)
+        if key not in self._plans:
+            self._plans[key] = plan_groups(node_bins)
+        return self._plans[key]
+
+    def _tree_state(
+        self, tree: int, round_index: int, features: tuple[int, ...]
+    ) -> _TreeState:
+        if tree in self._done:
+            raise FailedPrecondition(f"secureboost: tree {tree} is finished")
+        state = self._trees.get(tree)
+        if state is None:
+            assert self._round is not None
+            rows = np.arange(self._round.rows.size, dtype=np.int64)
+            state = _TreeState(features, round_index, {0: rows})
+            self._trees[tree] = state
+        elif state.features != features or state.round != round_index:
+            raise InvalidArgument(
+                f"secureboost: tree {tree} changed its features or round"
+            )
+        return state
+
+    def split(self, request: SplitRequest) -> SplitReply:
+        self._setup()
+        state = self._trees.get(request.tree)
+        if state is None or request.tree in self._done:
+            raise FailedPrecondition(f"secureboost: tree {request.tree} is not open")
+        assert self.bins is not None and self.binner is not None
+        assert self._round is not None
+        seen = set()
+        for split in request.splits:
+            if split.node in seen or split.node not in state.rows:
+                raise FailedPrecondition(
+                    f"secureboost: split of unknown or repeated node {split.node}"
+                )
+            if 2 * split.node + 2 >= MAX_DEPTH_NODES:
+                raise InvalidArgument("secureboost: the tree is too deep")
+            seen.add(split.node)
+            n_rows = state.rows[split.node].size
+            if split.owner == BANK:
+                if split.left is not None and (
+                    np.asarray(split.left).dtype != np.bool_
+                    or np.asarray(split.left).shape != (n_rows,)
+                ):
+                    raise InvalidArgument(
+                        f"secureboost: left mask of node {split.node} must be "
+                        f"{n_rows} booleans"
+                    )
+            elif split.owner == OPERATOR:
+                if split.feature not in state.features or not (
+                    0 <= split.bin <= self.binner.n_bins[split.feature] - 2
+                ):
+                    raise InvalidArgument(
+                        f"secureboost: node {split.node}: no candidate "
+                        f"({split.feature}, {split.bin})"
+                    )
+            else:
+                raise InvalidArgument(f"secureboost: unknown owner {split.owner!r}")
+        replies = []
+        for split in request.splits:
+            rows = state.rows.pop(split.node)
+            if split.owner == BANK:
+                if split.left is not None:
+                    left = np.asarray(split.left)
+                    state.rows[2 * split.node + 1] = rows[left]
+                    state.rows[2 * split.node + 2] = rows[~left]
+                continue
+            rule = SplitRule(
+                split.feature,
+                split.bin,
+                self.binner.threshold(split.feature, split.bin),
+                split.default_left,
+            )
+            node_bins = self.bins[self._round.rows[rows]]
+            left = rule_on_bins(node_bins, self.binner.n_bins)(rule)
+            split_id = self._next_split_id
+            self._next_split_id += 1
+            state.own[split.node] = (rule, split_id)
+            state.rows[2 * split.node + 1] = rows[left]
+            state.rows[2 * split.node + 2] = rows[~left]
+            replies.append(OperatorSplit(split.node, split_id, left))
+        return SplitReply(request.tree, tuple(replies))
+
+    def finish_tree(self, message: TreeDone) -> None:
+        self._setup()
+        state = self._trees.get(message.tree)
+        if state is None or message.tree in self._done:
+            raise FailedPrecondition(f"secureboost: tree {message.tree} is not open")
+        nodes: dict[int, Node] = {}
+        for node_id, owner in message.splits:
+            if owner not in PARTIES or node_id in nodes or not 0 <= node_id:
+                raise InvalidArgument("secureboost: malformed tree shape")
+            node = Node(node_id, 2 * node_id + 1, 2 * node_id + 2, owner)
+            if owner == OPERATOR:
+                if node_id not in state.own:
+                    raise InvalidArgument(
+                        f"secureboost: node {node_id} is not one of the operator's "
+                        "splits"
+                    )
+                node.rule, node.split_id = state.own[node_id]
+            nodes[node_id] = node
+        for node in list(nodes.values()):
+            for child in (node.left, node.right):
+                nodes.setdefault(child, Node(child))
+        if not nodes:
+            nodes[0] = Node(0)
+        tree = Tree(nodes)
+        try:
+            tree.check()
+        except ValueError as exc:
+            raise InvalidArgument(f"secureboost: tree {message.tree}: {exc}") from None
+        del self._trees[message.tree]
+        if any(n.owner == OPERATOR for n in nodes.values()):
+            self._done[message.tree] = tree
+
+    def leaf_sets(self, request: LeafSetsRequest) -> LeafSetsReply:
+        setup = self._setup()
+        assert self.bins is not None and self.binner is not None
+        if request.dataset == TRAIN:
+            rules = rule_on_bins(self.bins, self.binner.n_bins)
+            n_rows = self.bins.shape[0]
+        elif request.dataset == VALIDATION and self.x_valid is not None:
+            rules = rule_on_values(self.x_valid[:, list(setup.features)])
+            n_rows = self.x_valid.shape[0]
+        else:
+            raise InvalidArgument(f"secureboost: no dataset {request.dataset!r}")
+        out = {}
+        for t in request.trees:
+            if t not in self._done:
+                raise FailedPrecondition(f"secureboost: tree {t} is not finished")
+            out[t] = pack_leaf_sets(
+                reachable_leaves(self._done[t], OPERATOR, rules, n_rows)
+            )
+        return LeafSetsReply(out)
+
+    def model(self, kept_trees: int | None = None) -> OperatorModel:
+        """The operator's model part: its trees (below `kept_trees`, after early
+        stopping) with rules over the job's features, named as disclosed."""
+        assert self.binner is not None
+        trees = {
+            t: tree
+            for t, tree in self._done.items()
+            if kept_trees is None or t < kept_trees
+        }
+        return OperatorModel(trees, self.binner.names)
+
+    def close(self) -> None:
+        if self._installed is not None:
+            bin_sums.release_rows(self._installed)
+            self._installed = None
+
+    def _add_time(self, key: str, started: float) -> None:
+        self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - started

@@ -6,9 +6,10 @@ key holder's key) and, per node, the rows and its own bin indices. Work:
 
 1. `install_rows` sends the round's ciphertexts to every worker process once.
 2. `node_bin_sums` multiplies rows into the joint cells of each feature group
-   (protocol/crypto/joint_cells), spread over the workers in row chunks; projects
-   the cells onto every feature's bins (threads); and recovers each group's largest,
-   skipped cell from the node's encrypted total (one inversion).
+   (protocol/crypto/joint_cells) and projects the cells onto every feature's bins, in
+   worker processes, each taking a chunk of a group's rows sorted by cell; merges the
+   chunks' bins; and recovers each group's largest, skipped cell from the node's
+   encrypted total (one inversion).
 3. `flood_and_pack` re-randomizes every bin sum and packs as many as the key holds
    into one ciphertext (Horner's rule, like paillier_compress).
 
@@ -36,7 +37,12 @@ from gmpy2 import mpz
 from protocol.crypto import paillier_raw as raw
 from protocol.crypto import parallel
 from protocol.crypto.fixedpoint import PackingSpec, plaintext_capacity_bits
-from protocol.crypto.joint_cells import CellGroup, GroupCells, group_cells
+from protocol.crypto.joint_cells import (
+    CellGroup,
+    GroupCells,
+    group_cells,
+    multiplication_count,
+)
 from protocol.crypto.paillier_keys import PaillierPublicKey
 from protocol.crypto.paillier_vector import CiphertextVector, VectorEncoding
 
@@ -66,21 +72,58 @@ def _release(token: str) -> None:
         _rounds.pop(token, None)
 
 
-def _segment_products(token: str, positions: bytes, bounds: bytes, width: int) -> bytes:
-    """Product of the row ciphertexts of each segment [bounds[i], bounds[i+1])."""
+def _group_bins(
+    token: str,
+    positions: bytes,
+    bounds: bytes,
+    segment_cells: bytes,
+    projections: tuple[tuple[int, int, bytes], ...],
+    leaves: tuple[tuple[int, int], ...],
+    width: int,
+) -> tuple[tuple[int, bytes, bytes], ...]:
+    """One chunk of one feature group: rows -> cells -> ... -> each feature's bins.
+
+    positions: row ciphertext indices sorted by cell, cut into segments by `bounds`,
+    segment i belonging to cell segment_cells[i]. projections: (source node, target
+    node, mapping of source cells to target cells), sources before targets. leaves:
+    (feature, node). Returns per feature (feature, bin ids, products) of the bins this
+    chunk touched.
+    """
     with _rounds_lock:
         if token not in _rounds:
             raise KeyError(f"rows {token} are not installed in this worker")
         nsquare, cts = _rounds[token]
     index = np.frombuffer(positions, dtype=np.int32).tolist()
     edges = np.frombuffer(bounds, dtype=np.int64).tolist()
-    out = []
-    for start, stop in itertools.pairwise(edges):
+    cells: dict[int, mpz] = {}
+    for cell, (start, stop) in zip(
+        np.frombuffer(segment_cells, dtype=np.int64).tolist(),
+        itertools.pairwise(edges),
+        strict=True,
+    ):
         acc = cts[index[start]]
         for i in range(start + 1, stop):
             acc = acc * cts[index[i]] % nsquare
-        out.append(acc)
-    return raw.to_fixed_bytes(out, width)
+        current = cells.get(cell)
+        cells[cell] = acc if current is None else current * acc % nsquare
+    nodes: dict[int, dict[int, mpz]] = {0: cells}
+    for source, target, mapping_bytes in projections:
+        mapping = np.frombuffer(mapping_bytes, dtype=np.int64).tolist()
+        out: dict[int, mpz] = {}
+        get = out.get
+        for cell, value in nodes[source].items():
+            t = mapping[cell]
+            current = get(t)
+            out[t] = value if current is None else current * value % nsquare
+        nodes[target] = out
+    result = []
+    for feature, node in leaves:
+        bins = nodes[node]
+        ids = np.fromiter(bins.keys(), dtype=np.int64, count=len(bins))
+        result.append(
+            (feature, ids.tobytes(), raw.to_fixed_bytes(list(bins.values()), width))
+        )
+    return tuple(result)
 
 
 def _flood_and_pack(
@@ -170,129 +213,119 @@ def node_bin_sums(
             plans.append(
                 (j, group_cells(job.bins, job.widths, group, skip_largest=skip))
             )
-    # 1. Rows into cells, in chunks over the workers.
-    tasks, owners = _cell_tasks(installed, jobs, plans, width)
-    blobs = parallel.map_processes(_segment_products, tasks)
-    cells: list[list[mpz | None]] = [[None] * p.n_cells for _, p in plans]
-    for (plan_index, segment_cells), blob in zip(owners, blobs, strict=True):
-        acc = cells[plan_index]
-        for cell, product in zip(
-            segment_cells, raw.from_fixed_bytes(blob, width), strict=True
-        ):
-            current = acc[cell]
-            acc[cell] = product if current is None else current * product % nsquare
+    tasks, owners = _group_tasks(installed, jobs, plans, width)
+    results = parallel.map_processes(_group_bins, tasks)
+    bins: list[dict[int, list[mpz | None]]] = [
+        {f: [None] * jobs[j].widths[f] for f in plan.features} for j, plan in plans
+    ]
+    merges = 0
+    for plan_index, result in zip(owners, results, strict=True):
+        features = bins[plan_index]
+        for feature, ids, blob in result:
+            acc = features[feature]
+            for b, product in zip(
+                np.frombuffer(ids, dtype=np.int64).tolist(),
+                raw.from_fixed_bytes(blob, width),
+                strict=True,
+            ):
+                current = acc[b]
+                if current is None:
+                    acc[b] = product
+                else:
+                    acc[b] = current * product % nsquare
+                    merges += 1
+    fixes = 0
+    for (j, plan), features in zip(plans, bins, strict=True):
+        if plan.skipped_cell >= 0:
+            total = jobs[j].total
+            assert total is not None
+            fixes += _recover_skipped(plan, features, total, nsquare)
     if stats is not None:
         stats.rows += sum(int(job.rows.size) for job in jobs)
-        stats.multiplications += sum(_row_multiplications(p) for _, p in plans)
-
-    # 2. Projections and the skipped cells (threads: gmpy2 releases the GIL).
-    def project(i: int) -> tuple[dict[int, list[mpz | None]], int]:
-        job_index, plan = plans[i]
-        return _project(plan, cells[i], jobs[job_index].total, nsquare)
-
-    projected = parallel.map_threads(project, [(i,) for i in range(len(plans))])
-    if stats is not None:
-        stats.multiplications += sum(m for _, m in projected)
+        stats.multiplications += sum(multiplication_count(p) for _, p in plans)
+        stats.multiplications += merges + fixes
         stats.inversions += sum(1 for _, p in plans if p.skipped_cell >= 0)
     out: list[list[mpz]] = [[] for _ in jobs]
     by_job: dict[int, dict[int, list[mpz | None]]] = {}
-    for (job_index, _), (features, _) in zip(plans, projected, strict=True):
-        by_job.setdefault(job_index, {}).update(features)
+    for (j, _), features in zip(plans, bins, strict=True):
+        by_job.setdefault(j, {}).update(features)
     for j, job in enumerate(jobs):
         features = by_job.get(j, {})
         for f in range(len(job.widths)):
-            bins = features.get(f, [None] * job.widths[f])
-            out[j].extend(mpz(1) if c is None else c for c in bins)
+            column = features.get(f, [None] * job.widths[f])
+            out[j].extend(mpz(1) if c is None else c for c in column)
     return out
 
 
-def _row_multiplications(plan: GroupCells) -> int:
-    rows = plan.cell_of_row
-    if plan.skipped_cell >= 0:
-        rows = rows[rows != plan.skipped_cell]
-    return int(rows.size - np.unique(rows).size)
-
-
-def _cell_tasks(
+def _group_tasks(
     installed: InstalledRows,
     jobs: Sequence[NodeJob],
     plans: list[tuple[int, GroupCells]],
     width: int,
-) -> tuple[list[tuple[str, bytes, bytes, int]], list[tuple[int, list[int]]]]:
-    """Worker tasks (row chunks in cell order) and, per task, whose cells they are."""
-    orders = []
+) -> tuple[list[tuple[object, ...]], list[int]]:
+    """Worker tasks: chunks of each group's rows sorted by cell, with the hierarchy."""
+    sorted_rows = []
     total_rows = 0
     for job_index, plan in plans:
         keep = plan.cell_of_row != plan.skipped_cell
         rows = jobs[job_index].rows[keep]
         cells = plan.cell_of_row[keep]
         order = np.argsort(cells, kind="stable")
-        orders.append((rows[order], cells[order]))
+        sorted_rows.append((rows[order], cells[order]))
         total_rows += rows.size
     target = max(MIN_CHUNK_ROWS, -(-total_rows // (4 * parallel.worker_count())))
-    tasks = []
+    tasks: list[tuple[object, ...]] = []
     owners = []
-    for plan_index, (rows, cells) in enumerate(orders):
+    for plan_index, ((_, plan), (rows, cells)) in enumerate(
+        zip(plans, sorted_rows, strict=True)
+    ):
+        projections = tuple(
+            (p.source, p.target, p.mapping.astype(np.int64).tobytes())
+            for p in plan.projections
+        )
+        leaves = tuple(plan.leaf_of_feature.items())
         for start in range(0, rows.size, target):
             stop = min(start + target, rows.size)
             chunk_cells = cells[start:stop]
             change = np.flatnonzero(np.diff(chunk_cells)) + 1
             bounds = np.concatenate(([0], change, [stop - start])).astype(np.int64)
-            positions = rows[start:stop].astype(np.int32)
             tasks.append(
-                (installed.token, positions.tobytes(), bounds.tobytes(), width)
+                (
+                    installed.token,
+                    rows[start:stop].astype(np.int32).tobytes(),
+                    bounds.tobytes(),
+                    chunk_cells[bounds[:-1]].astype(np.int64).tobytes(),
+                    projections,
+                    leaves,
+                    width,
+                )
             )
-            owners.append((plan_index, chunk_cells[bounds[:-1]].tolist()))
+            owners.append(plan_index)
     return tasks, owners
 
 
-def _grouped(
-    values: list[mpz | None], mapping: npt.NDArray[np.int64], n_out: int, nsquare: mpz
-) -> tuple[list[mpz | None], int]:
-    out: list[mpz | None] = [None] * n_out
+def _recover_skipped(
+    plan: GroupCells,
+    features: dict[int, list[mpz | None]],
+    total: mpz,
+    nsquare: mpz,
+) -> int:
+    """Put the skipped cell (total / product of the others) into its bins."""
     count = 0
-    for value, target in zip(values, mapping.tolist(), strict=True):
-        if value is None:
-            continue
-        current = out[target]
-        if current is None:
-            out[target] = value
-        else:
-            out[target] = current * value % nsquare
+    others: mpz | None = None
+    for value in features[plan.features[0]]:
+        if value is not None:
+            others = value if others is None else others * value % nsquare
             count += 1
-    return out, count
-
-
-def _project(
-    plan: GroupCells, cells: list[mpz | None], total: mpz | None, nsquare: mpz
-) -> tuple[dict[int, list[mpz | None]], int]:
-    """Feature bins of one group (feature -> bins), and the multiplications spent."""
-    nodes: dict[int, list[mpz | None]] = {0: cells}
-    count = 0
-    for p in plan.projections:
-        nodes[p.target], spent = _grouped(
-            nodes[p.source], p.mapping, p.n_target, nsquare
-        )
-        count += spent
-    features = {f: nodes[leaf] for f, leaf in plan.leaf_of_feature.items()}
-    if plan.skipped_cell >= 0:
-        if total is None:
-            raise ValueError("a skipped cell needs the node's encrypted total")
-        first = features[plan.features[0]]
-        others: mpz | None = None
-        for value in first:
-            if value is not None:
-                others = value if others is None else others * value % nsquare
-                count += 1
-        skipped = (
-            total if others is None else total * gmpy2.invert(others, nsquare) % nsquare
-        )
-        for f, b in plan.skipped_bins.items():
-            bins = features[f]
-            current = bins[b]
-            bins[b] = skipped if current is None else current * skipped % nsquare
-            count += 1
-    return features, count
+    skipped = (
+        total if others is None else total * gmpy2.invert(others, nsquare) % nsquare
+    )
+    for f, b in plan.skipped_bins.items():
+        column = features[f]
+        current = column[b]
+        column[b] = skipped if current is None else current * skipped % nsquare
+        count += 1
+    return count
 
 
 def flood_and_pack(

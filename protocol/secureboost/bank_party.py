@@ -229,7 +229,8 @@ class BankSbtParty:
         expected = tuple(t.node_id for t in tasks)
         layout = grower.layouts[OPERATOR]
         slots = self.slots.n_slots
-        length = len(tasks) * layout.total_bins * slots
+        value_bins = int(sum(layout.n_bins))
+        length = len(tasks) * value_bins * slots
         sums = reply.sums
         if reply.tree != plan.index or reply.nodes != expected:
             raise InvalidArgument("secureboost histograms: not the requested nodes")
@@ -246,13 +247,26 @@ class BankSbtParty:
                 values = paillier.decrypt_ints(self.private_key, sums)
             except PackingOverflowError as exc:
                 raise InvalidArgument(f"secureboost histograms: {exc}") from None
-        table = np.asarray(values, dtype=np.int64).reshape(len(tasks), -1, slots)
+        table = np.asarray(values, dtype=np.int64).reshape(
+            len(tasks), value_bins, slots
+        )
+        assert booster.round is not None
         k = plan.output
+        value_rows = np.ones(layout.total_bins, dtype=bool)
+        value_rows[layout.offsets[1:] - 1] = False
         for task, node_table in zip(tasks, table, strict=True):
+            # Each feature's missing bin is the node total minus its value bins.
+            total = booster.round.gh[task.rows].sum(axis=0)
+            full = np.empty((layout.total_bins, slots), dtype=np.int64)
+            full[value_rows] = node_table
+            value_sums = np.add.reduceat(
+                node_table,
+                layout.offsets[:-1] - np.arange(len(layout.features)),
+                axis=0,
+            )
+            full[layout.offsets[1:] - 1] = total - value_sums
             grower.set_histogram(
-                task.node_id,
-                OPERATOR,
-                np.ascontiguousarray(node_table[:, 2 * k : 2 * k + 2]),
+                task.node_id, OPERATOR, np.ascontiguousarray(full[:, 2 * k : 2 * k + 2])
             )
 
     def split_request(self) -> SplitRequest | None:

@@ -78,9 +78,10 @@ class HistogramRequest:
 
 @dataclass(frozen=True)
 class HistogramReply:
-    """Operator -> bank: for each requested node, each feature, each value bin and
-    then its missing bin: the encrypted sums of every gradient slot, re-randomized and
-    packed into as few ciphertexts as the key holds."""
+    """Operator -> bank: for each requested node, each feature, each value bin: the
+    encrypted sums of every gradient slot, re-randomized and packed into as few
+    ciphertexts as the key holds. Missing bins are not sent: the bank knows the node's
+    total and derives each feature's missing bin as total - value bins."""
 
     tree: int
     nodes: tuple[int, ...]

@@ -250,7 +250,11 @@ class OperatorSbtParty:
         sums = bin_sums.node_bin_sums(self._installed, jobs, self.stats)
         self._add_time("histogram", started)
         started = time.perf_counter()
-        flat = [c for node_sums in sums for c in node_sums]
+        # Missing bins are left out: the bank derives them from the node's total.
+        missing = set((np.cumsum(widths) - 1).tolist())
+        flat = [
+            c for node_sums in sums for i, c in enumerate(node_sums) if i not in missing
+        ]
         packed = bin_sums.flood_and_pack(
             setup.public_key,
             flat,

@@ -22,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 BIN_DTYPE = np.uint16
+# Threshold of a split after the last value bin: every finite value is below it.
+ABOVE_ALL = float(np.finfo(np.float64).max)
 
 
 # Features with more distinct values are first reduced to this many candidate cuts
@@ -122,8 +124,12 @@ class QuantileBinner:
         return out
 
     def threshold(self, feature: int, bin_index: int) -> float:
-        """Cut of a split after `bin_index`: rows with x < threshold go left."""
-        return float(self.cuts[feature][bin_index])
+        """Cut of a split after `bin_index`: rows with x < threshold go left (after the
+        last value bin: every finite value)."""
+        cuts = self.cuts[feature]
+        if bin_index == len(cuts):
+            return ABOVE_ALL
+        return float(cuts[bin_index])
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -81,7 +81,7 @@ class Booster:
             )
         if self.labels.size < 2:
             raise ValueError("training needs at least 2 rows")
-        self.codec = GradientCodec.for_amplification(params.goss_amplification)
+        self.codec = self.codec_for(params)
         check_exact_sum_bound(self.codec.value_bits, self.labels.size)
         self.operator_bins = tuple(operator_bins)
         self.operator_names = operator_names or tuple(
@@ -112,6 +112,11 @@ class Booster:
         self._best: tuple[float, int] | None = None
         self.stopped = False
         self.round: RoundSample | None = None
+
+    @staticmethod
+    def codec_for(params: BoostParams) -> GradientCodec:
+        """The fixed-point codec of a job's gradients (bound covers GOSS weights)."""
+        return GradientCodec.for_amplification(params.goss_amplification)
 
     @property
     def n_rows(self) -> int:

@@ -6,7 +6,9 @@ For a node with sums (G, H) and a candidate sending (G_L, H_L) left:
 
 (XGBoost's unhalved form; gamma = min_split_loss is compared with it when pruning).
 A candidate is valid when both children have H >= min_child_weight. Every split after
-value bin b is tried twice: missing rows right (default_left False) and left. The
+value bin b is tried twice: missing rows right (default_left False) and left; after
+the last value bin only with missing right (present values left, missing right, as
+XGBoost's cut above the maximum). The
 order of candidates is fixed (feature, bin, missing right before left) and the first
 maximum wins, so two implementations on the same integers choose the same split.
 Leaf weight: -G / (H + lambda) * eta, 0 when H < min_child_weight (as XGBoost).
@@ -56,11 +58,10 @@ def best_split(
     parent = node_gain(float(g_total), float(h_total), params.reg_lambda)
     for i, feature in enumerate(layout.features):
         n_bins = layout.n_bins[i]
-        if n_bins < 2:
-            continue
         block = histogram[offsets[i] : offsets[i + 1]]
-        # Exact integer prefix sums; split after bin b for b = 0 .. n_bins - 2.
-        left = np.cumsum(block[: n_bins - 1], axis=0)
+        # Exact integer prefix sums: split after bin b for b = 0 .. n_bins - 1; the
+        # last one (every value left, missing right) separates missing from present.
+        left = np.cumsum(block[:n_bins], axis=0)
         missing = block[n_bins]
         left_both = np.stack([left, left + missing])  # (direction, bin, slot)
         right_both = total - left_both
@@ -69,6 +70,7 @@ def best_split(
         lam = params.reg_lambda
         change = gl * gl / (hl + lam) + gr * gr / (hr + lam) - parent
         valid = (hl >= params.min_child_weight) & (hr >= params.min_child_weight)
+        valid[1, n_bins - 1] = False  # everything left
         change = np.where(valid, change, -np.inf)
         # Candidate order: bin ascending, missing right (0) before left (1).
         flat = change.T.ravel()

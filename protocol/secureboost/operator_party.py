@@ -322,9 +322,13 @@ class OperatorSbtParty:
                         f"{n_rows} booleans"
                     )
             elif split.owner == OPERATOR:
-                if split.feature not in state.features or not (
-                    0 <= split.bin <= self.binner.n_bins[split.feature] - 2
-                ):
+                # After value bin b <= n_bins - 2 either way; after the last one
+                # only with missing values going right.
+                highest = -1
+                if split.feature in state.features:
+                    highest = self.binner.n_bins[split.feature] - 1
+                    highest -= 1 if split.default_left else 0
+                if not 0 <= split.bin <= highest:
                     raise InvalidArgument(
                         f"secureboost: node {split.node}: no candidate "
                         f"({split.feature}, {split.bin})"

@@ -2,9 +2,12 @@
 
 XGBoost-hist trees on vertically split data (Cheng et al. 2019; SecureBoost+ 2021),
 lossless: the bank's model equals the plaintext reference of models.secureboost
-exactly. Per boosting round the bank encrypts each sampled row's fixed-point (g, h),
-one Paillier plaintext per row (all outputs' slots), with its CRT fast path
-(RoundGradients). Per tree level the bank names the nodes to build, each with its
+exactly. Per tree that uses the operator's features the bank encrypts each sampled
+row's fixed-point (g, h) of the tree's output as one Paillier plaintext, with its CRT
+fast path (TreeGradients; a softmax grows one tree per class and round, so one message
+each: packing all classes into one plaintext would make every histogram carry the
+other classes' sums, multiplying the packing and decryption work by the number of
+classes). Per tree level the bank names the nodes to build, each with its
 encrypted (G, H) total (HistogramRequest); the operator sums the row ciphertexts into
 the bins of its features (joint cells of feature groups, the largest cell recovered
 from the total), re-randomizes every bin sum and packs many into one ciphertext

@@ -35,12 +35,12 @@ from protocol.secureboost.messages import (
     LeafSetsRequest,
     NodeRequest,
     NodeSplit,
-    RoundGradients,
     SbtSetup,
     SbtSetupReply,
     SplitReply,
     SplitRequest,
     TreeDone,
+    TreeGradients,
 )
 
 
@@ -80,7 +80,7 @@ class BankSbtParty:
         n_train = int(np.asarray(labels).shape[0])
         self.slots = PackingSpec(
             value_bits=Booster.codec_for(params).value_bits,
-            n_slots=2 * params.n_outputs,
+            n_slots=2,
             max_summands=max(n_train, 1),
         )
         self.slots.check_fits(private_key.public_key.n_bits)
@@ -108,6 +108,7 @@ class BankSbtParty:
             self.params.max_bins,
             self.slots,
             Booster.codec_for(self.params).scale_bits,
+            self.params.n_outputs,
             int(np.asarray(self._labels).shape[0]),
             n_valid,
         )
@@ -141,23 +142,13 @@ class BankSbtParty:
 
     # Rounds.
 
-    def start_round(self) -> RoundGradients | None:
-        """Sample and encrypt the round's gradients; None when the operator sits out."""
+    def start_round(self) -> None:
+        """Compute the round's gradients and draw its sample."""
         booster = self._booster()
         if self.finished or booster.round is not None:
             raise FailedPrecondition("secureboost: no round to start")
-        sample = booster.start_round(self._round_index)
+        booster.start_round(self._round_index)
         self._output = 0
-        if not sample.uses_operator:
-            return None
-        with self._timed("encrypt"):
-            vec = paillier.owner_encrypt_vector(
-                self.private_key,
-                sample.gh.ravel(),
-                packing=self.slots,
-                scale_bits=booster.codec.scale_bits,
-            )
-        return RoundGradients(sample.index, sample.rows, vec)
 
     def start_tree(self) -> bool:
         """Begin the round's next tree; False once every output has its tree."""
@@ -171,6 +162,26 @@ class BankSbtParty:
         self._operator_in_tree = False
         self._output += 1
         return True
+
+    def tree_gradients(self) -> TreeGradients | None:
+        """Encrypt the tree's (g, h) per sampled row; None when the operator sits the
+        tree out (bank-only rounds, or none of its columns drawn)."""
+        booster, plan, _ = self._open()
+        assert booster.round is not None
+        if not plan.operator_features:
+            return None
+        self._operator_in_tree = True
+        k = plan.output
+        with self._timed("encrypt"):
+            vec = paillier.owner_encrypt_vector(
+                self.private_key,
+                booster.round.gh[:, 2 * k : 2 * k + 2].ravel(),
+                packing=self.slots,
+                scale_bits=booster.codec.scale_bits,
+            )
+        return TreeGradients(
+            plan.index, plan.operator_features, booster.round.rows, vec
+        )
 
     @property
     def tree_growing(self) -> bool:
@@ -190,24 +201,19 @@ class BankSbtParty:
                 grower.set_histogram(
                     task.node_id, BANK, booster.bank_histogram(grower, task)
                 )
-        if not tasks or OPERATOR not in grower.layouts:
+        if not tasks or not self._operator_in_tree:
             return None
-        assert booster.round is not None
-        self._operator_in_tree = True
         with self._timed("encrypt"):
             nodes = tuple(
                 NodeRequest(t.node_id, self._encrypt_total(booster, t.rows))
                 for t in tasks
             )
-        return HistogramRequest(
-            plan.index, booster.round.index, plan.operator_features, nodes
-        )
+        return HistogramRequest(plan.index, nodes)
 
     def _encrypt_total(
         self, booster: Booster, rows: npt.NDArray[np.int64]
     ) -> CiphertextVector:
-        assert booster.round is not None
-        sums = booster.round.gh[rows].sum(axis=0)
+        sums = self._grower_sums(rows)
         plaintext = 0
         for value in reversed(sums.tolist()):
             plaintext = (plaintext << self.slots.slot_bits) + int(value)
@@ -222,6 +228,11 @@ class BankSbtParty:
         return CiphertextVector(
             key.public_key, [c], encoding, magnitude_bound=self.slots.slot_capacity
         )
+
+    def _grower_sums(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        _, _, grower = self._open()
+        sums: npt.NDArray[np.int64] = grower.gh[rows].sum(axis=0)
+        return sums
 
     def accept_histograms(self, reply: HistogramReply) -> None:
         booster, plan, grower = self._open()
@@ -251,12 +262,11 @@ class BankSbtParty:
             len(tasks), value_bins, slots
         )
         assert booster.round is not None
-        k = plan.output
         value_rows = np.ones(layout.total_bins, dtype=bool)
         value_rows[layout.offsets[1:] - 1] = False
         for task, node_table in zip(tasks, table, strict=True):
             # Each feature's missing bin is the node total minus its value bins.
-            total = booster.round.gh[task.rows].sum(axis=0)
+            total = self._grower_sums(task.rows)
             full = np.empty((layout.total_bins, slots), dtype=np.int64)
             full[value_rows] = node_table
             value_sums = np.add.reduceat(
@@ -265,9 +275,7 @@ class BankSbtParty:
                 axis=0,
             )
             full[layout.offsets[1:] - 1] = total - value_sums
-            grower.set_histogram(
-                task.node_id, OPERATOR, np.ascontiguousarray(full[:, 2 * k : 2 * k + 2])
-            )
+            grower.set_histogram(task.node_id, OPERATOR, full)
 
     def split_request(self) -> SplitRequest | None:
         """Choose this level's splits; apply the bank's; None if the operator need not

@@ -35,12 +35,14 @@ def train_in_process(
     with meter("bank", "setup"):
         bank.accept_setup(reply)
     while True:
-        with meter("bank", "gradients"):
-            gradients = bank.start_round()
-        if gradients is not None:
-            with meter("operator", "gradients"):
-                operator.accept_gradients(gradients)
+        with meter("bank", "rounds"):
+            bank.start_round()
         while bank.start_tree():
+            with meter("bank", "gradients"):
+                gradients = bank.tree_gradients()
+            if gradients is not None:
+                with meter("operator", "gradients"):
+                    operator.accept_gradients(gradients)
             while bank.tree_growing:
                 with meter("bank", "histograms"):
                     request = bank.histogram_request()

@@ -1,8 +1,8 @@
 """Domain messages of SecureBoost: exactly what crosses between the bank and the
 operator (the future proto contract; serde converts these, nothing else).
 
-Rows are always positions: `RoundGradients.rows` are indices into the aligned training
-rows (sorted), and a node's rows are positions into its round's `rows`, kept sorted, so
+Rows are always positions: `TreeGradients.rows` are indices into the aligned training
+rows (sorted), and a node's rows are positions into its tree's `rows`, kept sorted, so
 a boolean mask over a node's rows means the same to both parties. Trees are numbered
 round * outputs + output; nodes like a heap (children of j are 2j + 1 and 2j + 2).
 """
@@ -31,10 +31,11 @@ class SbtSetup:
     public_key: PaillierPublicKey
     features: tuple[int, ...]  # the operator's columns this job may use
     max_bins: int
-    # One row's plaintext: slots g_0, h_0, g_1, h_1, ... (2 per output), each slot
-    # value_bits wide plus headroom for max_summands = the training rows.
+    # One row's plaintext: two slots (g, h) of the tree's output, each value_bits wide
+    # plus headroom for max_summands = the training rows.
     gradient_slots: PackingSpec
     scale_bits: int
+    outputs: int  # trees per round: 1, or the classes of a softmax
     train_rows: int
     validation_rows: int
 
@@ -49,37 +50,37 @@ class SbtSetupReply:
 
 
 @dataclass(frozen=True)
-class RoundGradients:
-    """Bank -> operator, once per round that uses the operator's features."""
+class TreeGradients:
+    """Bank -> operator, once per tree that uses the operator's features: the round's
+    sample, the operator columns drawn for the tree, and each sampled row's (g, h) of
+    the tree's output (multi-class: one tree, and one such message, per class)."""
 
-    round: int
-    rows: npt.NDArray[np.int64]  # sorted aligned training rows of this round's sample
+    tree: int
+    features: tuple[int, ...]
+    rows: npt.NDArray[np.int64]  # sorted aligned training rows of the round's sample
     gradients: CiphertextVector  # one ciphertext per row (gradient_slots), rows order
 
 
 @dataclass(frozen=True)
 class NodeRequest:
     node: int
-    # The node's (G, H) sums of every output, encrypted like one row (one ciphertext):
-    # lets the operator skip summing the largest cell of each feature group.
+    # The node's (G, H) sums, encrypted like one row (one ciphertext): lets the
+    # operator skip summing the largest cell of each feature group.
     total: CiphertextVector
 
 
 @dataclass(frozen=True)
 class HistogramRequest:
-    """Bank -> operator: build these nodes' histograms over `features` (the tree's
-    columns; the same in every request of a tree)."""
+    """Bank -> operator: build these nodes' histograms over the tree's columns."""
 
     tree: int
-    round: int
-    features: tuple[int, ...]
     nodes: tuple[NodeRequest, ...]
 
 
 @dataclass(frozen=True)
 class HistogramReply:
     """Operator -> bank: for each requested node, each feature, each value bin: the
-    encrypted sums of every gradient slot, re-randomized and packed into as few
+    encrypted (G, H) sums, re-randomized and packed into as few
     ciphertexts as the key holds. Missing bins are not sent: the bank knows the node's
     total and derives each feature's missing bin as total - value bins."""
 

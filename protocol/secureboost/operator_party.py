@@ -1,11 +1,11 @@
 """The operator's side of SecureBoost: bins, encrypted histograms, its splits' rows.
 
 State per job: its binned training features (binned once at setup), the current
-round's row ciphertexts (installed in the crypto workers), per tree the row set of
-every node the bank asked about, and the rules of its own winning splits, which
-become its model part. It accepts only the protocol's call order (setup, then per
-round gradients, per tree histogram and split requests for known nodes, each node's
-histogram once, then the tree's end) and checks every field before changing state.
+tree's row ciphertexts (installed in the crypto workers), the row set of every node of
+that tree it was told about, and the rules of its own winning splits, which become its
+model part. It accepts only the protocol's call order (setup, then per tree: gradients,
+histogram and split requests for known nodes, each node's histogram once, the tree's
+end) and checks every field before changing state.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ from protocol.secureboost.messages import (
     LeafSetsReply,
     LeafSetsRequest,
     OperatorSplit,
-    RoundGradients,
     SbtSetup,
     SbtSetupReply,
     SplitReply,
     SplitRequest,
     TreeDone,
+    TreeGradients,
 )
 
 MAX_DEPTH_NODES = 2**17  # node ids of depth <= 16
@@ -55,9 +55,10 @@ MAX_DEPTH_NODES = 2**17  # node ids of depth <= 16
 
 @dataclass
 class _TreeState:
+    tree: int
     features: tuple[int, ...]
-    round: int
-    rows: dict[int, npt.NDArray[np.int64]]  # node -> round positions (sorted)
+    sample: npt.NDArray[np.int64]  # aligned training rows of the tree (sorted)
+    rows: dict[int, npt.NDArray[np.int64]]  # node -> positions in sample (sorted)
     built: set[int] = field(default_factory=set)
     own: dict[int, tuple[SplitRule, int]] = field(default_factory=dict)
 
@@ -82,9 +83,9 @@ class OperatorSbtParty:
         self.setup_message: SbtSetup | None = None
         self.binner: QuantileBinner | None = None
         self.bins: npt.NDArray[np.uint16] | None = None
-        self._round: RoundGradients | None = None
         self._installed: bin_sums.InstalledRows | None = None
-        self._trees: dict[int, _TreeState] = {}
+        self._tree: _TreeState | None = None
+        self._last_tree = -1
         self._done: dict[int, Tree] = {}
         self._next_split_id = 0
         self._plans: dict[tuple[tuple[int, ...], int], tuple[CellGroup, ...]] = {}
@@ -117,12 +118,14 @@ class OperatorSbtParty:
                 f"secureboost setup: {request.validation_rows} validation rows, the "
                 f"operator has {valid_rows}"
             )
+        if not 1 <= request.outputs <= 64:
+            raise InvalidArgument("secureboost setup: outputs must be in [1, 64]")
         if not 2 <= request.max_bins <= 256:
             raise InvalidArgument("secureboost setup: max_bins must be in [2, 256]")
         slots = request.gradient_slots
-        if slots.n_slots % 2 or slots.max_summands < request.train_rows:
+        if slots.n_slots != 2 or slots.max_summands < request.train_rows:
             raise InvalidArgument(
-                "secureboost setup: gradient slots must come in (g, h) pairs with "
+                "secureboost setup: gradient slots must be one (g, h) pair with "
                 "headroom for every training row"
             )
         try:
@@ -151,14 +154,25 @@ class OperatorSbtParty:
             raise FailedPrecondition("secureboost: the job is not set up")
         return self.setup_message
 
-    # Rounds.
+    # Trees.
 
-    def accept_gradients(self, message: RoundGradients) -> None:
+    def accept_gradients(self, message: TreeGradients) -> None:
         setup = self._setup()
-        if self._round is not None and message.round <= self._round.round:
+        if self._tree is not None:
             raise FailedPrecondition(
-                f"secureboost: round {message.round} after round {self._round.round}"
+                f"secureboost: tree {self._tree.tree} is not finished"
             )
+        if message.tree <= self._last_tree:
+            raise FailedPrecondition(
+                f"secureboost: tree {message.tree} after tree {self._last_tree}"
+            )
+        n_features = len(setup.features)
+        if (
+            not message.features
+            or any(not 0 <= f < n_features for f in message.features)
+            or len(set(message.features)) != len(message.features)
+        ):
+            raise InvalidArgument("secureboost gradients: invalid feature list")
         rows = np.asarray(message.rows)
         if (
             rows.ndim != 1
@@ -175,9 +189,7 @@ class OperatorSbtParty:
         if vec.public_key != setup.public_key:
             raise InvalidArgument("secureboost gradients: encrypted under another key")
         encoding = vec.encoding
-        if encoding.packing != setup.gradient_slots or encoding.length != rows.size * (
-            setup.gradient_slots.n_slots
-        ):
+        if encoding.packing != setup.gradient_slots or encoding.length != 2 * rows.size:
             raise InvalidArgument(
                 "secureboost gradients: expected one ciphertext per row with the "
                 "setup's gradient slots"
@@ -186,26 +198,21 @@ class OperatorSbtParty:
         if self._installed is not None:
             bin_sums.release_rows(self._installed)
         self._installed = bin_sums.install_rows(vec)
-        self._round = RoundGradients(message.round, rows.astype(np.int64), vec)
+        positions = np.arange(rows.size, dtype=np.int64)
+        self._tree = _TreeState(
+            message.tree, tuple(message.features), rows.astype(np.int64), {0: positions}
+        )
+        self._last_tree = message.tree
         self._add_time("install", started)
 
-    # Trees.
+    def _open_tree(self, tree: int) -> _TreeState:
+        if self._tree is None or self._tree.tree != tree:
+            raise FailedPrecondition(f"secureboost: tree {tree} is not open")
+        return self._tree
 
     def histograms(self, request: HistogramRequest) -> HistogramReply:
         setup = self._setup()
-        if self._round is None or request.round != self._round.round:
-            raise FailedPrecondition(
-                f"secureboost: histograms for round {request.round}, gradients are "
-                f"for {None if self._round is None else self._round.round}"
-            )
-        n_features = len(setup.features)
-        if (
-            not request.features
-            or any(not 0 <= f < n_features for f in request.features)
-            or len(set(request.features)) != len(request.features)
-        ):
-            raise InvalidArgument("secureboost histograms: invalid feature list")
-        state = self._tree_state(request.tree, request.round, request.features)
+        state = self._open_tree(request.tree)
         if not request.nodes or len({n.node for n in request.nodes}) != len(
             request.nodes
         ):
@@ -232,18 +239,18 @@ class OperatorSbtParty:
         assert self.bins is not None and self.binner is not None
         assert self._installed is not None
         started = time.perf_counter()
-        columns = list(request.features)
+        columns = list(state.features)
         widths = tuple(self.binner.n_bins[f] + 1 for f in columns)
         jobs = []
         for node in request.nodes:
             rows = state.rows[node.node]
-            node_bins = self.bins[self._round.rows[rows]][:, columns]
+            node_bins = self.bins[state.sample[rows]][:, columns]
             jobs.append(
                 bin_sums.NodeJob(
                     rows,
                     node_bins,
                     widths,
-                    self._plan(request.features, node_bins),
+                    self._plan(state.features, node_bins),
                     mpz(node.total.ciphertexts[0]),
                 )
             )
@@ -278,30 +285,10 @@ class OperatorSbtParty:
             self._plans[key] = plan_groups(node_bins)
         return self._plans[key]
 
-    def _tree_state(
-        self, tree: int, round_index: int, features: tuple[int, ...]
-    ) -> _TreeState:
-        if tree in self._done:
-            raise FailedPrecondition(f"secureboost: tree {tree} is finished")
-        state = self._trees.get(tree)
-        if state is None:
-            assert self._round is not None
-            rows = np.arange(self._round.rows.size, dtype=np.int64)
-            state = _TreeState(features, round_index, {0: rows})
-            self._trees[tree] = state
-        elif state.features != features or state.round != round_index:
-            raise InvalidArgument(
-                f"secureboost: tree {tree} changed its features or round"
-            )
-        return state
-
     def split(self, request: SplitRequest) -> SplitReply:
         self._setup()
-        state = self._trees.get(request.tree)
-        if state is None or request.tree in self._done:
-            raise FailedPrecondition(f"secureboost: tree {request.tree} is not open")
+        state = self._open_tree(request.tree)
         assert self.bins is not None and self.binner is not None
-        assert self._round is not None
         seen = set()
         for split in request.splits:
             if split.node in seen or split.node not in state.rows:
@@ -350,7 +337,7 @@ class OperatorSbtParty:
                 self.binner.threshold(split.feature, split.bin),
                 split.default_left,
             )
-            node_bins = self.bins[self._round.rows[rows]]
+            node_bins = self.bins[state.sample[rows]]
             left = rule_on_bins(node_bins, self.binner.n_bins)(rule)
             split_id = self._next_split_id
             self._next_split_id += 1
@@ -362,9 +349,7 @@ class OperatorSbtParty:
 
     def finish_tree(self, message: TreeDone) -> None:
         self._setup()
-        state = self._trees.get(message.tree)
-        if state is None or message.tree in self._done:
-            raise FailedPrecondition(f"secureboost: tree {message.tree} is not open")
+        state = self._open_tree(message.tree)
         nodes: dict[int, Node] = {}
         for node_id, owner in message.splits:
             if owner not in PARTIES or node_id in nodes or not 0 <= node_id:
@@ -383,12 +368,12 @@ class OperatorSbtParty:
                 nodes.setdefault(child, Node(child))
         if not nodes:
             nodes[0] = Node(0)
-        tree = Tree(nodes)
+        tree = Tree(nodes, message.tree % self._setup().outputs)
         try:
             tree.check()
         except ValueError as exc:
             raise InvalidArgument(f"secureboost: tree {message.tree}: {exc}") from None
-        del self._trees[message.tree]
+        self._tree = None
         if any(n.owner == OPERATOR for n in nodes.values()):
             self._done[message.tree] = tree
 

@@ -117,6 +117,10 @@ class TreeGrower:
         """Sorted round positions of an open node's rows."""
         return self._find(node_id).rows
 
+    def histogram(self, node_id: int, party: str) -> npt.NDArray[np.int64] | None:
+        """A party's histogram of an open node, if built or derived."""
+        return self._find(node_id).histograms.get(party)
+
     def set_histogram(
         self, node_id: int, party: str, histogram: npt.NDArray[np.int64]
     ) -> None:

@@ -91,9 +91,10 @@ class HistogramReply:
 
 @dataclass(frozen=True)
 class NodeSplit:
-    """One split the bank decided. Bank splits: `left` over the node's rows, sent only
-    when a child still grows (else None). Operator splits: "your candidate (feature,
-    bin) won", rows with a missing value going left iff default_left."""
+    """One split the bank decided. A bank split is sent only when a child may still
+    split (the operator needs the children's rows), with `left` over the node's rows.
+    An operator split says "your candidate (feature, bin) won", rows with a missing
+    value going left iff default_left."""
 
     node: int
     owner: str  # "bank" | "operator"

@@ -300,7 +300,7 @@ class OperatorSbtParty:
             seen.add(split.node)
             n_rows = state.rows[split.node].size
             if split.owner == BANK:
-                if split.left is not None and (
+                if split.left is None or (
                     np.asarray(split.left).dtype != np.bool_
                     or np.asarray(split.left).shape != (n_rows,)
                 ):
@@ -326,10 +326,9 @@ class OperatorSbtParty:
         for split in request.splits:
             rows = state.rows.pop(split.node)
             if split.owner == BANK:
-                if split.left is not None:
-                    left = np.asarray(split.left)
-                    state.rows[2 * split.node + 1] = rows[left]
-                    state.rows[2 * split.node + 2] = rows[~left]
+                left = np.asarray(split.left)
+                state.rows[2 * split.node + 1] = rows[left]
+                state.rows[2 * split.node + 2] = rows[~left]
                 continue
             rule = SplitRule(
                 split.feature,

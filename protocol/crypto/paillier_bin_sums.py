@@ -10,16 +10,17 @@ key holder's key) and, per node, the rows and its own bin indices. Work:
    worker processes, each taking a chunk of a group's rows sorted by cell; merges the
    chunks' bins; and recovers each group's largest, skipped cell from the node's
    encrypted total (one inversion).
-3. `flood_and_pack` re-randomizes every bin sum and packs as many as the key holds
-   into one ciphertext (Horner's rule, like paillier_compress).
+3. `flood_and_pack` packs as many bin sums as the key holds into one ciphertext
+   (Horner's rule, like paillier_compress) and re-randomizes each packed ciphertext.
 
-Re-randomizing before packing is what makes the packed ciphertexts safe to send: each
-bin sum gets a fresh DJN exponent STATISTICAL_SECURITY_BITS longer than any exponent
-it can carry (the rows' and the total's), so it is statistically a fresh encryption of
-its plaintext whatever the key holder knows (paillier_raw); packing is then a public
-function of fresh encryptions and reveals nothing beyond the packed plaintext. It
-costs one table-based power per bin instead of one uniform r^n per packed ciphertext
-(a 2048-bit exponent), about 3x less at 27 bins per ciphertext.
+Re-randomizing is what makes the packed ciphertexts safe to send: the packed
+ciphertext's DJN exponent is a known combination of the rows' (and the total's)
+exponents, which the key holder could partly recover; multiplying by h_s^R with R
+uniform and STATISTICAL_SECURITY_BITS longer than that combination makes it
+statistically independent of which rows were summed (paillier_raw's flooding, applied
+once per packed ciphertext). With an 8-bit-window table that is ~300 multiplications
+per packed ciphertext, against ~860 for flooding its 27 sums one by one or a 2048-bit
+exponentiation for phe's uniform r^n.
 """
 
 from __future__ import annotations
@@ -126,16 +127,56 @@ def _group_bins(
     return tuple(result)
 
 
+# Window of the packed-flooding table: an exponent of ~2400 bits (a 2048-bit key's
+# packed plaintext plus the flooding margin) costs 300 multiplications with 256-entry
+# rows, a 40 MB table per process; 12-bit rows would need 400 MB.
+FLOOD_WINDOW_BITS = 8
+_KEPT_FLOOD_TABLES = 2
+_flood_tables: dict[int, raw.FixedBaseTable] = {}
+
+
+def _flood_table(n: int, bits: int) -> raw.FixedBaseTable:
+    with _rounds_lock:
+        table = _flood_tables.get(n)
+        if table is None:
+            # The same base h_s as DJN encryption (paillier_raw), in coarser rows.
+            n_mpz = mpz(n)
+            table = raw.FixedBaseTable(
+                raw.derive_djn_base(n_mpz), n_mpz * n_mpz, FLOOD_WINDOW_BITS
+            )
+            while len(_flood_tables) >= _KEPT_FLOOD_TABLES:  # 40 MB each
+                del _flood_tables[next(iter(_flood_tables))]
+            _flood_tables[n] = table
+    table.ensure_exponent_bits(bits)
+    return table
+
+
 def _flood_and_pack(
-    n: int, blob: bytes, width: int, flood_bits: int, block_bits: int
+    n: int, blob: bytes, width: int, noise_bits: int, block_bits: int
 ) -> bytes:
-    cts = raw.rerandomize_ciphertexts(n, raw.from_fixed_bytes(blob, width), flood_bits)
+    """Pack the sums (Horner), then flood the packed exponent once.
+
+    Sum j carries a DJN exponent e_j with |e_j| < 2^noise_bits, so the packed
+    ciphertext carries E = sum_j e_j 2^(j * block_bits), |E| < 2^(noise_bits +
+    block_bits * (count - 1)). Multiplying by h_s^R with R uniform and
+    STATISTICAL_SECURITY_BITS longer makes the exponent E + R statistically close
+    (<= 2^-40) to uniform whatever the e_j, as flooding each sum would, for one
+    exponentiation instead of one per sum.
+    """
+    cts = raw.from_fixed_bytes(blob, width)
     nsquare = mpz(n) * mpz(n)
     shift = mpz(1) << block_bits
     acc = cts[-1]
     for c in reversed(cts[:-1]):
         acc = gmpy2.powmod(acc, shift, nsquare) * c % nsquare
+    bits = noise_bits + block_bits * (len(cts) - 1) + raw.STATISTICAL_SECURITY_BITS
+    (r,) = raw.random_exponents(bits, 1)
+    acc = acc * _flood_table(n, bits).power(r) % nsquare
     return raw.to_fixed_bytes([acc], width)
+
+
+def _warm_flood_table(n: int, bits: int) -> None:
+    _flood_table(n, bits)
 
 
 # Party side.
@@ -336,14 +377,14 @@ def flood_and_pack(
     noise_bits: int,
     scale_bits: int = 0,
 ) -> CiphertextVector:
-    """Re-randomize every bin sum, then pack as many as fit into one ciphertext.
+    """Pack as many bin sums as fit into one ciphertext, each packed ciphertext
+    re-randomized by flooding (see _flood_and_pack).
 
     `slots` is the packing of one bin sum (e.g. (G, H) with headroom for the rows);
     `noise_bits` bounds the bits of any DJN exponent a sum can carry.
     """
     block_bits = slots.n_slots * slots.slot_bits
     per_ciphertext = max(1, plaintext_capacity_bits(public_key.n_bits) // block_bits)
-    flood_bits = max(raw.DJN_EXPONENT_BITS, noise_bits + raw.STATISTICAL_SECURITY_BITS)
     width = public_key.ciphertext_width
     n = int(public_key.n)
     tasks = [
@@ -351,7 +392,7 @@ def flood_and_pack(
             n,
             raw.to_fixed_bytes(sums[i : i + per_ciphertext], width),
             width,
-            flood_bits,
+            noise_bits,
             block_bits,
         )
         for i in range(0, len(sums), per_ciphertext)
@@ -371,10 +412,12 @@ def flood_and_pack(
 
 
 def warm_up(public_key: PaillierPublicKey, noise_bits: int) -> None:
-    """Build the flooding tables in every worker ahead of the first reply."""
-    bits = max(raw.DJN_EXPONENT_BITS, noise_bits + raw.STATISTICAL_SECURITY_BITS)
-    args = (int(public_key.n), bits, (0, 0))
-    raw.warm_up(*args)
+    """Build the flooding table in every worker ahead of the first reply (the parent
+    builds its own only if it ever packs inline)."""
+    block = plaintext_capacity_bits(public_key.n_bits)
+    args = (int(public_key.n), noise_bits + block + raw.STATISTICAL_SECURITY_BITS)
     pool = parallel.process_pool()
-    if pool is not None:
-        pool.broadcast(raw.warm_up, args)
+    if pool is None:
+        _warm_flood_table(*args)
+    else:
+        pool.broadcast(_warm_flood_table, args)

@@ -249,7 +249,8 @@ class BankSbtParty:
             sums.public_key != self.private_key.public_key
             or sums.encoding.length != length
             or sums.encoding.packing is None
-            or sums.encoding.packing.slot_bits != self.slots.slot_bits
+            or sums.encoding.packing.value_bits != self.slots.value_bits
+            or sums.encoding.packing.max_summands != self.slots.max_summands
             or sums.encoding.packing.n_slots % slots
         ):
             raise InvalidArgument("secureboost histograms: unexpected layout or key")

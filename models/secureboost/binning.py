@@ -7,9 +7,13 @@ k + 1.
 Splitting "after bin b" therefore means x < c_b, the same condition as XGBoost's
 split_condition, and the cut is the threshold the owner keeps.
 
-A feature with at most max_bins distinct values gets one bin per value (cuts are the
-distinct values above the smallest); otherwise bins of about equal counts in which a
-value heavier than one bin keeps a bin of its own (`greedy_cuts`).
+The cuts follow XGBoost's hist exactly in rule: its quantile summary is pruned to
+max_bins * 8 and then max_bins + 1 entries at evenly spaced ranks, and the entries after
+the minimum are the cuts. XGBoost computes that summary with a streaming sketch, we on
+the exact summary of the training rows, so the cuts are XGBoost's whenever its sketch is
+exact (up to a few thousand distinct values) and close otherwise. A feature with at most
+max_bins distinct values therefore gets one bin per value, and the smallest values of a
+skewed feature share the first bin with the minimum, as in XGBoost.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ BIN_DTYPE = np.uint16
 ABOVE_ALL = float(np.finfo(np.float64).max)
 
 
-# Features with more distinct values are first reduced to this many candidate cuts
-# (inverted-CDF quantiles) so that fitting stays linear in the rows.
-MAX_CANDIDATES = 4096
+# XGBoost's hist builds a weighted quantile summary, prunes it to max_bins * 8 entries
+# (its WQSketch::kFactor) and then to max_bins + 1, and cuts at the pruned entries
+# after the minimum. The same rule on the exact summary of the training rows.
+SUMMARY_FACTOR = 8
 
 
 def feature_cuts(values: npt.NDArray[np.float64], max_bins: int) -> np.ndarray:
@@ -37,48 +42,60 @@ def feature_cuts(values: npt.NDArray[np.float64], max_bins: int) -> np.ndarray:
     if present.size == 0:
         return np.empty(0)
     distinct, counts = np.unique(present, return_counts=True)
-    if distinct.size <= max_bins:
-        return distinct[1:].copy()
-    if distinct.size > MAX_CANDIDATES:
-        levels = np.arange(1, MAX_CANDIDATES) / MAX_CANDIDATES
-        starts = np.unique(np.quantile(present, levels, method="inverted_cdf"))
-        starts = np.concatenate(([distinct[0]], starts[starts > distinct[0]]))
-        group = np.searchsorted(starts, distinct, side="right") - 1
-        counts = np.bincount(group, weights=counts).astype(np.int64)
-        distinct = starts
-    return greedy_cuts(distinct, counts, max_bins)
+    rmax = np.cumsum(counts.astype(np.float64))
+    summary = (
+        distinct.tolist(),
+        (rmax - counts).tolist(),
+        rmax.tolist(),
+        counts.astype(np.float64).tolist(),
+    )
+    summary = prune_summary(summary, max_bins * SUMMARY_FACTOR)
+    summary = prune_summary(summary, max_bins + 1)
+    kept = summary[0][1 : min(len(summary[0]), max_bins)]
+    return np.asarray(kept, dtype=np.float64)
 
 
-def greedy_cuts(
-    distinct: np.ndarray, counts: npt.NDArray[np.int64], max_bins: int
-) -> np.ndarray:
-    """Equal-count bins in which every value heavier than one bin keeps its own bin.
+Summary = tuple[list[float], list[float], list[float], list[float]]
 
-    Like XGBoost's weighted quantile summary (WXQSummary keeps "big" entries) and
-    LightGBM's GreedyFindBin: plain quantiles would merge the tied quantiles of a
-    heavy value (e.g. a zero balance) and waste bins.
+
+def prune_summary(summary: Summary, max_size: int) -> Summary:
+    """XGBoost's WQSummary::SetPrune: keep max_size entries at evenly spaced ranks.
+
+    summary = (values, rmin, rmax, wmin) of ascending entries; the first and last
+    entries are always kept, and an entry is picked for each of max_size - 2 target
+    ranks (the nearer of the two entries around the target; no entry twice).
     """
-    total = float(counts.sum())
-    big = counts >= total / max_bins
-    rest_bins = max(max_bins - int(big.sum()), 1)
-    rest_count = total - float(counts[big].sum())
-    mean = rest_count / rest_bins
-    cuts = []
-    current = 0.0
-    for i in range(distinct.size - 1):
-        count = float(counts[i])
-        if not big[i]:
-            rest_count -= count
-        current += count
-        if big[i] or current >= mean or (big[i + 1] and current >= max(1.0, mean / 2)):
-            cuts.append(distinct[i + 1])
-            current = 0.0
-            if not big[i]:
-                rest_bins = max(rest_bins - 1, 1)
-                mean = rest_count / rest_bins
-            if len(cuts) >= max_bins - 1:
-                break
-    return np.asarray(cuts, dtype=np.float64)
+    values, rmin, rmax, wmin = summary
+    size = len(values)
+    if size <= max_size:
+        return summary
+    begin = rmax[0]
+    span = rmin[size - 1] - begin
+    n = max_size - 1
+    keep = [0]
+    i, last = 1, 0
+    for k in range(1, n):
+        dx2 = 2 * ((k * span) / n + begin)
+        while i < size - 1 and dx2 >= rmax[i + 1] + rmin[i + 1]:
+            i += 1
+        if i == size - 1:
+            break
+        # rmin of i's successor vs rmax of i + 1's predecessor (RMinNext, RMaxPrev).
+        if dx2 < rmin[i] + wmin[i] + rmax[i + 1] - wmin[i + 1]:
+            if i != last:
+                keep.append(i)
+                last = i
+        elif i + 1 != last:
+            keep.append(i + 1)
+            last = i + 1
+    if last != size - 1:
+        keep.append(size - 1)
+    return (
+        [values[j] for j in keep],
+        [rmin[j] for j in keep],
+        [rmax[j] for j in keep],
+        [wmin[j] for j in keep],
+    )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xgboost as xgb
 
 from models.secureboost.binning import QuantileBinner, feature_cuts
 
@@ -19,17 +20,24 @@ def test_feature_cuts_gives_each_value_a_bin_if_few_distinct_values() -> None:
     np.testing.assert_array_equal(cuts, [2.0, 3.0, 5.0])
 
 
-def test_feature_cuts_keeps_heavy_value_in_own_bin_if_skewed() -> None:
-    # Prepare: 60% zeros, the rest spread out.
+def test_feature_cuts_equals_xgboost_cuts_if_sketch_is_exact() -> None:
+    # Prepare: skewed integers, 60% at the minimum, a few hundred distinct values.
     rng = np.random.default_rng(0)
-    values = np.concatenate([np.zeros(600), rng.uniform(1, 100, 400)])
+    x = np.c_[
+        np.where(rng.random(5000) < 0.6, -1, rng.integers(0, 400, 5000)),
+        rng.poisson(3, 5000),
+        rng.integers(0, 250, 5000),
+    ].astype(float)
+    matrix = xgb.QuantileDMatrix(x, max_bin=32)
+    pointers, values = matrix.get_quantile_cut()
 
     # Execute
-    cuts = feature_cuts(values, max_bins=16)
+    binner = QuantileBinner.fit(x, max_bins=32)
 
-    # Assert: zeros get bin 0 alone, the others fill the remaining bins.
-    assert cuts[0] > 0.0 and (values < cuts[0]).sum() == 600
-    assert len(cuts) == 15
+    # Assert: XGBoost lists a lower and an upper sentinel around the same cuts.
+    for j in range(3):
+        theirs = values[pointers[j] + 1 : pointers[j + 1] - 1]
+        np.testing.assert_array_equal(binner.cuts[j], theirs)
 
 
 def test_quantile_binner_uses_at_most_max_bins_plus_missing_if_many_values() -> None:

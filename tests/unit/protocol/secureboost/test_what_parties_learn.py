@@ -226,3 +226,23 @@ def test_operator_refuses_calls_out_of_order_if_protocol_skipped(
 def keys_and_data(keypair: Keys, credit: Data) -> tuple[Keys, Data]:
     xb, xo, y = credit
     return keypair, (xb[:400], xo[:400], y[:400])
+
+
+def test_operator_sees_every_large_gradient_row_if_goss(
+    keys_and_data: tuple[Keys, Data],
+) -> None:
+    # Prepare: the first round's gradients are p - y with p the label mean.
+    keys, data = keys_and_data
+    _, _, y = data
+    params = BoostParams(n_trees=1, goss=True, goss_top_rate=0.2, goss_other_rate=0.1)
+
+    # Execute
+    recorder = record(data, params, keys)
+
+    # Assert: the documented leak: the 20% rows with the largest |g| (here: the
+    # positives, the minority) are all in the sample the operator receives.
+    (gradients,) = [m_ for m_ in recorder.received if isinstance(m_, m.TreeGradients)]
+    magnitude = np.abs(y.mean() - y)
+    top = np.argsort(-magnitude, kind="stable")[: int(round(0.2 * y.size))]
+    assert set(top.tolist()) <= set(gradients.rows.tolist())
+    assert gradients.rows.size == int(round(0.2 * y.size)) + int(round(0.1 * y.size))

@@ -229,7 +229,8 @@ def multiplication_count(cells: GroupCells) -> int:
     rows = cells.cell_of_row
     if cells.skipped_cell >= 0:
         rows = rows[rows != cells.skipped_cell]
-    total = int(rows.size - np.unique(rows).size)
+    total = int(rows.size - np.count_nonzero(np.bincount(rows, minlength=1)))
     for p in cells.projections:
-        total += int(p.mapping.size - np.unique(p.mapping).size)
+        used = np.count_nonzero(np.bincount(p.mapping, minlength=1))
+        total += int(p.mapping.size - used)
     return total

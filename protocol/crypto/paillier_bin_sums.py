@@ -78,7 +78,7 @@ def _group_bins(
     positions: bytes,
     bounds: bytes,
     segment_cells: bytes,
-    projections: tuple[tuple[int, int, bytes], ...],
+    projections: tuple[tuple[int, int, int, bytes], ...],
     leaves: tuple[tuple[int, int], ...],
     width: int,
 ) -> tuple[tuple[int, bytes, bytes], ...]:
@@ -86,7 +86,8 @@ def _group_bins(
 
     positions: row ciphertext indices sorted by cell, cut into segments by `bounds`,
     segment i belonging to cell segment_cells[i]. projections: (source node, target
-    node, mapping of source cells to target cells), sources before targets. leaves:
+    node, first source cell, int32 mapping of source cells from that one on to target
+    cells), sources before targets. leaves:
     (feature, node). Returns per feature (feature, bin ids, products) of the bins this
     chunk touched.
     """
@@ -108,12 +109,12 @@ def _group_bins(
         current = cells.get(cell)
         cells[cell] = acc if current is None else current * acc % nsquare
     nodes: dict[int, dict[int, mpz]] = {0: cells}
-    for source, target, mapping_bytes in projections:
-        mapping = np.frombuffer(mapping_bytes, dtype=np.int64).tolist()
+    for source, target, first, mapping_bytes in projections:
+        mapping = np.frombuffer(mapping_bytes, dtype=np.int32).tolist()
         out: dict[int, mpz] = {}
         get = out.get
         for cell, value in nodes[source].items():
-            t = mapping[cell]
+            t = mapping[cell - first]
             current = get(t)
             out[t] = value if current is None else current * value % nsquare
         nodes[target] = out
@@ -320,16 +321,32 @@ def _group_tasks(
     for plan_index, ((_, plan), (rows, cells)) in enumerate(
         zip(plans, sorted_rows, strict=True)
     ):
-        projections = tuple(
-            (p.source, p.target, p.mapping.astype(np.int64).tobytes())
+        deeper = tuple(
+            (p.source, p.target, 0, p.mapping.astype(np.int32).tobytes())
             for p in plan.projections
+            if p.source != 0
         )
+        top = [p for p in plan.projections if p.source == 0]
         leaves = tuple(plan.leaf_of_feature.items())
         for start in range(0, rows.size, target):
             stop = min(start + target, rows.size)
             chunk_cells = cells[start:stop]
             change = np.flatnonzero(np.diff(chunk_cells)) + 1
             bounds = np.concatenate(([0], change, [stop - start])).astype(np.int64)
+            # A chunk holds a run of cells: send only its slice of the top mappings.
+            lo, hi = int(chunk_cells[0]), int(chunk_cells[-1]) + 1
+            projections = (
+                tuple(
+                    (
+                        p.source,
+                        p.target,
+                        lo,
+                        p.mapping[lo:hi].astype(np.int32).tobytes(),
+                    )
+                    for p in top
+                )
+                + deeper
+            )
             tasks.append(
                 (
                     installed.token,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from models.metrics import roc_auc
 from models.secureboost import objective
 from models.secureboost.binning import QuantileBinner, check_features
 from models.secureboost.grower import Decision, HistogramTask, TreeGrower
@@ -23,7 +24,7 @@ from models.secureboost.histogram import (
     check_exact_sum_bound,
 )
 from models.secureboost.model import BankModel
-from models.secureboost.params import BoostParams
+from models.secureboost.params import BINARY, BoostParams
 from models.secureboost.sampling import sample_columns, sample_rows
 from models.secureboost.tree import (
     BANK,
@@ -240,9 +241,14 @@ class Booster:
             "round": float(index),
             "train_loss": objective.loss(self.margins, self.labels, self.params),
         }
+        if self.params.objective == BINARY and _both_classes(self.labels):
+            entry["train_auc"] = roc_auc(self.labels, self.margins[:, 0])
         if self.x_valid is not None and self.labels_valid is not None:
             valid = objective.loss(self.valid_margins, self.labels_valid, self.params)
             entry["valid_loss"] = valid
+            if self.params.objective == BINARY and _both_classes(self.labels_valid):
+                margins = self.valid_margins[:, 0]
+                entry["valid_auc"] = roc_auc(self.labels_valid, margins)
             if self._best is None or valid < self._best[0]:
                 self._best = (valid, index)
         self.model.history.append(entry)
@@ -258,3 +264,7 @@ class Booster:
         if self._best is not None and self.model.best_rounds is None:
             self.model.best_rounds = len(self.model.trees) // self.params.n_outputs
         return self.model
+
+
+def _both_classes(labels: npt.NDArray[np.int64]) -> bool:
+    return bool(labels.min(initial=0) != labels.max(initial=0))

@@ -51,9 +51,6 @@ class Decision:
     node_id: int
     owner: str
     candidate: SplitCandidate
-    # Whether a child may still split, so needs histograms: only then must the
-    # operator learn the partition of a bank split.
-    children_grow: bool
 
 
 class PartitionMismatch(ValueError):
@@ -94,24 +91,39 @@ class TreeGrower:
             node.sums, self.params, self.codec
         )
 
-    def histogram_tasks(self) -> list[HistogramTask]:
-        """Nodes of this level whose histograms must be built (see module docstring)."""
+    def histogram_tasks(self, party: str = BANK) -> list[HistogramTask]:
+        """Nodes of this level whose histograms `party` must build (see module
+        docstring). The operator's skip nodes under params.min_operator_rows: of a
+        pair it builds the smaller child if that is large enough, else the larger
+        one (no subtraction), else neither."""
         tasks = []
         by_parent: dict[int, list[_Open]] = {}
         for node in self._level:
             by_parent.setdefault((node.node_id - 1) // 2, []).append(node)
         for node in self._level:
             if node.node_id == 0:
-                if self._grows(node):
+                if self._grows(node) and self._candidates_of(party, node):
                     tasks.append(HistogramTask(0, node.rows, node.sums))
                 continue
             pair = by_parent[(node.node_id - 1) // 2]
             if not any(self._grows(n) for n in pair):
                 continue
             smaller = min(pair, key=lambda n: (n.rows.size, n.node_id))
-            if node is smaller:
+            if self._candidates_of(party, smaller):
+                built = smaller
+            else:
+                built = max(pair, key=lambda n: (n.rows.size, -n.node_id))
+                if not (self._grows(built) and self._candidates_of(party, built)):
+                    continue
+            if node is built:
                 tasks.append(HistogramTask(node.node_id, node.rows, node.sums))
         return tasks
+
+    def _candidates_of(self, party: str, node: _Open) -> bool:
+        """Whether `party`'s features are candidates at the node."""
+        if party not in self.layouts:
+            return False
+        return party == BANK or node.rows.size >= self.params.min_operator_rows
 
     def node_rows(self, node_id: int) -> npt.NDArray[np.int64]:
         """Sorted round positions of an open node's rows."""
@@ -136,20 +148,19 @@ class TreeGrower:
     def decisions(self) -> list[Decision]:
         """Derive siblings' histograms, then choose every node's split or leaf."""
         for node in self._level:
-            if node.node_id == 0 or node.histograms:
-                continue
             parent = self._parents.get((node.node_id - 1) // 2)
             sibling = self._sibling(node)
-            if parent is None or sibling is None or not sibling.histograms:
+            if node.node_id == 0 or parent is None or sibling is None:
                 continue
             for party, hist in parent.histograms.items():
-                node.histograms[party] = hist - sibling.histograms[party]
+                if party not in node.histograms and party in sibling.histograms:
+                    node.histograms[party] = hist - sibling.histograms[party]
         decisions = []
         for node in self._level:
             best: tuple[str, SplitCandidate] | None = None
             if self._grows(node):
                 for party in (BANK, OPERATOR):
-                    if party not in self.layouts:
+                    if not self._candidates_of(party, node):
                         continue
                     if party not in node.histograms:
                         raise ValueError(f"node {node.node_id}: no {party} histogram")
@@ -167,12 +178,7 @@ class TreeGrower:
             if best is None:
                 self._make_leaf(node)
                 continue
-            cand = best[1]
-            right = (node.sums[0] - cand.left_sums[0], node.sums[1] - cand.left_sums[1])
-            grow = node.depth + 1 < self.params.max_depth and any(
-                can_split(s, self.params, self.codec) for s in (cand.left_sums, right)
-            )
-            decision = Decision(node.node_id, best[0], cand, grow)
+            decision = Decision(node.node_id, best[0], best[1])
             self._pending[node.node_id] = decision
             decisions.append(decision)
         self._next = []
@@ -219,6 +225,12 @@ class TreeGrower:
         depth = node.depth + 1
         self._next.append(_Open(2 * node_id + 1, depth, left_rows, left_sums))
         self._next.append(_Open(2 * node_id + 2, depth, right_rows, right_sums))
+
+    def children_need(self, party: str, node_id: int) -> bool:
+        """After `apply`: whether a child of the node may split on `party`'s
+        features (only then must that party learn the node's partition)."""
+        children = [n for n in self._next if (n.node_id - 1) // 2 == node_id]
+        return any(self._grows(n) and self._candidates_of(party, n) for n in children)
 
     def next_level(self) -> None:
         """Move to the children created by `apply` (call after every decision)."""

@@ -31,7 +31,9 @@ class BoostParams:
     early_stopping_rounds > 0 stops when the validation loss has not improved for that
     many rounds and keeps the best round. bank_only_trees: the first rounds use the
     bank's features only (FATE's complete_secure, SecretFlow's
-    first_tree_with_label_holder_feature).
+    first_tree_with_label_holder_feature). min_operator_rows: nodes with fewer rows
+    consider the bank's features only, so the operator never sums gradients over
+    fewer rows (1: every node, XGBoost's trees).
     """
 
     n_trees: int = 30
@@ -50,6 +52,7 @@ class BoostParams:
     goss_other_rate: float = 0.1
     early_stopping_rounds: int = 0
     bank_only_trees: int = 0
+    min_operator_rows: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -58,6 +61,7 @@ class BoostParams:
         _check_int("max_bins", self.max_bins, 2, MAX_BINS_LIMIT)
         _check_int("early_stopping_rounds", self.early_stopping_rounds, 0, 10_000)
         _check_int("bank_only_trees", self.bank_only_trees, 0, self.n_trees)
+        _check_int("min_operator_rows", self.min_operator_rows, 1, 2**31 - 1)
         _check_int("seed", self.seed, 0, 2**63 - 1)
         if self.objective not in OBJECTIVES:
             raise InvalidParams(

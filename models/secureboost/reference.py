@@ -69,17 +69,17 @@ def train_reference(
             grower = booster.grower(plan)
             own: dict[int, tuple[SplitRule, int]] = {}
             while not grower.done:
-                for task in grower.histogram_tasks():
+                for task in grower.histogram_tasks(BANK):
                     grower.set_histogram(
                         task.node_id, BANK, booster.bank_histogram(grower, task)
                     )
-                    if OPERATOR in grower.layouts:
-                        hist = build_histogram(
-                            round_bins[task.rows],
-                            grower.layouts[OPERATOR],
-                            grower.gh[task.rows],
-                        )
-                        grower.set_histogram(task.node_id, OPERATOR, hist)
+                for task in grower.histogram_tasks(OPERATOR):
+                    hist = build_histogram(
+                        round_bins[task.rows],
+                        grower.layouts[OPERATOR],
+                        grower.gh[task.rows],
+                    )
+                    grower.set_histogram(task.node_id, OPERATOR, hist)
                 for decision in grower.decisions():
                     rows = grower.node_rows(decision.node_id)
                     if decision.owner == BANK:

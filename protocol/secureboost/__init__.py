@@ -14,8 +14,10 @@ from the total), re-randomizes every bin sum and packs many into one ciphertext
 (HistogramReply). The bank decrypts, derives the larger sibling as parent - smaller
 child in plaintext, evaluates every candidate of both parties and tells the operator
 only which of its candidates won (SplitRequest); the operator keeps the threshold and
-returns the rows going left (SplitReply). Prediction: per tree, the operator sends the
-leaves its own splits allow per row; the bank intersects them with its own.
+returns the rows going left (SplitReply). At the end the bank says how many trees the
+model keeps (TrainingDone, after early stopping) and each party stores its part.
+Prediction: per tree, the operator sends the leaves its own splits allow per row; the
+bank intersects them with its own.
 
 What the operator learns (honest-but-curious):
 - No gradient, hessian, label, margin or leaf value: only ciphertexts under the bank's
@@ -43,12 +45,18 @@ What the bank learns:
   operator discloses; per operator split its feature and an opaque split id.
 
 Mitigations (BoostParams):
+- min_operator_rows = m (the operator's policy.min_batch_size is its floor, refused
+  at setup if the job asks for less): histograms and operator splits only at nodes
+  of at least m rows; smaller nodes split on the bank's features. Every (G, H) sum
+  the bank decrypts is then a node's bin over a node of at least m rows (a bin may
+  still hold few of them).
 - bank_only_trees = k: the first k rounds use the bank's features only; the operator
   receives nothing for them (no gradients, no row sets), which hides the most
   label-correlated partitions of the first trees. What remains: later trees still
   expose node row sets and the bank still learns the operator splits' sides.
 - goss and subsample trade the large-gradient leak above for speed; off by default.
 
-The wire contract is protocol.secureboost.messages; protocol.secureboost.driver runs
-the calls in order in one process.
+The domain messages are protocol.secureboost.messages, their wire form
+protocol/proto/duet/v1/secureboost.proto; protocol.secureboost.driver runs the calls in
+order against the operator's party object or the gRPC client.
 """

@@ -39,6 +39,8 @@ from protocol.secureboost.messages import (
     SbtSetupReply,
     SplitReply,
     SplitRequest,
+    TrainingDone,
+    TrainingDoneReply,
     TreeDone,
     TreeGradients,
 )
@@ -111,6 +113,7 @@ class BankSbtParty:
             self.params.n_outputs,
             int(np.asarray(self._labels).shape[0]),
             n_valid,
+            self.params.min_operator_rows,
         )
 
     def accept_setup(self, reply: SbtSetupReply) -> None:
@@ -195,13 +198,13 @@ class BankSbtParty:
     def histogram_request(self) -> HistogramRequest | None:
         """Build the bank's histograms of this level; ask for the operator's."""
         booster, plan, grower = self._open()
-        tasks = grower.histogram_tasks()
         with self._timed("bank_histograms"):
-            for task in tasks:
+            for task in grower.histogram_tasks(BANK):
                 grower.set_histogram(
                     task.node_id, BANK, booster.bank_histogram(grower, task)
                 )
-        if not tasks or not self._operator_in_tree:
+        tasks = grower.histogram_tasks(OPERATOR) if self._operator_in_tree else []
+        if not tasks:
             return None
         with self._timed("encrypt"):
             nodes = tuple(
@@ -236,7 +239,7 @@ class BankSbtParty:
 
     def accept_histograms(self, reply: HistogramReply) -> None:
         booster, plan, grower = self._open()
-        tasks = grower.histogram_tasks()
+        tasks = grower.histogram_tasks(OPERATOR)
         expected = tuple(t.node_id for t in tasks)
         layout = grower.layouts[OPERATOR]
         slots = self.slots.n_slots
@@ -291,7 +294,9 @@ class BankSbtParty:
                 if decision.owner == BANK:
                     rule, left = booster.bank_split(grower, decision, rows)
                     grower.apply(decision.node_id, left, rule=rule)
-                    if decision.children_grow and self._operator_in_tree:
+                    if self._operator_in_tree and grower.children_need(
+                        OPERATOR, decision.node_id
+                    ):
                         message.append(NodeSplit(decision.node_id, BANK, left))
                     continue
                 cand = decision.candidate
@@ -405,7 +410,37 @@ class BankSbtParty:
         self.finished = stop
         return not stop
 
+    def round_summary(self) -> str:
+        """One progress line about the last round: losses and AUC."""
+        history = self._booster().model.history
+        if not history:
+            return "secureboost: no round yet"
+        last = history[-1]
+        parts = [f"round {int(last['round']) + 1}/{self.params.n_trees}"]
+        for key, label in (
+            ("train_loss", "train loss"),
+            ("valid_loss", "validation loss"),
+            ("valid_auc", "validation AUC"),
+        ):
+            if key in last:
+                parts.append(f"{label} {last[key]:.4f}")
+        if self.finished and self._booster().stopped:
+            parts.append(f"early stop, keeping {self.model().best_rounds} rounds")
+        return ", ".join(parts)
+
     def model(self) -> BankModel:
         if not self.finished:
             raise FailedPrecondition("secureboost: training has not finished")
         return self._booster().final_model()
+
+    def training_done(self) -> TrainingDone:
+        """The last message of training: the trees the model keeps."""
+        return TrainingDone(len(self.model().trees))
+
+    def accept_training_done(self, reply: TrainingDoneReply) -> None:
+        expected = len(self.model().operator_trees())
+        if reply.operator_trees != expected:
+            raise InvalidArgument(
+                f"secureboost: the operator kept {reply.operator_trees} trees with "
+                f"its splits, the bank's model has {expected}"
+            )

@@ -38,6 +38,10 @@ class SbtSetup:
     outputs: int  # trees per round: 1, or the classes of a softmax
     train_rows: int
     validation_rows: int
+    # The bank asks for histograms and operator splits only at nodes of at least this
+    # many rows (BoostParams.min_operator_rows); the operator refuses a value below
+    # its own policy minimum.
+    min_operator_rows: int = 1
 
 
 @dataclass(frozen=True)
@@ -149,3 +153,20 @@ class LeafSetsReply:
     each byte) of a row is set when its j-th leaf (ascending node id) is allowed."""
 
     leaf_sets: dict[int, npt.NDArray[np.uint8]]
+
+
+@dataclass(frozen=True)
+class TrainingDone:
+    """Bank -> operator, once: training is over and the model keeps the trees below
+    `trees` (early stopping drops the rest). The operator stores its part; only leaf
+    sets of the kept trees may be asked for afterwards (batch prediction)."""
+
+    trees: int
+
+
+@dataclass(frozen=True)
+class TrainingDoneReply:
+    """How many of the kept trees hold an operator split (the bank checks it against
+    its own part)."""
+
+    operator_trees: int

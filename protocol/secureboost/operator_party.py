@@ -4,8 +4,9 @@ State per job: its binned training features (binned once at setup), the current
 tree's row ciphertexts (installed in the crypto workers), the row set of every node of
 that tree it was told about, and the rules of its own winning splits, which become its
 model part. It accepts only the protocol's call order (setup, then per tree: gradients,
-histogram and split requests for known nodes, each node's histogram once, the tree's
-end) and checks every field before changing state.
+histogram and split requests for known nodes of at least its minimum of rows, each
+node's histogram once, the tree's end; then the end of training, after which only leaf
+sets of the kept trees) and checks every field before changing state.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from models.secureboost.tree import (
 )
 from protocol.crypto import paillier_bin_sums as bin_sums
 from protocol.crypto.joint_cells import CellGroup, plan_groups
-from protocol.errors import FailedPrecondition, InvalidArgument
+from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from protocol.secureboost.messages import (
     TRAIN,
     VALIDATION,
@@ -46,6 +47,8 @@ from protocol.secureboost.messages import (
     SbtSetupReply,
     SplitReply,
     SplitRequest,
+    TrainingDone,
+    TrainingDoneReply,
     TreeDone,
     TreeGradients,
 )
@@ -72,8 +75,13 @@ class OperatorSbtParty:
         names: tuple[str, ...],
         *,
         validation: npt.ArrayLike | None = None,
+        min_node_rows: int = 1,
     ):
+        """`min_node_rows`: the operator's floor (its policy): it never sums
+        gradients over, nor splits, a node of fewer rows."""
         self.names = tuple(names)
+        self.min_node_rows = max(1, int(min_node_rows))
+        self.kept_trees: int | None = None
         self.x = check_features(features, self.names, len(self.names))
         self.x_valid = (
             None
@@ -118,6 +126,12 @@ class OperatorSbtParty:
                 f"secureboost setup: {request.validation_rows} validation rows, the "
                 f"operator has {valid_rows}"
             )
+        if request.min_operator_rows < self.min_node_rows:
+            raise PermissionDenied(
+                f"secureboost: operator histograms need nodes of at least "
+                f"{self.min_node_rows} rows (the job asks for "
+                f"{request.min_operator_rows})"
+            )
         if not 1 <= request.outputs <= 64:
             raise InvalidArgument("secureboost setup: outputs must be in [1, 64]")
         if not 2 <= request.max_bins <= 256:
@@ -154,10 +168,24 @@ class OperatorSbtParty:
             raise FailedPrecondition("secureboost: the job is not set up")
         return self.setup_message
 
+    def _training(self) -> SbtSetup:
+        setup = self._setup()
+        if self.kept_trees is not None:
+            raise FailedPrecondition("secureboost: training is over")
+        return setup
+
+    def _check_rows(self, state: _TreeState, node: int) -> None:
+        rows = state.rows[node].size
+        if rows < max(self.min_node_rows, self._setup().min_operator_rows):
+            raise PermissionDenied(
+                f"secureboost: node {node} of tree {state.tree} has {rows} rows, "
+                f"below the minimum of {self.min_node_rows}"
+            )
+
     # Trees.
 
     def accept_gradients(self, message: TreeGradients) -> None:
-        setup = self._setup()
+        setup = self._training()
         if self._tree is not None:
             raise FailedPrecondition(
                 f"secureboost: tree {self._tree.tree} is not finished"
@@ -211,7 +239,7 @@ class OperatorSbtParty:
         return self._tree
 
     def histograms(self, request: HistogramRequest) -> HistogramReply:
-        setup = self._setup()
+        setup = self._training()
         state = self._open_tree(request.tree)
         if not request.nodes or len({n.node for n in request.nodes}) != len(
             request.nodes
@@ -226,6 +254,7 @@ class OperatorSbtParty:
                 raise FailedPrecondition(
                     f"secureboost: node {node.node} of tree {request.tree} was built"
                 )
+            self._check_rows(state, node.node)
             total = node.total
             if (
                 total.public_key != setup.public_key
@@ -286,7 +315,7 @@ class OperatorSbtParty:
         return self._plans[key]
 
     def split(self, request: SplitRequest) -> SplitReply:
-        self._setup()
+        self._training()
         state = self._open_tree(request.tree)
         assert self.bins is not None and self.binner is not None
         seen = set()
@@ -309,6 +338,7 @@ class OperatorSbtParty:
                         f"{n_rows} booleans"
                     )
             elif split.owner == OPERATOR:
+                self._check_rows(state, split.node)
                 # After value bin b <= n_bins - 2 either way; after the last one
                 # only with missing values going right.
                 highest = -1
@@ -347,7 +377,7 @@ class OperatorSbtParty:
         return SplitReply(request.tree, tuple(replies))
 
     def finish_tree(self, message: TreeDone) -> None:
-        self._setup()
+        self._training()
         state = self._open_tree(message.tree)
         nodes: dict[int, Node] = {}
         for node_id, owner in message.splits:
@@ -389,23 +419,40 @@ class OperatorSbtParty:
             raise InvalidArgument(f"secureboost: no dataset {request.dataset!r}")
         out = {}
         for t in request.trees:
-            if t not in self._done:
-                raise FailedPrecondition(f"secureboost: tree {t} is not finished")
+            if t not in self._done or (
+                self.kept_trees is not None and t >= self.kept_trees
+            ):
+                raise FailedPrecondition(
+                    f"secureboost: the operator holds no part of tree {t}"
+                )
             out[t] = pack_leaf_sets(
                 reachable_leaves(self._done[t], OPERATOR, rules, n_rows)
             )
         return LeafSetsReply(out)
 
-    def model(self, kept_trees: int | None = None) -> OperatorModel:
-        """The operator's model part: its trees (below `kept_trees`, after early
-        stopping) with rules over the job's features, named as disclosed."""
-        assert self.binner is not None
-        trees = {
-            t: tree
-            for t, tree in self._done.items()
-            if kept_trees is None or t < kept_trees
-        }
-        return OperatorModel(trees, self.binner.names)
+    def finish_training(self, message: TrainingDone) -> TrainingDoneReply:
+        """The end of training: keep the trees below message.trees, free the rows."""
+        self._training()
+        if self._tree is not None:
+            raise FailedPrecondition(
+                f"secureboost: tree {self._tree.tree} is not finished"
+            )
+        if not 0 <= message.trees <= self._last_tree + 1:
+            raise InvalidArgument(
+                f"secureboost: {message.trees} trees kept, {self._last_tree + 1} "
+                "were grown"
+            )
+        self.kept_trees = message.trees
+        self._done = {t: v for t, v in self._done.items() if t < message.trees}
+        self.close()
+        return TrainingDoneReply(len(self._done))
+
+    def model(self) -> OperatorModel:
+        """The operator's model part: its kept trees with rules over the job's
+        features, named as disclosed."""
+        if self.binner is None or self.kept_trees is None:
+            raise FailedPrecondition("secureboost: training has not finished")
+        return OperatorModel(dict(self._done), self.binner.names)
 
     def close(self) -> None:
         if self._installed is not None:

@@ -84,6 +84,7 @@ def reference(
         {"gamma": 3.0, "n_trees": 20, "early_stopping_rounds": 2},
         {"bank_only_trees": 2},
         {"min_child_weight": 5.0, "reg_lambda": 3.0, "max_depth": 4},
+        {"min_operator_rows": 120, "max_depth": 4},
     ],
 )
 def test_train_in_process_equals_reference_if_binary(

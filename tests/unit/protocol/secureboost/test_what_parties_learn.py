@@ -14,7 +14,7 @@ from models.secureboost.tree import BANK, OPERATOR
 from protocol.crypto import wire
 from protocol.crypto.paillier_keys import PaillierPrivateKey, PaillierPublicKey
 from protocol.crypto.paillier_vector import CiphertextVector
-from protocol.errors import FailedPrecondition, InvalidArgument
+from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from protocol.secureboost import messages as m
 from protocol.secureboost.driver import train_in_process
 from protocol.secureboost.party import BankSbtParty, OperatorSbtParty
@@ -159,9 +159,16 @@ def test_bank_receives_only_sums_sides_and_bin_counts_if_trained(
     recorder = record(data, BoostParams(n_trees=3), keys)
 
     # Assert: replies are bin counts and names, re-randomized packed sums, boolean
-    # sides with an opaque id per operator split; nothing holds a threshold.
+    # sides with an opaque id per operator split, the count of its kept trees;
+    # nothing holds a threshold.
     kinds = {type(reply) for reply in recorder.sent}
-    assert kinds <= {m.SbtSetupReply, m.HistogramReply, m.SplitReply, m.LeafSetsReply}
+    assert kinds <= {
+        m.SbtSetupReply,
+        m.HistogramReply,
+        m.SplitReply,
+        m.LeafSetsReply,
+        m.TrainingDoneReply,
+    }
     for reply in recorder.sent:
         if isinstance(reply, m.HistogramReply):
             assert not reply.sums.needs_rerandomization
@@ -246,3 +253,91 @@ def test_operator_sees_every_large_gradient_row_if_goss(
     top = np.argsort(-magnitude, kind="stable")[: int(round(0.2 * y.size))]
     assert set(top.tolist()) <= set(gradients.rows.tolist())
     assert gradients.rows.size == int(round(0.2 * y.size)) + int(round(0.1 * y.size))
+
+
+def test_operator_sums_no_node_below_its_minimum_if_min_operator_rows(
+    keys_and_data: tuple[Keys, Data],
+) -> None:
+    # Prepare: the operator's floor is 100 rows; the bank asks for the same. The
+    # operator notes the size of every node it sums or splits.
+    keys, data = keys_and_data
+    xo = data[1]
+    params = BoostParams(n_trees=3, max_depth=4, min_operator_rows=100)
+    bank, _ = parties(data, params, keys[1])
+    sizes: list[int] = []
+
+    class Noting(OperatorSbtParty):
+        def histograms(self, request: m.HistogramRequest) -> m.HistogramReply:
+            assert self._tree is not None
+            sizes.extend(self._tree.rows[n.node].size for n in request.nodes)
+            return super().histograms(request)
+
+        def split(self, request: m.SplitRequest) -> m.SplitReply:
+            assert self._tree is not None
+            sizes.extend(
+                self._tree.rows[s.node].size
+                for s in request.splits
+                if s.owner == OPERATOR
+            )
+            return super().split(request)
+
+    operator = Noting(xo, tuple(f"o{j}" for j in range(xo.shape[1])),
+                      min_node_rows=100)  # fmt: skip
+
+    # Execute
+    model = train_in_process(bank, operator)[0]
+
+    # Assert: every histogram and operator split is over at least 100 rows, and
+    # smaller nodes still split, on the bank's features.
+    assert sizes and min(sizes) >= 100
+    small_splits = [
+        n for t in model.trees for n in t.nodes.values()
+        if not n.is_leaf and n.owner == BANK and n.cover is not None
+        and n.cover < 100 * 0.1
+    ]  # fmt: skip
+    assert small_splits
+
+
+def test_operator_refuses_setup_if_job_minimum_below_its_policy(
+    keys_and_data: tuple[Keys, Data],
+) -> None:
+    # Prepare
+    keys, data = keys_and_data
+    xo = data[1]
+    bank, _ = parties(data, BoostParams(min_operator_rows=50), keys[1])
+    operator = OperatorSbtParty(xo, tuple(f"o{j}" for j in range(xo.shape[1])),
+                                min_node_rows=100)  # fmt: skip
+
+    # Execute / Assert: refused before binning anything.
+    with pytest.raises(PermissionDenied, match="nodes of at least 100 rows"):
+        operator.setup(bank.setup_request())
+    assert operator.setup_message is None
+
+
+def test_operator_refuses_histograms_if_node_below_its_minimum(
+    keys_and_data: tuple[Keys, Data],
+) -> None:
+    # Prepare: a bank that ignores the floor it announced.
+    keys, data = keys_and_data
+    xo = data[1]
+    bank, _ = parties(data, BoostParams(n_trees=1, min_operator_rows=100), keys[1])
+    operator = OperatorSbtParty(xo, tuple(f"o{j}" for j in range(xo.shape[1])),
+                                min_node_rows=100)  # fmt: skip
+    bank.accept_setup(operator.setup(bank.setup_request()))
+    bank.start_round()
+    bank.start_tree()
+    gradients = bank.tree_gradients()
+    assert gradients is not None
+    operator.accept_gradients(gradients)
+    request = bank.histogram_request()
+    assert request is not None
+    operator.histograms(request)
+    left = np.zeros(gradients.rows.size, dtype=bool)
+    left[:10] = True
+    operator.split(m.SplitRequest(0, (m.NodeSplit(0, BANK, left),)))
+
+    small = m.HistogramRequest(0, (m.NodeRequest(1, request.nodes[0].total),))
+
+    # Execute / Assert
+    with pytest.raises(PermissionDenied, match="node 1 of tree 0 has 10 rows"):
+        operator.histograms(small)

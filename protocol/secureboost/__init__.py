@@ -19,7 +19,9 @@ model keeps (TrainingDone, after early stopping) and each party stores its part.
 Prediction: per tree, the operator sends the leaves its own splits allow per row; the
 bank intersects them with its own.
 
-What the operator learns (honest-but-curious):
+What each party learns (both honest-but-curious).
+
+The operator:
 - No gradient, hessian, label, margin or leaf value: only ciphertexts under the bank's
   key (rows' (g, h) and node totals); it never decrypts anything.
 - The rows of each round: with subsample, which rows were drawn; with GOSS, which rows
@@ -32,7 +34,7 @@ What the operator learns (honest-but-curious):
   correlate with the labels.
 - Leaf-set requests tell it nothing new: it computes them from its own splits.
 
-What the bank learns:
+The bank:
 - Per node it asks about: the (G, H) sums of its own gradients over every value bin of
   every operator feature of the tree (re-randomized and packed, so nothing about which
   rows were combined beyond those sums). On small nodes such sums can reveal, by

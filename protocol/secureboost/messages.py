@@ -22,6 +22,24 @@ TRAIN = "train"
 VALIDATION = "validation"
 DATASETS = (TRAIN, VALIDATION)
 
+# StreamHeader.kind of the three chunked payloads.
+GRADIENTS_KIND = "secureboost.gradients"
+HISTOGRAMS_KIND = "secureboost.histograms"
+LEAF_SETS_KIND = "secureboost.leaf_sets"
+
+
+@dataclass(frozen=True)
+class SbtWireContext:
+    """What decoding a job's messages needs besides the bytes: the bank's key and the
+    number of rows of each split."""
+
+    public_key: PaillierPublicKey
+    train_rows: int
+    validation_rows: int
+
+    def rows(self, dataset: str) -> int:
+        return self.train_rows if dataset == TRAIN else self.validation_rows
+
 
 @dataclass(frozen=True)
 class SbtSetup:

@@ -89,6 +89,8 @@ def publish(
         },
         "timings": timings,
     }
+    if model.details:
+        summary["training"] = dict(model.details)
     html, _ = write_report(
         folder,
         ReportInput(
@@ -116,6 +118,7 @@ def publish(
             history=model.history,
             scorecard=model.scorecard,
             privacy=(PSI_STATEMENT, IV_STATEMENT, *model.privacy),
+            tables=model.tables,
         ),
     )
     metrics = {"validation_auc": val_eval.auc, "ks": val_eval.ks.statistic}

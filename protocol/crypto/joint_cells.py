@@ -107,11 +107,17 @@ def plan_groups(
     ids = {id(c): c for c in pool}
 
     def neighbours(c: _Candidate) -> list[_Candidate]:
-        others = [o for o in pool if o is not c]
         if len(pool) <= FULL_SEARCH_FEATURES:
-            return others
-        others.sort(key=lambda o: abs(o.cells - c.cells))
-        return others[:NEIGHBOURS]
+            return [o for o in pool if o is not c]
+        # The closest in cell count; ties (many alike columns) broken by position
+        # after c, so alike columns pair with different partners instead of all
+        # with the same first few (which left most of them unmerged).
+        here = pool.index(c)
+        order = sorted(
+            range(len(pool)),
+            key=lambda i: (abs(pool[i].cells - c.cells), (i - here) % len(pool)),
+        )
+        return [pool[i] for i in order if i != here][:NEIGHBOURS]
 
     def key(a: _Candidate, b: _Candidate) -> tuple[int, int]:
         return (id(a), id(b)) if id(a) < id(b) else (id(b), id(a))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from bank_node.job_command import add_job_command
+from bank_node.models_command import add_models_command
 from bank_node.psi_command import add_psi_command
 from node_core.cli import NodeCli
 from node_core.node import NodeContext, Registration
@@ -20,6 +21,7 @@ def build_cli() -> NodeCli:
     cli = NodeCli("bank-node", "bank", bank_services)
     add_psi_command(cli)
     add_job_command(cli)
+    add_models_command(cli)
     return cli
 
 

@@ -418,6 +418,10 @@ def bench(run: Run, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "bank": round(end["rss_bank"] / 2**20),
             "operator": round(end["rss_operator"] / 2**20),
         },
+        "rss_mb_by_round": {
+            "bank": [round(mk["rss_bank"] / 2**20) for mk in rounds],
+            "operator": [round(mk["rss_operator"] / 2**20) for mk in rounds],
+        },
         "baseline": run.baseline,
         "cores": os.cpu_count(),
         "load_before": [round(v, 2) for v in load_before],

@@ -229,7 +229,11 @@ def serve(
         "started_at": time.time(),
     }
     path = runtime_file(cfg.state_dir)
-    path.write_text(json.dumps(runtime))
+    # Atomically: whoever polls for the file (scripts/local_nodes.py) never reads it
+    # half written.
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(runtime))
+    partial.replace(path)
     ctx.store.append_audit("node.started", detail={"port": server.port})
     log.info(
         "serving",

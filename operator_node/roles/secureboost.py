@@ -111,7 +111,7 @@ class OperatorSecureBoost(PassiveRole[_SbtJob]):
 
     # ---- SecureBoostHandler --------------------------------------------------------
     def setup(self, peer: Peer, request: m.SbtSetup) -> m.SbtSetupReply:
-        session = self.desk.session(peer, request.job_id)
+        session = self.session_to_set_up(peer, request.job_id)
         positions = session.positions()
         if session.state(self.state_key) is not None:
             raise FailedPrecondition(f"job {request.job_id}: already set up")

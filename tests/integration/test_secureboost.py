@@ -216,7 +216,7 @@ def test_job_writes_report_with_importance_and_both_model_parts(
     assert "leaf_value" not in json.dumps(operator_part)
     for store in (bank.store, operator_ctx.store):
         assert store.get_job(run.job_id).status is JobStatus.SUCCEEDED
-        assert store.verify_audit() is None
+        assert store.verify_audit().intact
     finished = [
         e for e in operator_ctx.store.audit_entries()
         if e.action == "secureboost.finished"
@@ -276,15 +276,19 @@ class Bound:
 
 
 @contextmanager
-def bound_job(world: SbtWorld, job_id: str, bank: str = "bank-a") -> Iterator[Bound]:
-    """An approved job of `bank` bound to a fresh alignment."""
+def bound_job(
+    world: SbtWorld, job_id: str, bank: str = "bank-a", model: str = "secureboost"
+) -> Iterator[Bound]:
+    """An approved `model` job of `bank` bound to a fresh alignment."""
     ctx = world.banks[bank]
     dataset = ctx.dataset("customers")
     with ctx.channel("operator") as channel:
         jobs = JobsClient(channel, 30)
-        jobs.propose(JobProposal(job_id, "credit_risk", ("o_*",), "secureboost",
+        jobs.propose(JobProposal(job_id, "credit_risk", ("o_*",), model,
                                  len(dataset.ids), MIN_ROWS))  # fmt: skip
-        psi = run_psi(ctx, "operator", dataset, PsiMode.BOTH, channel=channel)
+        psi = run_psi(
+            ctx, "operator", dataset, PsiMode.BOTH, channel=channel, job_id=job_id
+        )
         assert psi.alignment is not None
         rows = psi.alignment.local_rows
         labels = np.asarray(pd.read_csv(world.files.bank)["y"])[rows].astype(int)
@@ -411,6 +415,24 @@ def test_operator_refuses_calls_outside_the_protocol_with_their_status(
                 )
             )
             assert (stolen.code, stolen.details) == ("NOT_FOUND", f"no job {JOB}")
+
+
+def test_operator_refuses_setup_if_the_job_was_approved_for_another_model(
+    world: SbtWorld,
+) -> None:
+    # Prepare: an approved, bound logistic-regression job of bank-a.
+    job_id = "1a1a0b0b1a1a0b0b"
+    with bound_job(world, job_id, model="hetero_lr") as bound:
+        params = BoostParams(n_trees=2, min_operator_rows=MIN_ROWS)
+        bank = _bank_party(job_id, bound, params, world.files.bank_features, 20)
+        client = SecureBoostClient(bound.channel, job_id, 60, 1 << 20)
+        # Execute
+        other_model = refused(lambda: client.setup(bank.setup_request()))
+    # Assert
+    assert (other_model.code, other_model.details) == (
+        "FAILED_PRECONDITION",
+        f"job {job_id} was approved for model 'hetero_lr', not 'secureboost'",
+    )
 
 
 def test_operator_abandons_training_if_idle_past_its_deadline(

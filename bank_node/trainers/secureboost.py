@@ -72,28 +72,32 @@ class SecureBoostOptions:
     """The [model] table of a secureboost job (XGBoost's names and defaults)."""
 
     trees: int = 30  # boosting rounds (one tree per class per round for softmax)
-    max_depth: int = 3
-    learning_rate: float = 0.3
-    reg_lambda: float = 1.0
-    gamma: float = 0.0  # min_split_loss
-    min_child_weight: float = 1.0
-    max_bins: int = 32
+    max_depth: int = 3  # levels of splits per tree, 1..16
+    learning_rate: float = 0.3  # eta: each tree's leaves are scaled by it, (0, 1]
+    reg_lambda: float = 1.0  # L2 penalty on leaf values
+    gamma: float = 0.0  # min_split_loss: a split must reduce the loss by more
+    min_child_weight: float = 1.0  # least hessian sum in each child of a split
+    max_bins: int = 32  # value bins per feature (both parties), plus one for missing
+    # binary:logistic, or multi:softprob / multi:softmax (num_class classes, labels
+    # 0..num_class-1)
     objective: Literal["binary:logistic", "multi:softmax", "multi:softprob"] = (
         "binary:logistic"
     )
-    num_class: int = 2
-    subsample: float = 1.0
-    colsample_bytree: float = 1.0
+    num_class: int = 2  # classes of a multi: objective, 3..64 (2 for binary)
+    subsample: float = 1.0  # share of training rows drawn per round (seen by both)
+    colsample_bytree: float = 1.0  # share of all features (both parties) per tree
+    # Gradient-based one-side sampling per round: it reveals to the operator which
+    # rows have large gradients (protocol/secureboost/__init__.py)
     goss: bool = False
-    goss_top_rate: float = 0.2
-    goss_other_rate: float = 0.1
+    goss_top_rate: float = 0.2  # GOSS: share of rows with the largest gradients kept
+    goss_other_rate: float = 0.1  # GOSS: share of the other rows drawn at random
     early_stopping_rounds: int = 0  # on the validation split's loss
     bank_only_trees: int = 0  # the first k rounds use the bank's columns only
     # Operator histograms and splits only at nodes of at least this many rows (at
     # least the operator's policy.min_batch_size, checked when it approves the job).
     min_operator_rows: int = 1024
-    key_bits: int = 2048
-    seed: int = 0
+    key_bits: int = 2048  # the bank's Paillier key: 2048, 3072 or 4096 bits
+    seed: int = 0  # of the row (subsample, GOSS) and column sampling
 
     @property
     def batch_size(self) -> int:

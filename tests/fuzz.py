@@ -169,7 +169,7 @@ class Fuzzer:
             values = list(items)
             if values and f.type == F.TYPE_BYTES and self.rng.random() < 0.5:
                 i = self.rng.randrange(len(values))
-                values[i] = self._damaged(values[i])
+                values[i] = self.damaged(values[i])
             elif values and self.rng.random() < 0.5:
                 del values[self.rng.randrange(len(values))]
             else:
@@ -177,12 +177,13 @@ class Fuzzer:
             del items[:]
             items.extend(values)
         elif f.type == F.TYPE_BYTES and getattr(msg, f.name):
-            setattr(msg, f.name, self._damaged(getattr(msg, f.name)))
+            setattr(msg, f.name, self.damaged(getattr(msg, f.name)))
         else:
             setattr(msg, f.name, self._scalar(f))
         return msg
 
-    def _damaged(self, data: bytes) -> bytes:
+    def damaged(self, data: bytes) -> bytes:
+        """Bits flipped, truncated, extended or replaced by random bytes."""
         r = self.rng.random()
         if r < 0.4:
             out = bytearray(data)

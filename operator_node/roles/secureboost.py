@@ -5,10 +5,10 @@ fitted on the training rows), bins those the bank asks for, and keeps an
 OperatorSbtParty under the job's typed state (only for a job approved as secureboost);
 every later call is checked against the job (approved, this bank's, bound and set up)
 before the party sees it, and the party accepts only the protocol's order, its
-policy's minimum of rows per node (policy.min_batch_size) and well-formed fields. At Finish it stores its part of the
-model (its splits' thresholds and the trees' shapes, never leaf values) in its model
-registry; afterwards it answers only leaf-set requests of the kept trees (batch
-prediction).
+policy's minimum of rows per node (policy.min_batch_size) and well-formed fields. At
+Finish it stores its part of the model (its splits' thresholds and the trees' shapes,
+never leaf values) in its model registry; afterwards it answers only leaf-set requests
+of the kept trees (batch prediction).
 
 Training that stays idle for longer than the node's transport.stream_deadline_s (no
 call of the bank while a tree is open or between trees) is abandoned: the job fails in

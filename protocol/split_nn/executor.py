@@ -4,8 +4,9 @@ Replaces ``flower-superexec``. The node's SuperLink or SuperNode runs with
 ``--isolation process``, so it executes nothing itself; this process claims tasks of
 its one type from the node's local Runtime API (``AcquireTask``, signed with the
 node's SuperExec secret, so no other process, and in particular no peer reaching
-the bank's SuperLink port, can claim them) and starts one
-:mod:`protocol.split_nn.runner` process per task. SIGTERM stops claiming, terminates
+the bank's SuperLink port, can claim them) and hands each to a fresh
+:mod:`protocol.split_nn.runner` process: ``--warm`` runners are always started
+ahead, warm, waiting for a token on their stdin. SIGTERM stops claiming, terminates
 running tasks and exits.
 
     python -m protocol.split_nn.executor --role client|server
@@ -35,9 +36,7 @@ from flwr.supercore.retry import make_simple_http_retry_invoker
 from flwr.supercore.runtime import RuntimeHttpClient
 from flwr.supercore.tls import validate_and_resolve_root_certificates
 
-from protocol.split_nn.runner import TOKEN_ENV
-
-POLL_S = 0.1
+POLL_S = 0.25
 TASK_TYPES = {"client": TaskType.CLIENT_APP, "server": TaskType.SERVER_APP}
 ACQUIRE_TASK = "/flwr.proto.Runtime/AcquireTask"
 
@@ -63,6 +62,7 @@ class Executor:
             retry_invoker=make_simple_http_retry_invoker(),
         )
         self.children: list[subprocess.Popen[bytes]] = []
+        self.warm: list[subprocess.Popen[bytes]] = []
         self.stopping = False
 
     def _runner_argv(self) -> list[str]:
@@ -88,21 +88,35 @@ class Executor:
             argv += ["--authorized-runs", args.authorized_runs]
         return argv
 
+    def _spawn_warm(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self._runner_argv(), stdin=subprocess.PIPE)
+
+    def _refill(self) -> None:
+        self.warm = [c for c in self.warm if c.poll() is None]
+        while len(self.warm) < self.args.warm:
+            self.warm.append(self._spawn_warm())
+
     def launch(self, token: str, task_id: int) -> None:
-        env = dict(os.environ, **{TOKEN_ENV: token})
-        child = subprocess.Popen(self._runner_argv(), env=env)
+        self.warm = [c for c in self.warm if c.poll() is None]
+        # The oldest warm runner is the most likely to have finished warming up.
+        child = self.warm.pop(0) if self.warm else self._spawn_warm()
+        assert child.stdin is not None
+        child.stdin.write(token.encode() + b"\n")
+        child.stdin.close()
         print(
-            f"[executor] task {task_id}: runner pid {child.pid}",
+            f"[executor] {time.time():.3f} task {task_id}: runner pid {child.pid}",
             file=sys.stderr,
             flush=True,
         )
         self.children.append(child)
+        self._refill()
 
     def stop(self, _signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
 
     def loop(self) -> None:
         request = AcquireTaskRequest(supported_task_types=[TASK_TYPES[self.args.role]])
+        self._refill()
         while not self.stopping:
             self.children = [c for c in self.children if c.poll() is None]
             try:
@@ -115,6 +129,10 @@ class Executor:
                 self.launch(res.token, res.task.task_id)
                 continue
             time.sleep(POLL_S)
+        for child in self.warm:
+            if child.stdin is not None:
+                child.stdin.close()  # end of input: a warm runner exits
+            self.children.append(child)
         for child in self.children:
             if child.poll() is None:
                 child.terminate()
@@ -136,7 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root-certificates")
     parser.add_argument("--insecure", action="store_true")
     parser.add_argument("--parent-pid", type=int)
+    parser.add_argument(
+        "--warm", type=int, default=1, help="runners kept started ahead (>= 1)"
+    )
     args = parser.parse_args(argv)
+    if args.warm < 1:
+        parser.error("--warm must be at least 1")
     if args.parent_pid:
         start_parent_process_monitor(args.parent_pid)
     executor = Executor(args)

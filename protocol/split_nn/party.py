@@ -364,6 +364,7 @@ class BankDriver:
             val_auc = roc_auc(y_val, bank.predict(x_val, reply.validation))
             last = round_index == hyper.rounds - 1
             message = round_index + 1
+            sent_at = time.perf_counter()
             reply = self._check_reply(
                 self.send(
                     EmbeddingRequest(
@@ -383,6 +384,7 @@ class BankDriver:
                 "norm_leak": norm_leak,
                 "direction_leak": direction_leak,
                 "seconds": time.perf_counter() - mark,
+                "round_trip_seconds": time.perf_counter() - sent_at,
                 "elapsed": time.perf_counter() - started,
             }
             rounds.append(metrics)

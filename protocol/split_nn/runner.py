@@ -6,9 +6,13 @@ local Runtime API, checks the FAB (its SHA-256 must equal the hash the run decla
 be one the node trusts; on the bank, the run must also be one the bank started), and
 only then calls the app installed with this package. A refused client task answers the
 bank with an error message (so the bank fails fast and clearly); a refused server
-task finishes as failed. Started by :mod:`protocol.split_nn.executor`, one process
-per task, with the task's token in the ``DUET_FLOWER_TOKEN`` environment variable
-(not on the command line, where other local users could read it).
+task finishes as failed.
+
+Started by :mod:`protocol.split_nn.executor`, one process per task (Flower's process
+isolation: nothing but ``context.state`` survives between messages). The executor
+starts the next runner ahead of time: it imports the app and warms torch up (about
+5 s of a 2-core machine, most of a round trip otherwise), then waits for its task's
+token on stdin (never on the command line, where other local users could read it).
 
     python -m protocol.split_nn.runner --role client|server --runtime-api-address A
         --trusted-fab SHA256 [--authorized-runs FILE] [--root-certificates CA]
@@ -19,11 +23,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from flwr.app import Error, Message
 from flwr.common.config import get_fused_config_from_fab
 from flwr.common.constant import ErrorCode, SubStatus
@@ -45,7 +51,6 @@ from flwr.supercore.runtime import RuntimeHttpClient
 from flwr.supercore.task_identity import TaskIdentity
 from flwr.supercore.tls import validate_and_resolve_root_certificates
 
-TOKEN_ENV = "DUET_FLOWER_TOKEN"
 # The bank writes a started run's id into the authorized-runs file right after
 # StartRun returns; its executor may pick the task up a moment before that.
 AUTHORIZATION_WAIT_S = 10.0
@@ -96,13 +101,32 @@ def _client(
     )
 
 
-def run_client_task(
-    address: str,
-    insecure: bool,
-    certificates: bytes | None,
-    token: str,
-    trusted: set[str],
-) -> int:
+@dataclass
+class Task:
+    """A claimed task: its Runtime API client, already sending heartbeats."""
+
+    address: str
+    insecure: bool
+    certificates: bytes | None
+    token: str
+    client: RuntimeHttpClient
+    heartbeat: HeartbeatSender
+
+    @classmethod
+    def claim(
+        cls, address: str, insecure: bool, certificates: bytes | None, token: str
+    ) -> Task:
+        client = _client(address, insecure, certificates, token)
+        heartbeat = HeartbeatSender(make_task_heartbeat_fn_http(client))
+        heartbeat.start()
+        return cls(address, insecure, certificates, token, client, heartbeat)
+
+    def close(self) -> None:
+        self.heartbeat.stop()
+        self.client.close()
+
+
+def run_client_task(task: Task, trusted: set[str]) -> int:
     # Flower's own helpers for the Runtime API round trip (version-pinned).
     from flwr.supernode.runtime.run_clientapp import (
         pull_task_input,
@@ -110,12 +134,12 @@ def run_client_task(
         push_task_output,
     )
 
-    client = _client(address, insecure, certificates, token)
-    heartbeat = HeartbeatSender(make_task_heartbeat_fn_http(client))
-    heartbeat.start()
+    client = task.client
     status, details, code = SubStatus.FAILED, "", 1
+    marks = [time.monotonic()]
     try:
         message, context, _run, fab = pull_task_input(client)
+        marks.append(time.monotonic())
         refusal = fab_refusal(fab, trusted)
         if refusal is not None:
             reply = Message(Error(ErrorCode.INVALID_FAB, refusal), reply_to=message)
@@ -132,28 +156,30 @@ def run_client_task(
                     Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, details),
                     reply_to=message,
                 )
+        marks.append(time.monotonic())
         push_message(client, reply, context)
         push_task_output(client, context, status, details)
-        print(f"[runner] client task {status} {details}", file=sys.stderr, flush=True)
+        marks.append(time.monotonic())
+        steps = ", ".join(
+            f"{name} {b - a:.2f} s"
+            for name, a, b in zip(
+                ("pull", "app", "push"), marks, marks[1:], strict=False
+            )
+        )
+        print(
+            f"[runner] {time.time():.3f} client task {status} ({steps}) {details}",
+            file=sys.stderr,
+            flush=True,
+        )
         return code
     finally:
-        heartbeat.stop()
-        client.close()
+        task.close()
 
 
-def run_server_task(
-    address: str,
-    insecure: bool,
-    certificates: bytes | None,
-    token: str,
-    trusted: set[str],
-    authorized: Path,
-) -> int:
+def run_server_task(task: Task, trusted: set[str], authorized: Path) -> int:
     from flwr.superlink.grid import HttpGrid
 
-    client = _client(address, insecure, certificates, token)
-    heartbeat = HeartbeatSender(make_task_heartbeat_fn_http(client))
-    heartbeat.start()
+    client = task.client
     status, details, code = SubStatus.FAILED, "", 1
     context = None
     try:
@@ -174,10 +200,10 @@ def run_server_task(
 
             context.run_config = get_fused_config_from_fab(fab.content, run)
             grid = HttpGrid(
-                runtime_api_address=address,
-                insecure=insecure,
-                root_certificates=certificates,
-                token=token,
+                runtime_api_address=task.address,
+                insecure=task.insecure,
+                root_certificates=task.certificates,
+                token=task.token,
             )
             grid.set_run(run)
             try:
@@ -195,8 +221,25 @@ def run_server_task(
                 PushTaskOutputRequest(sub_status=status, details=details[:1000])
             )
         finally:
-            heartbeat.stop()
-            client.close()
+            task.close()
+
+
+def warm_up(role: str) -> None:
+    """Import the role's app and run one tiny torch step (its lazy imports are slow)."""
+    import numpy as np
+    import torch
+
+    from models.split_nn import OperatorBottom, SplitNnSpec, TrainHyper
+
+    if role == "client":
+        from protocol.split_nn import client_app  # noqa: F401
+    else:
+        from protocol.split_nn import server_app  # noqa: F401
+    bottom = OperatorBottom(
+        SplitNnSpec(bank_features=1, operator_features=1), TrainHyper(), seed=0
+    )
+    features = torch.zeros((2, 1))
+    bottom.apply_gradients(features, np.zeros((2, 8), np.float32), np.arange(2), 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,29 +252,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--authorized-runs")
     parser.add_argument("--parent-pid", type=int)
     args = parser.parse_args(argv)
-    token = os.environ.get(TOKEN_ENV, "")
-    if not token:
-        parser.error(f"{TOKEN_ENV} is not set")
+    if args.role == "server" and not args.authorized_runs:
+        parser.error("--authorized-runs is required for --role server")
     if args.parent_pid:
         start_parent_process_monitor(args.parent_pid)
+    # Warm up while waiting for a task; once a token arrives, heartbeats start at
+    # once (a claimed task without heartbeats is taken back by the node).
+    warm = threading.Thread(target=warm_up, args=(args.role,), daemon=True)
+    warm.start()
+    token = sys.stdin.readline().strip()
+    if not token:  # the executor is stopping: nothing to run
+        return 0
+    received = time.time()
     certificates = validate_and_resolve_root_certificates(
         args.root_certificates, args.insecure
     )
+    task = Task.claim(args.runtime_api_address, args.insecure, certificates, token)
+    warm.join()
+    print(
+        f"[runner] {time.time():.3f} task token received"
+        f" {received - psutil.Process().create_time():.2f} s after start,"
+        f" warm {time.time() - received:.2f} s later",
+        file=sys.stderr,
+        flush=True,
+    )
     trusted = set(args.trusted_fab)
     if args.role == "client":
-        return run_client_task(
-            args.runtime_api_address, args.insecure, certificates, token, trusted
-        )
-    if not args.authorized_runs:
-        parser.error("--authorized-runs is required for --role server")
-    return run_server_task(
-        args.runtime_api_address,
-        args.insecure,
-        certificates,
-        token,
-        trusted,
-        Path(args.authorized_runs),
-    )
+        return run_client_task(task, trusted)
+    assert args.authorized_runs is not None
+    return run_server_task(task, trusted, Path(args.authorized_runs))
 
 
 if __name__ == "__main__":

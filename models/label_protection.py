@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import minimize
 
-from models.metrics import roc_auc
+# scipy and models.metrics (pandas) are imported where used: the operator's processes
+# import this module for DefenceSpec only, and Flower starts one per message.
 
 DefenceKind = Literal["marvell", "none"]
 # A batch needs this many rows of each class for its own class statistics; smaller
@@ -95,6 +95,8 @@ def marvell_covariance(
     u: float, v: float, dims: int, gap2: float, positive_rate: float, power: float
 ) -> NoiseCovariance:
     """The noise covariance minimising sum-KL with p*tr(S1) + (1-p)*tr(S0) <= power."""
+    from scipy.optimize import minimize
+
     u = max(u, 1e-12)
     v = max(v, 1e-12)
     if gap2 <= 0.0 or power <= 0.0:
@@ -224,10 +226,14 @@ def leak(auc: float) -> float:
 
 
 def norm_attack_auc(gradients: np.ndarray, labels: np.ndarray) -> float:
+    from models.metrics import roc_auc
+
     return roc_auc(labels, np.linalg.norm(gradients, axis=1))
 
 
 def _cosine_auc(gradients: np.ndarray, labels: np.ndarray) -> float:
+    from models.metrics import roc_auc
+
     reference = int(np.flatnonzero(labels == 1)[0])
     ref = gradients[reference]
     norms = np.linalg.norm(gradients, axis=1) * np.linalg.norm(ref)
@@ -296,6 +302,8 @@ class LeakMeter:
 
     def averaged_norm_leak(self) -> float:
         """Norm attack on each row's norm averaged over rounds, max over batches."""
+        from models.metrics import roc_auc
+
         if self.norm_sum is None:
             return 0.5
         labels = np.asarray(self.labels).astype(np.int64)

@@ -236,42 +236,106 @@ def minibatches(order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
         yield order[start : start + batch_size]
 
 
-def _optimizer(params: list[nn.Parameter], hyper: TrainHyper) -> torch.optim.Optimizer:
-    if hyper.optimizer == "adam":
-        return torch.optim.Adam(params, lr=hyper.learning_rate)
-    return torch.optim.SGD(params, lr=hyper.learning_rate)
+# torch.optim.Adam's defaults.
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
 
 
-def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr
+class Optimizer:
+    """Plain SGD or Adam (torch.optim.Adam's update and defaults), state as arrays.
+
+    Written out rather than taken from torch.optim: constructing a torch optimizer
+    imports torch._dynamo (about 2 s of CPU), and Flower starts a fresh process for
+    every message the operator handles.
+    """
+
+    def __init__(self, params: list[nn.Parameter], kind: str, lr: float) -> None:
+        self.params = params
+        self.kind = kind
+        self.lr = lr
+        self.steps = 0
+        adam = kind == "adam"
+        self.first = [torch.zeros_like(p) for p in params] if adam else []
+        self.second = [torch.zeros_like(p) for p in params] if adam else []
+
+    def zero_grad(self) -> None:
+        for param in self.params:
+            param.grad = None
+
+    def step(self) -> None:
+        self.steps += 1
+        beta1, beta2 = ADAM_BETAS
+        with torch.no_grad():
+            for index, param in enumerate(self.params):
+                grad = param.grad
+                if grad is None:
+                    continue
+                if self.kind == "sgd":
+                    param.add_(grad, alpha=-self.lr)
+                    continue
+                first, second = self.first[index], self.second[index]
+                first.mul_(beta1).add_(grad, alpha=1 - beta1)
+                second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                correction1 = 1 - beta1**self.steps
+                correction2 = 1 - beta2**self.steps
+                denominator = (second.sqrt() / math.sqrt(correction2)).add_(ADAM_EPS)
+                param.addcdiv_(first, denominator, value=-self.lr / correction1)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"optimizer.steps": np.array(self.steps, dtype=np.int64)}
+        for index, (first, second) in enumerate(
+            zip(self.first, self.second, strict=True)
+        ):
+            arrays[f"optimizer.{index}.first"] = first.numpy().copy()
+            arrays[f"optimizer.{index}.second"] = second.numpy().copy()
+        return arrays
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        slots = {k for k in arrays if k.startswith("optimizer.")}
+        expected = {"optimizer.steps"} | {
+            f"optimizer.{i}.{slot}"
+            for i in range(len(self.first))
+            for slot in ("first", "second")
+        }
+        if slots != expected:
+            raise SplitNnSpecError("saved optimizer state does not match the model")
+        self.steps = int(arrays["optimizer.steps"])
+        for index, param in enumerate(self.params if self.first else []):
+            for slot, target in (("first", self.first), ("second", self.second)):
+                value = arrays[f"optimizer.{index}.{slot}"]
+                if tuple(value.shape) != tuple(param.shape):
+                    raise SplitNnSpecError(
+                        "saved optimizer state does not match the model"
+                    )
+                target[index] = torch.from_numpy(np.array(value, dtype=np.float32))
+
+
+def _optimizer(params: list[nn.Parameter], hyper: TrainHyper) -> Optimizer:
+    return Optimizer(params, hyper.optimizer, hyper.learning_rate)
+
+
+def _set_lr(optimizer: Optimizer, lr: float) -> None:
+    optimizer.lr = lr
 
 
 # ---- persistence: plain arrays (no pickle), keyed by parameter / optimizer slot ----
 
 
 def state_to_arrays(
-    modules: dict[str, nn.Module], optimizer: torch.optim.Optimizer
+    modules: dict[str, nn.Module], optimizer: Optimizer
 ) -> dict[str, np.ndarray]:
     """Weights and optimizer slots as named numpy arrays."""
     arrays: dict[str, np.ndarray] = {}
     for prefix, module in modules.items():
         for name, tensor in module.state_dict().items():
             arrays[f"{prefix}.{name}"] = tensor.detach().cpu().numpy().copy()
-    for index, slots in optimizer.state_dict()["state"].items():
-        for slot, value in slots.items():
-            arrays[f"optimizer.{index}.{slot}"] = (
-                value.detach().cpu().numpy().copy()
-                if isinstance(value, torch.Tensor)
-                else np.asarray(value)
-            )
-    return arrays
+    return arrays | optimizer.to_arrays()
 
 
 def arrays_to_state(
     arrays: dict[str, np.ndarray],
     modules: dict[str, nn.Module],
-    optimizer: torch.optim.Optimizer,
+    optimizer: Optimizer,
 ) -> None:
     """Load what :func:`state_to_arrays` wrote; unknown or missing keys are errors."""
     expected = {
@@ -299,18 +363,7 @@ def arrays_to_state(
                 )
             loaded[name] = torch.from_numpy(np.array(value, dtype=np.float32))
         module.load_state_dict(loaded)
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in arrays.items():
-        if not key.startswith("optimizer."):
-            continue
-        _, index, slot = key.split(".", 2)
-        state.setdefault(int(index), {})[slot] = torch.from_numpy(np.array(value))
-    template = optimizer.state_dict()
-    if state and set(state) != set(template["param_groups"][0]["params"]):
-        raise SplitNnSpecError("saved optimizer state does not match the model")
-    optimizer.load_state_dict(
-        {"state": state, "param_groups": template["param_groups"]}
-    )
+    optimizer.load_arrays(arrays)
 
 
 # ---- the two parties ---------------------------------------------------------------

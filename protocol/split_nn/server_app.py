@@ -21,8 +21,9 @@ from flwr.serverapp import Grid, ServerApp
 
 from models.jsonable import to_jsonable
 from protocol.errors import FailedPrecondition, PeerCallError, ProtocolError
+from protocol.split_nn.bank import BankData, BankDriver, BankResult
 from protocol.split_nn.messages import MESSAGE_TYPE, EmbeddingReply, EmbeddingRequest
-from protocol.split_nn.party import BankData, BankDriver, BankResult, save_arrays
+from protocol.split_nn.party import save_arrays
 from protocol.split_nn.serde import (
     reply_from_record,
     request_to_record,

@@ -13,10 +13,11 @@ import numpy as np
 from models.label_protection import DefenceSpec
 from models.split_nn import SplitNnSpec, TrainHyper
 from node_core.certs import IssuedCert
+from protocol.split_nn.bank import BankData
 from protocol.split_nn.deployment import BankFlower, OperatorFlower
 from protocol.split_nn.fab import PINNED_FAB_SHA256
 from protocol.split_nn.messages import SplitNnRun
-from protocol.split_nn.party import OPERATOR_FEATURES_FILE, BankData
+from protocol.split_nn.party import OPERATOR_FEATURES_FILE
 from protocol.split_nn.pki import issue_superlink_cert, public_key_pem
 from tests.nodes import Pki
 

@@ -10,6 +10,7 @@ from models.split_nn import (
     BankTop,
     CentralModel,
     OperatorBottom,
+    Optimizer,
     SplitNnSpec,
     SplitNnSpecError,
     TrainHyper,
@@ -277,3 +278,30 @@ def test_learning_rate_decays_on_cosine_to_floor_if_decay_on() -> None:
     assert rates[0] == pytest.approx(1.0)
     assert rates == sorted(rates, reverse=True)
     assert rates[2] == pytest.approx(0.1 + 0.9 * 0.5)
+
+
+@pytest.mark.parametrize("kind", ["adam", "sgd"])
+def test_optimizer_matches_torch_optim_if_same_gradients(kind: str) -> None:
+    # Prepare
+    torch.manual_seed(0)
+    ours = torch.nn.Linear(4, 3)
+    reference = torch.nn.Linear(4, 3)
+    reference.load_state_dict(ours.state_dict())
+    optimizer = Optimizer(list(ours.parameters()), kind, lr=0.05)
+    torch_optimizer = (
+        torch.optim.Adam(reference.parameters(), lr=0.05)
+        if kind == "adam"
+        else torch.optim.SGD(reference.parameters(), lr=0.05)
+    )
+    inputs = torch.randn(16, 4)
+
+    # Execute
+    for _ in range(5):
+        for model, opt in ((ours, optimizer), (reference, torch_optimizer)):
+            opt.zero_grad()
+            model(inputs).pow(2).sum().backward()
+            opt.step()
+
+    # Assert
+    for a, b in zip(ours.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

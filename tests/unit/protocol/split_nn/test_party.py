@@ -14,6 +14,7 @@ from flwr.app import RecordDict
 from models.label_protection import DefenceSpec
 from models.split_nn import SplitNnSpec, TrainHyper
 from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from protocol.split_nn.bank import BankData, BankDriver
 from protocol.split_nn.messages import (
     PHASE_INIT,
     PHASE_UPDATE,
@@ -24,8 +25,6 @@ from protocol.split_nn.messages import (
 from protocol.split_nn.party import (
     OPERATOR_FEATURES_FILE,
     OPERATOR_MODEL_FILE,
-    BankData,
-    BankDriver,
     OperatorJobStore,
     OperatorLimits,
     OperatorState,

@@ -24,8 +24,10 @@ SLSQP). Marvell models each class as isotropic around its mean, but a row's grad
 is (p - y) times a row-dependent vector, so its components across the gap also flip
 sign with the label; an attacker who projects out the noise direction reads them
 (measured). Every across variance is therefore at least ``across_floor`` times the
-larger within-class per-coordinate variance. Max-norm clipping alone is not offered:
-it leaves the direction intact.
+larger within-class per-coordinate variance. Finally the class whose perturbed
+gradients would have the smaller expected squared norm gets extra isotropic noise,
+so both classes' expected norms match and averaging over rounds finds no norm gap.
+Max-norm clipping alone is not offered: it leaves the direction intact.
 """
 
 from __future__ import annotations
@@ -49,9 +51,9 @@ class DefenceSpec:
     """``scale`` sets the noise power relative to the class-mean gap (Marvell's s)."""
 
     kind: DefenceKind = "marvell"
-    scale: float = 32.0
+    scale: float = 24.0
     batch_size: int = 4096
-    across_floor: float = 4.0
+    across_floor: float = 16.0
 
     def __post_init__(self) -> None:
         if self.kind not in ("marvell", "none"):
@@ -150,6 +152,16 @@ def marvell_covariance(
     return best
 
 
+def even_batches(order: np.ndarray, size: int) -> list[np.ndarray]:
+    """``order`` cut into batches of about ``size`` rows, all of (nearly) equal size.
+
+    No short remainder batch: its class statistics (for the noise) and its AUC (for
+    the attacks) would be the noisiest of the round.
+    """
+    count = max(1, round(len(order) / size))
+    return [batch for batch in np.array_split(order, count) if len(batch)]
+
+
 @dataclass(frozen=True)
 class _ClassStats:
     gap: np.ndarray  # mean_pos - mean_neg
@@ -195,8 +207,7 @@ def protect(
             "label protection needs at least 2 training rows of each class"
         )
     dims = out.shape[1]
-    for start in range(0, len(order), spec.batch_size):
-        rows = order[start : start + spec.batch_size]
+    for rows in even_batches(order, spec.batch_size):
         stats = _class_stats(out[rows], labels[rows]) or fallback
         gap2 = float(stats.gap @ stats.gap)
         cov = marvell_covariance(
@@ -205,12 +216,31 @@ def protect(
         direction = stats.gap / np.sqrt(gap2) if gap2 > 0 else np.zeros(dims)
         is_pos = labels[rows] == 1
         floor = spec.across_floor * max(stats.u, stats.v)
-        along = np.full(
-            len(rows), np.sqrt(max(cov.negative_along - cov.negative_across, 0))
-        )
-        along[is_pos] = np.sqrt(max(cov.positive_along - cov.positive_across, 0.0))
-        across = np.full(len(rows), np.sqrt(max(cov.negative_across, floor)))
-        across[is_pos] = np.sqrt(max(cov.positive_across, floor))
+        along_var = {
+            0: max(cov.negative_along - cov.negative_across, 0.0),
+            1: max(cov.positive_along - cov.positive_across, 0.0),
+        }
+        across_var = {
+            0: max(cov.negative_across, floor),
+            1: max(cov.positive_across, floor),
+        }
+        # Equal expected squared norms for both classes: otherwise the class with
+        # the smaller noise keeps a norm signal that averaging over rounds recovers.
+        batch = out[rows]
+        expected = {
+            y: float((batch[labels[rows] == y] ** 2).sum(axis=1).mean())
+            + along_var[y]
+            + dims * across_var[y]
+            for y in (0, 1)
+            if np.any(labels[rows] == y)
+        }
+        if len(expected) == 2:
+            low = 0 if expected[0] < expected[1] else 1
+            across_var[low] += abs(expected[1] - expected[0]) / dims
+        along = np.full(len(rows), np.sqrt(along_var[0]))
+        along[is_pos] = np.sqrt(along_var[1])
+        across = np.full(len(rows), np.sqrt(across_var[0]))
+        across[is_pos] = np.sqrt(across_var[1])
         noise = rng.standard_normal(len(rows))[:, None] * along[:, None] * direction
         noise += rng.standard_normal((len(rows), dims)) * across[:, None]
         out[rows] += noise
@@ -281,8 +311,7 @@ class LeakMeter:
         """Record what was sent this round; returns its (norm, direction) leak."""
         labels = np.asarray(self.labels).astype(np.int64)
         norm_round, direction_round = 0.5, 0.5
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        for rows in even_batches(order, self.batch_size):
             batch_labels = labels[rows]
             if _has_both(batch_labels):
                 norm_round = max(
@@ -308,8 +337,7 @@ class LeakMeter:
             return 0.5
         labels = np.asarray(self.labels).astype(np.int64)
         worst = 0.5
-        for start in range(0, len(labels), self.batch_size):
-            rows = np.arange(start, min(start + self.batch_size, len(labels)))
+        for rows in even_batches(np.arange(len(labels)), self.batch_size):
             if _has_both(labels[rows]):
                 worst = max(worst, leak(roc_auc(labels[rows], self.norm_sum[rows])))
         return worst

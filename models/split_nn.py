@@ -123,10 +123,10 @@ class TrainHyper:
     """FedBCD hyperparameters; the learning rate decays on a cosine to ``lr_floor``."""
 
     rounds: int = 10
-    batch_size: int = 1024
+    batch_size: int = 512
     learning_rate: float = 3e-3
     bank_local_epochs: int = 2
-    operator_local_epochs: int = 2
+    operator_local_epochs: int = 1
     optimizer: Literal["adam", "sgd"] = "adam"
     lr_floor: float = 0.1
     decay: bool = True

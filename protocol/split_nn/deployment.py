@@ -509,6 +509,12 @@ class OperatorFlower:
         )
         self.executor.start()
 
+    def check_running(self) -> None:
+        """Raise with the log's last lines if the SuperNode or executor has exited."""
+        for process in (self.supernode, self.executor):
+            if process is not None and not process.running():
+                raise FlowerProcessError(f"{process.name} exited: {process.tail()}")
+
     def stop(self) -> None:
         for process in (self.executor, self.supernode):
             if process is not None:

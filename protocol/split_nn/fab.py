@@ -26,7 +26,7 @@ APP_NAME = "duet-split-nn"
 APP_VERSION = "1.0.0"
 PUBLISHER = "duet"
 FAB_ID = f"{PUBLISHER}/{APP_NAME}"
-PINNED_FAB_SHA256 = "c14df6e2a3614c99e4df69c2c99cddd624e81aaddf5fbb88057620e5a29ae129"
+PINNED_FAB_SHA256 = "80d1af78adcdce0d4606c31de333378b6c35c47c57d5fdc3b207b55248a12802"
 
 
 def _toml_value(value: bool | int | float | str) -> str:

@@ -12,10 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from flwr.common.serde import fab_to_proto, user_config_to_proto
-from flwr.proto.control_pb2 import StartRunRequest  # pylint: disable=E0611
+from flwr.proto.control_pb2 import (  # pylint: disable=E0611
+    ListNodesRequest,
+    StartRunRequest,
+)
 from flwr.supercore.fab import Fab
 
-from protocol.split_nn.deployment import BankFlower, RunFailed
+from protocol.split_nn.deployment import BankFlower, FlowerProcessError, RunFailed
 from protocol.split_nn.fab import build_fab, fab_sha256
 from protocol.split_nn.party import OPERATOR_CLAIM_FILE, OPERATOR_MODEL_FILE
 from protocol.split_nn.pki import SuperLinkRefused, issue_superlink_cert
@@ -90,6 +93,29 @@ def test_supernode_refuses_superlink_if_its_ca_is_not_configured(
                 pass
     finally:
         bank.stop()
+
+
+def test_superlink_refuses_supernode_if_its_key_is_not_registered(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Prepare: SuperNode authentication is on and the bank registered no key
+    job = make_job(tmp_path)
+    with bank_flower(pki, tmp_path) as bank:
+        with operator_flower(pki, tmp_path, bank, job) as operator:
+            # Execute
+            deadline = time.monotonic() + 60
+            with pytest.raises(FlowerProcessError) as err:
+                while time.monotonic() < deadline:
+                    operator.check_running()
+                    time.sleep(0.5)
+
+            # Assert
+            nodes = bank.control.ListNodes(ListNodesRequest()).nodes_info
+    assert "flower-supernode exited" in str(err.value)
+    assert "could not establish a connection to the SuperLink" in str(err.value)
+    assert len(nodes) == 0
+    superlink_log = (tmp_path / "bank-flower" / "superlink.log").read_text()
+    assert "No SuperNode found with the given public key" in superlink_log
 
 
 def test_bank_run_fails_clearly_if_operator_does_not_trust_the_app(

@@ -10,6 +10,7 @@ from models.label_protection import (
     LeakMeter,
     NoiseCovariance,
     direction_attack_auc,
+    even_batches,
     leak,
     marvell_covariance,
     norm_attack_auc,
@@ -196,3 +197,35 @@ def test_defence_spec_refuses_if_unknown_kind() -> None:
     # Execute / Assert
     with pytest.raises(ValueError, match="defence: unknown kind 'maxnorm'"):
         DefenceSpec(kind="maxnorm")  # type: ignore[arg-type]
+
+
+def test_protect_gives_both_classes_the_same_expected_norm_if_marvell_on() -> None:
+    # Prepare
+    gradients, labels = _split_gradients(4096)
+    rng = np.random.default_rng(5)
+    order = np.arange(4096)
+
+    # Execute: average the squared norms over many draws of the noise
+    squared = np.mean(
+        [
+            (protect(gradients, labels, order, DefenceSpec(), rng) ** 2).sum(axis=1)
+            for _ in range(40)
+        ],
+        axis=0,
+    )
+
+    # Assert
+    raw = (gradients**2).sum(axis=1)
+    assert raw[labels == 1].mean() > 2 * raw[labels == 0].mean()
+    assert squared[labels == 1].mean() == pytest.approx(
+        squared[labels == 0].mean(), rel=0.03
+    )
+
+
+def test_even_batches_leave_no_short_remainder_if_rows_do_not_divide() -> None:
+    # Execute
+    batches = even_batches(np.arange(21000), 4096)
+
+    # Assert
+    assert [len(b) for b in batches] == [4200] * 5
+    assert np.array_equal(np.concatenate(batches), np.arange(21000))

@@ -282,7 +282,7 @@ class Optimizer:
                 param.addcdiv_(first, denominator, value=-self.lr / correction1)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {"optimizer.steps": np.array(self.steps, dtype=np.int64)}
+        arrays = {"optimizer.steps": np.array([self.steps], dtype=np.int64)}
         for index, (first, second) in enumerate(
             zip(self.first, self.second, strict=True)
         ):
@@ -299,7 +299,10 @@ class Optimizer:
         }
         if slots != expected:
             raise SplitNnSpecError("saved optimizer state does not match the model")
-        self.steps = int(arrays["optimizer.steps"])
+        steps = np.asarray(arrays["optimizer.steps"]).reshape(-1)
+        if steps.size != 1 or steps.dtype.kind not in "iu" or steps[0] < 0:
+            raise SplitNnSpecError("saved optimizer step count is malformed")
+        self.steps = int(steps[0])
         for index, param in enumerate(self.params if self.first else []):
             for slot, target in (("first", self.first), ("second", self.second)):
                 value = arrays[f"optimizer.{index}.{slot}"]

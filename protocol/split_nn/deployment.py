@@ -499,8 +499,6 @@ class OperatorFlower:
             "--insecure",  # loopback only: the SuperNode's local Runtime API
             "--superexec-auth-secret-file", str(secret),
             "--parent-pid", str(os.getpid()),
-            # One task per round, a few seconds apart: keep two runners warm.
-            "--warm", "2",
         ]  # fmt: skip
         for digest in self.trusted_fabs:
             argv += ["--trusted-fab", digest]

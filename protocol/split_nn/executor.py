@@ -4,10 +4,10 @@ Replaces ``flower-superexec``. The node's SuperLink or SuperNode runs with
 ``--isolation process``, so it executes nothing itself; this process claims tasks of
 its one type from the node's local Runtime API (``AcquireTask``, signed with the
 node's SuperExec secret, so no other process, and in particular no peer reaching
-the bank's SuperLink port, can claim them) and hands each to a fresh
-:mod:`protocol.split_nn.runner` process: ``--warm`` runners are always started
-ahead, warm, waiting for a token on their stdin. SIGTERM stops claiming, terminates
-running tasks and exits.
+the bank's SuperLink port, can claim them) and runs each in a fresh process forked
+from a fork server that has already imported torch, Flower and the role's app (the
+fork server never runs a task itself). SIGTERM stops claiming, terminates running
+tasks and exits.
 
     python -m protocol.split_nn.executor --role client|server
         --runtime-api-address A --superexec-auth-secret-file F --trusted-fab SHA256
@@ -17,11 +17,13 @@ running tasks and exits.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import signal
-import subprocess
 import sys
 import time
+from multiprocessing import forkserver
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
@@ -36,9 +38,26 @@ from flwr.supercore.retry import make_simple_http_retry_invoker
 from flwr.supercore.runtime import RuntimeHttpClient
 from flwr.supercore.tls import validate_and_resolve_root_certificates
 
+from protocol.split_nn.runner import RunnerConfig, run_task
+
 POLL_S = 0.25
 TASK_TYPES = {"client": TaskType.CLIENT_APP, "server": TaskType.SERVER_APP}
 ACQUIRE_TASK = "/flwr.proto.Runtime/AcquireTask"
+# Modules the fork server imports once, so that no task process pays for them.
+PRELOAD = {
+    "client": [
+        "torch",
+        "protocol.split_nn.runner",
+        "protocol.split_nn.client_app",
+        "flwr.supernode.runtime.run_clientapp",
+    ],
+    "server": [
+        "torch",
+        "protocol.split_nn.runner",
+        "protocol.split_nn.server_app",
+        "flwr.superlink.grid",
+    ],
+}
 
 
 class Executor:
@@ -61,64 +80,38 @@ class Executor:
             ],
             retry_invoker=make_simple_http_retry_invoker(),
         )
-        self.children: list[subprocess.Popen[bytes]] = []
-        self.warm: list[subprocess.Popen[bytes]] = []
+        self.config = RunnerConfig(
+            role=args.role,
+            runtime_api_address=args.runtime_api_address,
+            insecure=args.insecure,
+            root_certificates=args.root_certificates,
+            trusted_fabs=tuple(args.trusted_fab),
+            authorized_runs=args.authorized_runs,
+            executor_pid=os.getpid(),
+        )
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(PRELOAD[args.role])
+        forkserver.ensure_running()
+        self.children: list[BaseProcess] = []
         self.stopping = False
 
-    def _runner_argv(self) -> list[str]:
-        args = self.args
-        argv = [
-            sys.executable,
-            "-m",
-            "protocol.split_nn.runner",
-            "--role",
-            args.role,
-            "--runtime-api-address",
-            args.runtime_api_address,
-            "--parent-pid",
-            str(os.getpid()),
-        ]
-        for digest in args.trusted_fab:
-            argv += ["--trusted-fab", digest]
-        if args.insecure:
-            argv.append("--insecure")
-        elif args.root_certificates:
-            argv += ["--root-certificates", args.root_certificates]
-        if args.authorized_runs:
-            argv += ["--authorized-runs", args.authorized_runs]
-        return argv
-
-    def _spawn_warm(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self._runner_argv(), stdin=subprocess.PIPE)
-
-    def _refill(self) -> None:
-        self.warm = [c for c in self.warm if c.poll() is None]
-        while len(self.warm) < self.args.warm:
-            self.warm.append(self._spawn_warm())
-
     def launch(self, token: str, task_id: int) -> None:
-        self.warm = [c for c in self.warm if c.poll() is None]
-        # The oldest warm runner is the most likely to have finished warming up.
-        child = self.warm.pop(0) if self.warm else self._spawn_warm()
-        assert child.stdin is not None
-        child.stdin.write(token.encode() + b"\n")
-        child.stdin.close()
+        child = self.context.Process(target=run_task, args=(self.config, token))
+        child.start()
         print(
-            f"[executor] {time.time():.3f} task {task_id}: runner pid {child.pid}",
+            f"[executor] {time.time():.3f} task {task_id}: process {child.pid}",
             file=sys.stderr,
             flush=True,
         )
         self.children.append(child)
-        self._refill()
 
     def stop(self, _signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
 
     def loop(self) -> None:
         request = AcquireTaskRequest(supported_task_types=[TASK_TYPES[self.args.role]])
-        self._refill()
         while not self.stopping:
-            self.children = [c for c in self.children if c.poll() is None]
+            self.children = [c for c in self.children if c.is_alive()]
             try:
                 res = self.client.AcquireTask(request)
             except Exception as err:  # noqa: BLE001 - the node may be restarting
@@ -129,17 +122,12 @@ class Executor:
                 self.launch(res.token, res.task.task_id)
                 continue
             time.sleep(POLL_S)
-        for child in self.warm:
-            if child.stdin is not None:
-                child.stdin.close()  # end of input: a warm runner exits
-            self.children.append(child)
         for child in self.children:
-            if child.poll() is None:
+            if child.is_alive():
                 child.terminate()
         for child in self.children:
-            try:
-                child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+            child.join(timeout=5)
+            if child.is_alive():
                 child.kill()
         self.client.close()
 
@@ -154,12 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root-certificates")
     parser.add_argument("--insecure", action="store_true")
     parser.add_argument("--parent-pid", type=int)
-    parser.add_argument(
-        "--warm", type=int, default=1, help="runners kept started ahead (>= 1)"
-    )
     args = parser.parse_args(argv)
-    if args.warm < 1:
-        parser.error("--warm must be at least 1")
+    if args.role == "server" and not args.authorized_runs:
+        parser.error("--authorized-runs is required for --role server")
     if args.parent_pid:
         start_parent_process_monitor(args.parent_pid)
     executor = Executor(args)

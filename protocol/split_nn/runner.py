@@ -8,28 +8,23 @@ only then calls the app installed with this package. A refused client task answe
 bank with an error message (so the bank fails fast and clearly); a refused server
 task finishes as failed.
 
-Started by :mod:`protocol.split_nn.executor`, one process per task (Flower's process
-isolation: nothing but ``context.state`` survives between messages). The executor
-starts the next runner ahead of time: it imports the app and warms torch up (about
-5 s of a 2-core machine, most of a round trip otherwise), then waits for its task's
-token on stdin (never on the command line, where other local users could read it).
-
-    python -m protocol.split_nn.runner --role client|server --runtime-api-address A
-        --trusted-fab SHA256 [--authorized-runs FILE] [--root-certificates CA]
+Each task runs in its own process (Flower's process isolation: nothing but
+``context.state`` survives between messages, and nothing of one job's task is left in
+memory for the next). :mod:`protocol.split_nn.executor` forks these processes from a
+fork server that has already imported torch, Flower and the app, which saves the
+~3 s of imports (most of a round trip on a busy 2-core machine) without sharing
+anything between tasks: the fork server itself never runs a task.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 from flwr.app import Error, Message
 from flwr.common.config import get_fused_config_from_fab
 from flwr.common.constant import ErrorCode, SubStatus
@@ -224,64 +219,29 @@ def run_server_task(task: Task, trusted: set[str], authorized: Path) -> int:
             task.close()
 
 
-def warm_up(role: str) -> None:
-    """Import the role's app and run one tiny torch step (its lazy imports are slow)."""
-    import numpy as np
-    import torch
+@dataclass(frozen=True)
+class RunnerConfig:
+    """What a task process needs besides its token (plain values, passed on fork)."""
 
-    from models.split_nn import OperatorBottom, SplitNnSpec, TrainHyper
-
-    if role == "client":
-        from protocol.split_nn import client_app  # noqa: F401
-    else:
-        from protocol.split_nn import server_app  # noqa: F401
-    bottom = OperatorBottom(
-        SplitNnSpec(bank_features=1, operator_features=1), TrainHyper(), seed=0
-    )
-    features = torch.zeros((2, 1))
-    bottom.apply_gradients(features, np.zeros((2, 8), np.float32), np.arange(2), 0)
+    role: str  # "client" (operator) or "server" (bank)
+    runtime_api_address: str
+    insecure: bool
+    root_certificates: str | None
+    trusted_fabs: tuple[str, ...]
+    authorized_runs: str | None  # bank only
+    executor_pid: int
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--role", choices=("client", "server"), required=True)
-    parser.add_argument("--runtime-api-address", required=True)
-    parser.add_argument("--root-certificates")
-    parser.add_argument("--insecure", action="store_true")
-    parser.add_argument("--trusted-fab", action="append", required=True)
-    parser.add_argument("--authorized-runs")
-    parser.add_argument("--parent-pid", type=int)
-    args = parser.parse_args(argv)
-    if args.role == "server" and not args.authorized_runs:
-        parser.error("--authorized-runs is required for --role server")
-    if args.parent_pid:
-        start_parent_process_monitor(args.parent_pid)
-    # Warm up while waiting for a task; once a token arrives, heartbeats start at
-    # once (a claimed task without heartbeats is taken back by the node).
-    warm = threading.Thread(target=warm_up, args=(args.role,), daemon=True)
-    warm.start()
-    token = sys.stdin.readline().strip()
-    if not token:  # the executor is stopping: nothing to run
-        return 0
-    received = time.time()
+def run_task(config: RunnerConfig, token: str) -> None:
+    """Body of one task process (forked by the executor's fork server)."""
+    start_parent_process_monitor(config.executor_pid)
     certificates = validate_and_resolve_root_certificates(
-        args.root_certificates, args.insecure
+        config.root_certificates, config.insecure
     )
-    task = Task.claim(args.runtime_api_address, args.insecure, certificates, token)
-    warm.join()
-    print(
-        f"[runner] {time.time():.3f} task token received"
-        f" {received - psutil.Process().create_time():.2f} s after start,"
-        f" warm {time.time() - received:.2f} s later",
-        file=sys.stderr,
-        flush=True,
-    )
-    trusted = set(args.trusted_fab)
-    if args.role == "client":
-        return run_client_task(task, trusted)
-    assert args.authorized_runs is not None
-    return run_server_task(task, trusted, Path(args.authorized_runs))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    task = Task.claim(config.runtime_api_address, config.insecure, certificates, token)
+    trusted = set(config.trusted_fabs)
+    if config.role == "client":
+        sys.exit(run_client_task(task, trusted))
+    if config.authorized_runs is None:
+        raise ValueError("the bank's runner needs the authorized-runs file")
+    sys.exit(run_server_task(task, trusted, Path(config.authorized_runs)))

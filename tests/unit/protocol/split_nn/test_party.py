@@ -332,3 +332,47 @@ def test_bank_data_names_the_file_if_columns_differ(tmp_path: Path) -> None:
         "bank features (bank_data.npz): expected a matrix with 5 columns"
         " (the job's spec), got shape (400, 3)"
     )
+
+
+def test_operator_state_survives_flower_context_if_saved_between_messages(
+    tmp_path: Path,
+) -> None:
+    # Prepare: the ClientApp keeps its state in context.state (a Flower RecordDict)
+    from protocol.split_nn.client_app import load_state, save_state
+
+    run = _run(rounds=2)
+    data, store = _world(tmp_path)
+    train = np.flatnonzero(~data.validation)
+    _, state = operator_round(
+        run,
+        5,
+        EmbeddingRequest(
+            0,
+            PHASE_INIT,
+            train_positions=train,
+            validation_positions=np.flatnonzero(data.validation),
+        ),
+        None,
+        store,
+        OperatorLimits(),
+    )
+    update = EmbeddingRequest(
+        1,
+        PHASE_UPDATE,
+        gradients=np.ones((len(train), 2), dtype=np.float32),
+        order=np.arange(len(train)),
+    )
+    _, state = operator_round(run, 5, update, state, store, OperatorLimits())
+    context_state = RecordDict()
+
+    # Execute
+    save_state(context_state, state)
+    restored = load_state(context_state)
+
+    # Assert
+    assert restored is not None
+    assert restored.next_round == state.next_round == 2
+    assert set(restored.bottom) == set(state.bottom)
+    for key, value in state.bottom.items():
+        np.testing.assert_array_equal(restored.bottom[key], value)
+    np.testing.assert_array_equal(restored.train_positions, train)

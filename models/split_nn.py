@@ -124,7 +124,7 @@ class TrainHyper:
 
     rounds: int = 10
     batch_size: int = 512
-    learning_rate: float = 3e-3
+    learning_rate: float = 2e-3
     bank_local_epochs: int = 2
     operator_local_epochs: int = 1
     optimizer: Literal["adam", "sgd"] = "adam"

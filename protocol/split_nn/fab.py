@@ -26,7 +26,7 @@ APP_NAME = "duet-split-nn"
 APP_VERSION = "1.0.0"
 PUBLISHER = "duet"
 FAB_ID = f"{PUBLISHER}/{APP_NAME}"
-PINNED_FAB_SHA256 = "80d1af78adcdce0d4606c31de333378b6c35c47c57d5fdc3b207b55248a12802"
+PINNED_FAB_SHA256 = "bd1af0db9d65ab349bb750cc4a3ffdfb0ab0d8449e3ca0172718000956b8a813"
 
 
 def _toml_value(value: bool | int | float | str) -> str:

@@ -114,6 +114,8 @@ def main() -> None:
         "--sequential", action="store_true", help="run the two trainings one by one"
     )
     args = parser.parse_args()
+    # Same threading as the nodes' task processes (protocol/split_nn/runner.py).
+    torch.set_num_threads(1)
     started = time.perf_counter()
     load_start = os.getloadavg()[0]
     hyper = TrainHyper(rounds=args.rounds)

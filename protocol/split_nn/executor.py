@@ -88,6 +88,7 @@ class Executor:
             trusted_fabs=tuple(args.trusted_fab),
             authorized_runs=args.authorized_runs,
             executor_pid=os.getpid(),
+            torch_threads=args.torch_threads,
         )
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(PRELOAD[args.role])
@@ -142,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root-certificates")
     parser.add_argument("--insecure", action="store_true")
     parser.add_argument("--parent-pid", type=int)
+    parser.add_argument("--torch-threads", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.torch_threads < 1:
+        parser.error("--torch-threads must be at least 1")
     if args.role == "server" and not args.authorized_runs:
         parser.error("--authorized-runs is required for --role server")
     if args.parent_pid:

@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from flwr.common.serde import fab_to_proto, user_config_to_proto
@@ -16,7 +17,11 @@ from flwr.proto.control_pb2 import (  # pylint: disable=E0611
     ListNodesRequest,
     StartRunRequest,
 )
+from flwr.proto.runtime_pb2 import AcquireTaskRequest  # pylint: disable=E0611
+from flwr.supercore.constant import TaskType
 from flwr.supercore.fab import Fab
+from flwr.supercore.interceptors import RuntimeVersionHttpInterceptor
+from flwr.supercore.runtime import RuntimeHttpClient
 
 from protocol.split_nn.deployment import BankFlower, FlowerProcessError, RunFailed
 from protocol.split_nn.fab import build_fab, fab_sha256
@@ -209,3 +214,24 @@ def test_bank_gets_clear_error_within_deadline_if_supernode_killed_mid_run(
     assert claim["run_id"] == run_id
     assert not (operator_job / OPERATOR_MODEL_FILE).exists()
     assert np.load(operator_job / "operator_features.npy").shape == (1500, 4)
+
+
+def test_superlink_refuses_a_task_claim_if_not_signed_with_the_secret(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Prepare: a peer reaching the SuperLink's port tries to take the bank's tasks
+    with bank_flower(pki, tmp_path) as bank:
+        client = RuntimeHttpClient.from_server_address(
+            server_address=bank.address,
+            insecure=False,
+            root_certificates=pki.ca.cert.read_bytes(),
+            interceptors=[RuntimeVersionHttpInterceptor(component_name="SuperExec")],
+        )
+
+        # Execute / Assert
+        with pytest.raises(httpx.HTTPStatusError) as err:
+            client.AcquireTask(
+                AcquireTaskRequest(supported_task_types=[TaskType.SERVER_APP])
+            )
+        client.close()
+    assert err.value.response.status_code in (401, 403)

@@ -45,6 +45,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -250,6 +251,7 @@ class BankFlower:
         self.superlink: ManagedProcess | None = None
         self.executor: ManagedProcess | None = None
         self._control: ControlHttpClient | None = None
+        self._authorize = threading.Lock()  # submit() may run on several threads
 
     @property
     def address(self) -> str:
@@ -291,6 +293,7 @@ class BankFlower:
             timeout_s,
             f"starting on {self.address}",
         )
+        _ = self.control  # created once, before any caller thread uses it
         argv = [
             sys.executable, "-m", "protocol.split_nn.executor",
             "--role", "server",
@@ -343,11 +346,12 @@ class BankFlower:
         if not reply.HasField("run_id"):
             raise FailedPrecondition("the SuperLink did not start the run")
         run_id = int(reply.run_id)
-        runs = json.loads(self.authorized_runs.read_text())
-        runs[str(run_id)] = digest
-        tmp = self.authorized_runs.with_suffix(".tmp")
-        tmp.write_text(json.dumps(runs))
-        os.replace(tmp, self.authorized_runs)
+        with self._authorize:
+            runs = json.loads(self.authorized_runs.read_text())
+            runs[str(run_id)] = digest
+            tmp = self.authorized_runs.with_suffix(".tmp")
+            tmp.write_text(json.dumps(runs))
+            os.replace(tmp, self.authorized_runs)
         return run_id
 
     def status(self, run_id: int) -> RunStatus:

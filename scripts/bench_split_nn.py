@@ -93,15 +93,22 @@ def central_auc(
 
 
 def prepare_job(
-    work: Path, data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    work: Path,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    model_seed: int,
 ) -> tuple[str, Path]:
-    """The operator's feature file and the bank's job data, as the nodes write them."""
+    """The operator's feature file and the bank's job data, as the nodes write them.
+
+    Both jobs get the same bank-side model seed (and the operator the same one in
+    the run config), so the defence-on and defence-off runs differ only by the
+    defence and its noise: a paired comparison.
+    """
     bank_x, operator_x, labels, validation = data
     job_id = uuid.uuid4().hex
     (work / "operator-data" / job_id).mkdir(parents=True)
     np.save(work / "operator-data" / job_id / OPERATOR_FEATURES_FILE, operator_x)
     bank_dir = work / "bank-jobs" / job_id
-    BankData(bank_x, labels, validation).save(bank_dir)
+    BankData(bank_x, labels, validation, model_seed).save(bank_dir)
     return job_id, bank_dir
 
 
@@ -141,7 +148,9 @@ def main() -> None:
     superlink_cert = issue_superlink_cert(
         IssuedCert(ca, work / "pki" / "ca.key"), "bank-a", ["127.0.0.1"], work / "pki"
     )
-    jobs = {name: prepare_job(work, data) for name in ("undefended", "defended")}
+    jobs = {
+        name: prepare_job(work, data, args.seed) for name in ("undefended", "defended")
+    }
     defences = {
         "undefended": DefenceSpec(kind="none"),
         "defended": DefenceSpec(),

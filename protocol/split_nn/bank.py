@@ -36,11 +36,17 @@ BANK_DATA_FILE = "bank_data.npz"
 
 @dataclass(frozen=True)
 class BankData:
-    """The bank's aligned job data: features, labels and the validation split."""
+    """The bank's aligned job data: features, labels and the validation split.
+
+    ``model_seed`` (optional, bank-local, never sent) fixes the bank's model
+    initialisation and row orders, e.g. for a paired comparison of two runs; the
+    defence's noise is drawn from the OS in every case.
+    """
 
     features: np.ndarray  # (m, bank_features) float32
     labels: np.ndarray  # (m,) int64, 0/1
     validation: np.ndarray  # (m,) bool
+    model_seed: int | None = None
 
     @classmethod
     def load(cls, job_dir: Path, bank_features: int) -> BankData:
@@ -56,6 +62,9 @@ class BankData:
                 data["labels"],
                 data["validation"],
             )
+            seed = (
+                data["model_seed"].reshape(-1) if "model_seed" in data.files else None
+            )
         try:
             check_matrix(features, bank_features, f"bank features ({path.name})")
         except SplitNnSpecError as err:
@@ -65,23 +74,26 @@ class BankData:
             raise InvalidArgument(f"{path}: labels and validation need {rows} entries")
         if not np.all((labels == 0) | (labels == 1)):
             raise InvalidArgument(f"{path}: labels must be 0 or 1")
+        if seed is not None and (seed.size != 1 or seed.dtype.kind not in "iu"):
+            raise InvalidArgument(f"{path}: model_seed must be one integer")
         return cls(
             np.asarray(features, dtype=np.float32),
             labels.astype(np.int64),
             validation.astype(bool),
+            None if seed is None else int(seed[0]),
         )
 
     def save(self, job_dir: Path) -> Path:
         job_dir.mkdir(parents=True, exist_ok=True)
         path = job_dir / BANK_DATA_FILE
-        save_arrays(
-            path,
-            {
-                "features": self.features,
-                "labels": self.labels,
-                "validation": self.validation,
-            },
-        )
+        arrays = {
+            "features": self.features,
+            "labels": self.labels,
+            "validation": self.validation,
+        }
+        if self.model_seed is not None:
+            arrays["model_seed"] = np.array([self.model_seed], dtype=np.int64)
+        save_arrays(path, arrays)
         return path
 
 

@@ -142,9 +142,10 @@ def run_bank(grid: Grid, context: Context) -> BankResult:
             run,
             data,
             GridSend(grid, run.operator_node_id, run.round_timeout_s),
-            # Both generators seeded from the OS: the run config is seen by the
-            # operator, and noise it could regenerate would protect nothing.
-            model_rng=np.random.default_rng(),
+            # Never seeded from the run config, which the operator receives: noise
+            # it could regenerate would protect nothing. The noise always comes
+            # from the OS; the model's seed only from the bank's own job data.
+            model_rng=np.random.default_rng(data.model_seed),
             noise_rng=np.random.default_rng(),
             progress=metrics.round,
         )

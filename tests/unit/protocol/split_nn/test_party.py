@@ -376,3 +376,17 @@ def test_operator_state_survives_flower_context_if_saved_between_messages(
     for key, value in state.bottom.items():
         np.testing.assert_array_equal(restored.bottom[key], value)
     np.testing.assert_array_equal(restored.train_positions, train)
+
+
+def test_bank_data_keeps_its_model_seed_local_if_saved(tmp_path: Path) -> None:
+    # Prepare
+    data, _ = _world(tmp_path)
+    seeded = BankData(data.features, data.labels, data.validation, model_seed=11)
+
+    # Execute
+    seeded.save(tmp_path / "bank")
+    loaded = BankData.load(tmp_path / "bank", bank_features=3)
+
+    # Assert: the seed lives in the bank's job folder, not in the shared run config
+    assert loaded.model_seed == 11
+    assert not any("seed" in key and key != "seed" for key in run_to_config(_run()))

@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterable, Sequence
 
 from bank_node.job_command import add_job_command
+from bank_node.job_reconcile import reconcile_bank_jobs
 from bank_node.psi_command import add_psi_command
+from bank_node.psi_outputs import purge_psi_outputs
 from node_core.cli import NodeCli
 from node_core.node import NodeContext, Registration
 from protocol.auth import PeerDirectory
 
+log = logging.getLogger(__name__)
+HOUSEKEEPING_S = 600.0
+
+
+def _housekeeping(ctx: NodeContext) -> None:
+    """While serving: delete PSI results past psi.retention_days, every 10 minutes."""
+    while True:
+        try:
+            purge_psi_outputs(ctx, time.time())
+        except Exception:  # the next pass retries
+            log.exception("PSI retention pass failed")
+        if ctx.stopped.wait(HOUSEKEEPING_S):
+            return
+
 
 def bank_services(ctx: NodeContext, directory: PeerDirectory) -> Iterable[Registration]:
-    """Services the bank offers (the operator calls back during some protocols)."""
+    """Services the bank offers (the operator calls back during some protocols).
+
+    While it serves, its retention timer runs and, in the background, it reconciles
+    the jobs of job runners that were killed outright (failed here and at the
+    operator)."""
+    threading.Thread(
+        target=_housekeeping, args=(ctx,), name="bank-housekeeping", daemon=True
+    ).start()
+    threading.Thread(
+        target=reconcile_bank_jobs, args=(ctx,), name="job-reconcile", daemon=True
+    ).start()
     return []
 
 

@@ -16,6 +16,14 @@ audit entries are recorded in both parties' stores, with progress shown:
   publish          evaluation, the report folder (HTML + JSON), the bank's model part.
 All stages share one channel and one handshake, which checks up front that the
 operator speaks every protocol the job and its trainer need.
+
+A job always ends on both sides: while it runs, the runner heartbeats the operator
+and each stage runs under its deadline (bank_node/job_watch.py); when the operator
+dies, hangs or ends the job, when a stage runs late, or when the runner is told to
+stop (SIGTERM/SIGINT, see job_command.py), the job fails here with one clear reason
+and the runner tells the operator (Jobs.Finish under `jobs.finish_deadline_s`). A
+runner killed outright is reconciled by the next `job run` or `serve`
+(bank_node/job_reconcile.py) and, at the operator, by its idle-job timeout.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +42,9 @@ from sklearn.model_selection import train_test_split
 
 from bank_node import feature_selection
 from bank_node.feature_selection import FeatureSelection
+from bank_node.job_reconcile import runner_identity, tell_operator
 from bank_node.job_report import JobOutputs, publish
+from bank_node.job_watch import JobAborted, JobInterrupted, JobWatch
 from bank_node.jobspec import JobSpec, SplitSection
 from bank_node.psi import PsiResult, psi_session
 from bank_node.trainers.base import (
@@ -47,9 +58,10 @@ from models.scorecard import ScorecardScale
 from node_core.config import ConfigError
 from node_core.ingest import Dataset
 from node_core.node import NodeContext, PeerLink
+from node_core.store import Job
 from protocol.binning.service import PROTOCOL as BINNING
 from protocol.domain import ACTIVE_JOB_STATUSES, JobStatus, Split
-from protocol.errors import PermissionDenied
+from protocol.errors import PeerCallError, PermissionDenied
 from protocol.ids import new_hex_id
 from protocol.jobs.messages import (
     JobBinding,
@@ -153,17 +165,62 @@ class JobRunner:
         self.progress = progress
         self.job_id = new_hex_id()
         self.timings: dict[str, float] = {}
+        self.watch: JobWatch | None = None  # while the job's channel is open
+        # Set by the CLI: interrupts the runner's thread when the watch trips while
+        # it computes locally (a closed channel only ends calls).
+        self.interrupt: Callable[[], None] | None = None
+        self.interruptible = False  # True while the job's stages run
+        self.proposed = False  # the operator knows the job
         trainer = trainer_for(spec.model.type)
         if trainer is None:
             raise ConfigError(f"{spec.source}: model.type: no trainer for it")
         self.trainer: Trainer[Any, Any] = trainer
 
+    def stop(self, reason: str) -> None:
+        """Ask the running job to stop (from a signal handler): its watch trips, which
+        ends the call in progress."""
+        if self.watch is not None:
+            self.watch.trip(reason, interrupt=False)
+
+    def aborted(self) -> JobAborted:
+        """The error for a job its watch ended, wherever the runner was."""
+        reason = self.watch.reason if self.watch is not None else ""
+        return JobAborted(f"job {self.job_id} failed: {reason or 'stopped'}")
+
+    def _on_trip(self) -> None:
+        if self.interruptible and self.interrupt is not None:
+            self.interrupt()
+
     def _stage(self, name: str, work: Callable[[], T]) -> T:
-        """Run one named stage and record its wall time."""
+        """Run one named stage under its deadline and record its wall time."""
         started = time.perf_counter()
-        result = work()
+        watch = self.watch
+        seconds = getattr(self.spec.deadlines, f"{name}_s", None)
+        guard = watch.stage(name, seconds) if watch and seconds else nullcontext()
+        try:
+            with guard:
+                result = work()
+        except Exception as exc:
+            raise self._clear_error(name, exc) from exc
+        if watch is not None and watch.reason:
+            raise JobAborted(self._failed_in(name, watch.reason))
         self.timings[name] = round(time.perf_counter() - started, 3)
         return result
+
+    def _failed_in(self, stage: str, reason: str) -> str:
+        return f"job {self.job_id} failed in stage {stage}: {reason}"
+
+    def _clear_error(self, stage: str, exc: Exception) -> Exception:
+        """The error to show for a stage that failed: the watch's reason when it
+        ended the stage, a plain statement when the operator went away."""
+        watch = self.watch
+        if watch is not None and watch.reason:
+            return JobAborted(self._failed_in(stage, watch.reason))
+        if isinstance(exc, PeerCallError) and exc.code == "UNAVAILABLE":
+            return JobAborted(
+                self._failed_in(stage, f"the operator is unreachable ({exc})")
+            )
+        return exc
 
     # ---- the job -------------------------------------------------------------------
     def run(self) -> JobRun:
@@ -183,13 +240,14 @@ class JobRunner:
                 f" data source {spec.data.source!r} ({source.label!r})"
             )
         store = ctx.store
-        store.create_job(
+        job = store.create_job(
             spec.model.type,
             counterpart,
             {
                 "name": spec.job.name,
                 "purpose": spec.job.purpose,
                 "spec": str(spec.source),
+                "runner": runner_identity(),  # for the reconciler, if we are killed
             },
             self.job_id,
         )
@@ -197,17 +255,27 @@ class JobRunner:
         try:
             result = self._run(counterpart)
         except BaseException as exc:
-            store.set_job_status(self.job_id, JobStatus.FAILED, error=str(exc)[:500])
-            try:
-                with ctx.channel(counterpart) as channel:
-                    JobsClient(channel, ctx.limits.deadline_s).finish(
-                        JobOutcome(self.job_id, False, type(exc).__name__)
-                    )
-            except Exception:  # the original error matters more
-                pass
+            self._fail(job, exc)
             raise
         store.set_job_status(self.job_id, JobStatus.SUCCEEDED, result=result.summary)
         return result
+
+    def _fail(self, job: Job, exc: BaseException) -> None:
+        """Record the failure here and tell the operator, within a short deadline."""
+        self.interruptible = False
+        error = str(exc)[:500] or type(exc).__name__
+        # The operator hears the watch's reason or the error's kind, nothing more
+        # of the bank's internals.
+        stopped = isinstance(exc, (JobAborted, JobInterrupted))
+        told = error if stopped else type(exc).__name__
+        # Only a job the operator knows (proposed) is reported to it.
+        unreached = tell_operator(self.ctx, job, told) if self.proposed else ""
+        if unreached:
+            error += (
+                f" (the operator could not be told: {unreached}; it ends the job"
+                " when the bank's heartbeats stop, jobs.session_idle_s)"
+            )
+        self.ctx.store.set_job_status(self.job_id, JobStatus.FAILED, error=error)
 
     def _run(self, counterpart: str) -> JobRun:
         ctx, spec, trainer = self.ctx, self.spec, self.trainer
@@ -221,7 +289,19 @@ class JobRunner:
             f" excluded, {len(dataset.ids)} labelled"
         )
         required = (*JOB_CAPABILITIES, *trainer.capabilities)
-        with ctx.link(counterpart, required) as link:
+        with (
+            ctx.link(counterpart, required) as opened,
+            JobWatch(
+                opened.channel,
+                self.job_id,
+                ctx.config.jobs,
+                ctx.limits.deadline_s,
+                on_trip=self._on_trip,
+            ) as self.watch,
+        ):
+            self.interruptible = True
+            # Every stage uses the watched channel (it can end them all at once).
+            link = PeerLink(opened.counterpart, self.watch.channel, opened.hello)
             jobs = JobsClient(link.channel, ctx.limits.deadline_s)
             decision = self._stage("approve", lambda: self._approve(jobs, len(labels)))
             psi = self._stage("align", lambda: self._align(link, dataset))
@@ -238,7 +318,10 @@ class JobRunner:
             scored = self._stage(
                 "score", lambda: trainer.score(context, options, model)
             )
+            self.interruptible = False
+            self.watch.stop()  # the job ends now: a heartbeat would find it over
             jobs.finish(JobOutcome(self.job_id, True, "model trained"))
+        self.watch = None
         outputs = JobOutputs(
             psi_summary=psi.summary(),
             rows={s: len(p) for s, p in aligned.positions.items()},
@@ -261,6 +344,7 @@ class JobRunner:
     # ---- stages ----------------------------------------------------------------------
     def _approve(self, jobs: JobsClient, rows: int) -> JobDecision:
         spec = self.spec
+        self.proposed = True  # from the moment the proposal may have arrived
         decision = jobs.propose(
             JobProposal(
                 job_id=self.job_id,
@@ -272,6 +356,8 @@ class JobRunner:
                 description=spec.job.description or spec.job.name,
             )
         )
+        if self.watch is not None:
+            self.watch.heartbeat()  # the operator knows the job from now on
         waited = 0.0
         if decision.status is JobStatus.PENDING_APPROVAL:
             self.progress(decision.message)
@@ -301,6 +387,7 @@ class JobRunner:
             dataset,
             PsiMode.BOTH,
             progress=StageProgress(self.progress),
+            job_id=self.job_id,  # the operator aligns only inside the approved job
         )
         self.progress(
             f"psi: {psi.intersection_size} of {psi.bank_set_size} bank rows are"

@@ -11,6 +11,7 @@ name the file and the key.
     [model]        `type` picks the trainer (bank_node/trainers/registry.py); the
                    other keys are that trainer's options, checked by it
     [report]       output folder, decision threshold, scorecard scaling
+    [deadlines]    seconds each stage may take before the job fails (<stage>_s)
 """
 
 from __future__ import annotations
@@ -97,6 +98,20 @@ class ReportSection:
 
 
 @dataclass(frozen=True)
+class DeadlinesSection:
+    """Seconds each stage of the job runner may take; past it the job fails on both
+    sides with an error naming the stage and the key. `approve_s` includes waiting
+    for a manual approval."""
+
+    approve_s: float = 3600.0
+    align_s: float = 3600.0
+    bind_s: float = 300.0
+    select_features_s: float = 3600.0
+    train_s: float = 43200.0
+    score_s: float = 1800.0
+
+
+@dataclass(frozen=True)
 class JobSpec:
     job: JobSection
     data: DataSection
@@ -106,6 +121,7 @@ class JobSpec:
     binning: BinningSection = field(default_factory=BinningSection)
     selection: SelectionSection = field(default_factory=SelectionSection)
     report: ReportSection = field(default_factory=ReportSection)
+    deadlines: DeadlinesSection = field(default_factory=DeadlinesSection)
     # Parsed by the trainer its `type` names (parse_model), not by the loader.
     model: ModelSpec = field(
         default_factory=lambda: ModelSpec.default(), metadata={"internal": True}
@@ -126,6 +142,9 @@ def _validate(loader: TomlLoader, spec: JobSpec) -> None:
         loader.fail("selection.top_k", "must be >= 1")
     if not 0 < spec.report.threshold < 1:
         loader.fail("report.threshold", "must be between 0 and 1")
+    for name, seconds in vars(spec.deadlines).items():
+        if seconds <= 0:
+            loader.fail(f"deadlines.{name}", "must be > 0")
 
 
 def parse_model(loader: TomlLoader, table: Any) -> ModelSpec:

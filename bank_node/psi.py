@@ -304,13 +304,15 @@ def run_psi(
     channel: grpc.Channel | None = None,
     progress: Progress | None = None,
     pool: PsiPool | None = None,
+    job_id: str = "",
 ) -> PsiResult:
     """Handshake (on `channel`, or a new channel), then intersect the dataset's
-    accepted ids with the counterpart's set."""
+    accepted ids with the counterpart's set (inside approved job `job_id`; outside a
+    job the operator runs only what its policy allows without one)."""
     with ctx.link(counterpart, (CAPABILITY,), channel) as link:
         return psi_session(
             ctx, link, dataset, mode, unbalanced=unbalanced, progress=progress,
-            pool=pool,
+            pool=pool, job_id=job_id,
         )  # fmt: skip
 
 
@@ -323,16 +325,19 @@ def psi_session(
     unbalanced: bool = False,
     progress: Progress | None = None,
     pool: PsiPool | None = None,
+    job_id: str = "",
 ) -> PsiResult:
-    """One session on a link whose handshake is done and shares CAPABILITY."""
+    """One session of job `job_id` on a link whose handshake is done and shares
+    CAPABILITY."""
     if CAPABILITY not in link.hello.shared_capabilities:
         raise FailedPrecondition(f"{link.counterpart} does not speak {CAPABILITY}")
     report = progress or (lambda stage, done, total: None)
     pool = pool or shared_pool(ctx.config.psi.workers)
     pool.warm_up()
     return _session(
-        ctx, link.channel, link.counterpart, dataset, mode, unbalanced, pool, report
-    )
+        ctx, link.channel, link.counterpart, dataset, mode, unbalanced, pool, report,
+        job_id,
+    )  # fmt: skip
 
 
 def _session(
@@ -344,6 +349,7 @@ def _session(
     unbalanced: bool,
     pool: PsiPool,
     progress: Progress,
+    job_id: str,
 ) -> PsiResult:
     start = time.perf_counter()
     cpu_start = _cpu_seconds(pool)
@@ -351,13 +357,14 @@ def _session(
     n = len(ids)
     keys = _Keys(unbalanced)
     cache = OperatorSetCache(ctx.config.state_dir, counterpart)
+    cache.purge_expired(time.time())
     # The upload order is secret: positions the operator later sees (mode both) say
     # nothing about the bank's file order.
     upload_order = secure_permutation(n)
     packed = np.ascontiguousarray(ids[upload_order].astype(f"S{PHONE_BYTES}")).tobytes()
     opened = open_session(
         channel,
-        PsiOpen(mode, n, SUITE, unbalanced, cache.held() if unbalanced else ""),
+        PsiOpen(mode, n, SUITE, unbalanced, cache.held() if unbalanced else "", job_id),
         ctx.limits.deadline_s,
     )
     sid, m = opened.session_id, opened.operator_set_size
@@ -365,7 +372,12 @@ def _session(
         "psi.session.opened",
         counterpart=counterpart,
         subject=sid,
-        detail={"mode": mode.value, "bank_set_size": n, "operator_set_size": m},
+        detail={
+            "mode": mode.value,
+            "bank_set_size": n,
+            "operator_set_size": m,
+            "job_id": job_id,
+        },
     )
     run = _Run(ctx, channel, counterpart, opened, keys, pool, progress)
     reblinded = bytearray(n * ITEM_BYTES)
@@ -388,7 +400,9 @@ def _session(
     if unbalanced:
         assert unblinded is not None
         if operator is not None:
-            cache.store(opened.operator_set_id, operator)
+            cache.store(
+                opened.operator_set_id, operator, opened.operator_set_expires_at
+            )
         left, right = as_items(unblinded), cache.load(opened.operator_set_id, m)
     else:
         assert operator is not None

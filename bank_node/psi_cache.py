@@ -2,13 +2,18 @@
 
 The operator sends its blinded set once per epoch and data snapshot (named by an opaque
 set id); the bank keeps the latest one per counterpart under
-`<state_dir>/psi/operator_sets/<counterpart>/<set id>.npy` and deletes older ones when
-a new id arrives. The values are useless without the operator's scalar: the bank can
-only test a number by asking the operator to re-blind it, which the operator counts.
+`<state_dir>/psi/operator_sets/<counterpart>/<set id>.npy` (0600, with `<set id>.json`
+naming the epoch's end) and deletes older ones when a new id arrives. The values are
+useless without the operator's scalar: the bank can only test a number by asking the
+operator to re-blind it, which the operator counts. The operator deletes that scalar
+when the epoch ends; the bank deletes its copy of the set at its first PSI session or
+housekeeping pass after that (`purge_expired`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,17 +32,38 @@ class OperatorSetCache:
         found = sorted(self.folder.glob("*.npy"))
         return found[-1].stem if len(found) == 1 else ""
 
-    def store(self, set_id: str, blinded: bytes | bytearray) -> None:
+    def store(
+        self, set_id: str, blinded: bytes | bytearray, expires_at: float = 0.0
+    ) -> None:
         if not is_hex_id(set_id):
             raise FailedPrecondition("operator sent a set without a valid set id")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for old in self.folder.glob("*.npy"):
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for old in [*self.folder.glob("*.npy"), *self.folder.glob("*.json")]:
             old.unlink()
         items = np.frombuffer(blinded, dtype=np.uint8).reshape(-1, ITEM_BYTES)
         tmp = self.folder / f"{set_id}.tmp"
-        with tmp.open("wb") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
             np.save(fh, items, allow_pickle=False)
+        (self.folder / f"{set_id}.json").write_text(
+            json.dumps({"expires_at": expires_at})
+        )
         tmp.replace(self.folder / f"{set_id}.npy")
+
+    def purge_expired(self, now: float) -> list[str]:
+        """Delete held sets whose epoch has ended; the ids deleted."""
+        removed = []
+        for path in sorted(self.folder.glob("*.npy")):
+            try:
+                meta = json.loads(path.with_suffix(".json").read_text())
+                expires_at = float(meta["expires_at"])
+            except (OSError, ValueError, KeyError):
+                expires_at = 0.0  # no end known: do not keep it
+            if expires_at <= now:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".json").unlink(missing_ok=True)
+                removed.append(path.stem)
+        return removed
 
     def load(self, set_id: str, expected_items: int) -> np.ndarray:
         path = self.folder / f"{set_id}.npy"

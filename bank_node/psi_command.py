@@ -1,34 +1,34 @@
-"""`bank-node psi`: one PSI session with the operator, recorded as a job.
+"""`bank-node psi`: a PSI job with the operator (bank_node/psi_job.py), one session.
 
-    bank-node psi --config bank.toml --input customers.csv --mode intersection
+    bank-node psi --config bank.toml --input customers.csv --mode cardinality \
+        --purpose marketing
 
+The operator runs PSI only inside a job it approved for that purpose, mode and size
+(its policy's `purposes` and `psi_modes`; PSI outside a job is refused by default).
 The input (CSV or Parquet, id column `phone` unless --id-column says otherwise, or a
 declared `--source`) goes through node_core.ingest: malformed numbers are rejected and
-reported by reason, formatting variants of one number count once. Writes into the
-output folder (default `<state_dir>/psi/<job id>/`):
-  summary.json      sizes, intersection size, timings, the input's validation report
-  rejections.csv    every rejected input row: row, column, reason (never the value)
-  intersection.csv  modes intersection and both: source_row, phone of matched rows
-  alignment.csv     mode both: position, row_key (hex), source_row, phone, in the
-                    shared order (the alignment itself is in <state_dir>/alignments/)
+reported by reason, formatting variants of one number count once. The output folder
+(default `<state_dir>/psi/<job id>/`) gets the summary and the rejections; the matched
+rows only with --write-rows, as the bank's own row references, and phone numbers only
+with --with-numbers (bank_node/psi_outputs.py; deleted after `psi.retention_days`).
 Progress goes to stderr while the session runs; the summary is printed as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bank_node.psi import PsiResult, run_psi
+from bank_node.psi_job import run_psi_job
+from bank_node.psi_outputs import purge_psi_outputs, write_outputs
 from node_core.cli import NodeCli, open_node, print_json
 from node_core.config import DataSourceConfig
-from node_core.ingest import Dataset, load_dataset
+from node_core.ingest import load_dataset
 from protocol.domain import JobStatus
+from protocol.jobs.messages import PSI_JOB
 from protocol.psi.messages import PsiMode
 
 
@@ -64,8 +64,20 @@ def add_psi_command(cli: NodeCli) -> None:
     what.add_argument("--source", help="a declared data source instead of --input")
     p.add_argument("--id-column", default="phone", help="column of --input (phone)")
     p.add_argument("--mode", required=True, choices=[m.value for m in PsiMode])
+    p.add_argument("--purpose", required=True, help="the job's purpose, e.g. marketing")
+    p.add_argument("--description", default="", help="for the operator's reviewer")
     p.add_argument("--counterpart", help="party id (default: the first)")
     p.add_argument("--output", type=Path, help="output folder")
+    p.add_argument(
+        "--write-rows",
+        action="store_true",
+        help="also write the matched rows (the input's row numbers)",
+    )
+    p.add_argument(
+        "--with-numbers",
+        action="store_true",
+        help="add the phone numbers to the row files (implies --write-rows)",
+    )
     p.add_argument(
         "--unbalanced",
         action="store_true",
@@ -85,12 +97,17 @@ def _input_source(args: argparse.Namespace, ctx_data: Any) -> tuple[str, Any]:
 
 def _psi(args: argparse.Namespace) -> int:
     ctx = open_node(args)
+    purge_psi_outputs(ctx, time.time())
     counterpart = args.counterpart or ctx.config.counterparts[0].party_id
     name, src = _input_source(args, ctx.config.data_source)
     mode = PsiMode(args.mode)
-    spec = {"input": str(src.path), "mode": mode.value, "unbalanced": args.unbalanced}
-    job = ctx.store.create_job("psi", counterpart, spec)
-    ctx.store.set_job_status(job.id, JobStatus.RUNNING)
+    spec = {
+        "input": str(src.path),
+        "mode": mode.value,
+        "unbalanced": args.unbalanced,
+        "purpose": args.purpose,
+    }
+    job = ctx.store.create_job(PSI_JOB, counterpart, spec)
     out_dir = args.output or ctx.config.state_dir / "psi" / job.id
     try:
         started = time.perf_counter()
@@ -98,13 +115,24 @@ def _psi(args: argparse.Namespace) -> int:
         load_s = time.perf_counter() - started
         if not args.quiet:
             print(dataset.report.to_text(max_lines=5), file=sys.stderr)
-        result = run_psi(
+        printer = _ProgressPrinter(args.quiet)
+
+        def say(message: str) -> None:
+            if not args.quiet:
+                print(f"psi: {message}", file=sys.stderr, flush=True)
+
+        result = run_psi_job(
             ctx,
             counterpart,
             dataset,
             mode,
+            job_id=job.id,
+            purpose=args.purpose,
+            description=args.description,
             unbalanced=args.unbalanced,
-            progress=_ProgressPrinter(args.quiet),
+            progress=printer,
+            say=say,
+            on_approved=lambda: ctx.store.set_job_status(job.id, JobStatus.RUNNING),
         )
         summary = {
             "job_id": job.id,
@@ -114,7 +142,14 @@ def _psi(args: argparse.Namespace) -> int:
             "output": str(out_dir),
             "input": dataset.report.to_dict(max_rejections=20),
         }
-        write_outputs(out_dir, dataset, result, summary)
+        summary["files"] = write_outputs(
+            out_dir,
+            dataset,
+            result,
+            summary,
+            rows=args.write_rows,
+            numbers=args.with_numbers,
+        )
     except BaseException as exc:
         ctx.store.set_job_status(
             job.id, JobStatus.FAILED, error=str(exc) or type(exc).__name__
@@ -127,37 +162,3 @@ def _psi(args: argparse.Namespace) -> int:
     )
     print_json(summary)
     return 0
-
-
-def write_outputs(
-    out_dir: Path, dataset: Dataset, result: PsiResult, summary: dict[str, Any]
-) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    with (out_dir / "rejections.csv").open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["row", "column", "reason", "detail", "value_class"])
-        for r in dataset.report.rejections:
-            writer.writerow([r.row, r.column, r.reason, r.detail, r.value_class])
-    if result.matched_rows is not None:
-        with (out_dir / "intersection.csv").open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["source_row", "phone"])
-            for row in result.matched_rows:
-                writer.writerow([int(dataset.source_rows[row]), dataset.ids[row]])
-    if result.alignment is not None:
-        alignment = result.alignment
-        with (out_dir / "alignment.csv").open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["position", "row_key", "source_row", "phone"])
-            for position, (key, row) in enumerate(
-                zip(alignment.row_keys, alignment.local_rows, strict=True)
-            ):
-                writer.writerow(
-                    [
-                        position,
-                        key.tobytes().hex(),
-                        int(dataset.source_rows[row]),
-                        dataset.ids[row],
-                    ]
-                )

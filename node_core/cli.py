@@ -1,6 +1,6 @@
 """Command-line skeleton shared by `operator-node` and `bank-node`.
 
-Common commands: serve, certs init, handshake, ingest check, audit verify/show,
+Common commands: serve, certs init, handshake, ingest check, audit verify/show/head,
 jobs list. Each role adds its own commands and server-side services. Expected failures
 (bad config, bad data, a peer's refusal) print one clear line and exit 2, never a
 traceback.
@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from node_core.certs import init_dev_pki
 from node_core.config import ConfigError, NodeConfig, load_config
 from node_core.ingest import IngestionError, load_dataset
-from node_core.logs import setup_logging
+from node_core.logs import redact, setup_logging
 from node_core.node import NodeContext, Registration, serve
 from node_core.store import StoreError
 from protocol.auth import PeerDirectory
@@ -116,6 +116,11 @@ class NodeCli:
                 "verify", self._audit_verify, "verify the audit chain", group="audit"
             )
         )
+        self.with_config(
+            self.command(
+                "head", self._audit_head, "print the signed chain head", group="audit"
+            )
+        )
         p = self.with_config(
             self.command("show", self._audit_show, "print audit entries", group="audit")
         )
@@ -135,9 +140,12 @@ class NodeCli:
         issued = init_dev_pki(args.dir, args.party, force=args.force)
         print_json(
             {
-                "ca": str(args.dir / "ca.pem"),
                 "parties": {
-                    p: {"cert": str(c.cert), "key": str(c.key)}
+                    p: {
+                        "ca": str(c.ca.cert),
+                        "cert": str(c.party.cert),
+                        "key": str(c.party.key),
+                    }
                     for p, c in issued.items()
                 },
             }
@@ -182,16 +190,27 @@ class NodeCli:
 
     def _audit_verify(self, args: argparse.Namespace) -> int:
         ctx = open_node(args)
-        bad = ctx.store.verify_audit()
-        count = len(ctx.store.audit_entries())
+        verdict = ctx.store.verify_audit()
         party = ctx.party_id
-        if bad is None:
-            print(f"{party}: audit chain intact: {count} entries")
+        if verdict.intact:
+            print(
+                f"{party}: audit chain intact: {verdict.entries} entries, signed head"
+                f" at entry {verdict.head_seq}"
+            )
             return 0
         print(
-            f"{party}: audit chain BROKEN at entry {bad} (of {count})", file=sys.stderr
+            f"{party}: audit chain BROKEN: {verdict.problem} ({verdict.entries}"
+            " entries)",
+            file=sys.stderr,
         )
         return 1
+
+    def _audit_head(self, args: argparse.Namespace) -> int:
+        head = open_node(args).store.chain_head()
+        if head is None:
+            raise StoreError("no readable signed chain head; run `audit verify`")
+        print(head.to_json())
+        return 0
 
     def _audit_show(self, args: argparse.Namespace) -> int:
         ctx = open_node(args)
@@ -210,7 +229,7 @@ class NodeCli:
         try:
             return int(args.handler(args))
         except EXPECTED_ERRORS as exc:
-            print(f"{self.parser.prog}: error: {exc}", file=sys.stderr)
+            print(f"{self.parser.prog}: error: {redact(str(exc))}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             return 130

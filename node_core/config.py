@@ -19,6 +19,7 @@ from typing import Any, Literal
 from protocol.ids import is_party_id
 from protocol.transport import TransportLimits
 
+PsiModeName = Literal["intersection", "both", "cardinality"]
 _ADDRESS_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$")
 _REQUIRED = object()
 
@@ -29,17 +30,25 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TlsConfig:
-    ca: Path
     cert: Path
     key: Path
+    # CA certificate for counterparts without their own `ca`; allowed only when it
+    # holds a single certificate (node_core/trust.py).
+    ca: Path | None = None
 
 
 @dataclass(frozen=True)
 class TransportConfig:
     max_message_mb: float = 16.0
     chunk_kb: int = 1024
+    # Client deadlines, sized to the call: control calls, calls the peer computes on,
+    # bulk streams (the server also cancels any call running longer than this).
     deadline_s: float = 30.0
+    compute_deadline_s: float = 300.0
     stream_deadline_s: float = 3600.0
+    # Server: a stream that waits this long for the peer's next message (or for the
+    # peer to take ours) is cancelled and its worker freed.
+    stream_idle_s: float = 60.0
     shutdown_grace_s: float = 30.0
     max_workers: int = 16
 
@@ -48,7 +57,9 @@ class TransportConfig:
             max_message_bytes=int(self.max_message_mb * (1 << 20)),
             chunk_bytes=self.chunk_kb * 1024,
             deadline_s=self.deadline_s,
+            compute_deadline_s=self.compute_deadline_s,
             stream_deadline_s=self.stream_deadline_s,
+            stream_idle_s=self.stream_idle_s,
         )
 
 
@@ -82,15 +93,21 @@ class CounterpartLimits:
     """What one counterpart may ask of this node (later protocols add fields)."""
 
     max_transfer_mb: float = 1024.0
+    # Calls the counterpart may have in progress at once on this node; more are
+    # refused (RESOURCE_EXHAUSTED). Below transport.max_workers, so one counterpart
+    # never holds every worker (a PSI session runs up to 3 streams at once).
+    max_concurrent_calls: int = 8
     # PSI (protocol/psi): sets under the minimum are refused, because the counts of two
     # tiny sets differing by one number reveal that person; the per-request maximum and
     # the daily budget (sum of announced set sizes per UTC day, an upper bound on the
-    # distinct numbers queried) bound how fast such differences can be taken.
+    # distinct numbers queried) bound how fast such differences can be taken. Sized
+    # for a bank's customer base, not for the number space (10^10).
     psi_min_set_size: int = 100
-    psi_max_set_size: int = 50_000_000
-    psi_max_daily_numbers: int = 200_000_000
-    # Unbalanced mode: the counterpart may use the operator's per-epoch cached set.
-    psi_allow_unbalanced: bool = True
+    psi_max_set_size: int = 500_000
+    psi_max_daily_numbers: int = 500_000
+    # Unbalanced mode: the counterpart may use the operator's per-epoch cached set
+    # (its sessions of an epoch become linkable: protocol/psi/__init__.py).
+    psi_allow_unbalanced: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,13 @@ class CounterpartPolicy:
     # jobs a counterpart may start per day: bounds differencing across evaluations.
     max_epochs: int = 200
     max_jobs_per_day: int = 20
+    # PSI modes a PSI job (`bank-node psi`, model "psi") may use; a model job always
+    # aligns in mode both within its own approval. Intersection and both tell the bank
+    # which of its numbers are subscribers: enable them for a purpose that needs it.
+    psi_modes: tuple[PsiModeName, ...] = ("cardinality",)
+    # Modes allowed with no job at all: none, or "cardinality" (a count, bounded by
+    # the minimum set size and the daily budget: operator_node/psi/policy.py).
+    psi_without_job: tuple[PsiModeName, ...] = ()
     # Disclose real feature names in reports, or stable aliases (f001, f002, ...).
     disclose_feature_names: bool = True
     # Data source served to this counterpart in joint jobs.
@@ -136,13 +160,43 @@ class PsiConfig:
     epoch_days: int = 7
     # Operator: sessions one counterpart may have open at once.
     max_sessions: int = 2
+    # Operator: a session with no call or chunk for this long is dropped (by a timer),
+    # so abandoned sessions free their slot within about this time.
+    session_idle_s: float = 60.0
+    # Days alignments (both nodes) and the bank's per-row PSI files are kept: they say
+    # which people are in an intersection (node_core/retention.py).
+    retention_days: float = 7.0
+
+
+@dataclass(frozen=True)
+class JobsConfig:
+    """How a joint job notices that the other party is gone (both roles)."""
+
+    # Operator: a job with no call from its bank for this long (the bank's runner
+    # heartbeats every heartbeat_s while it runs) fails and its session is freed; a
+    # job waiting for approval is cancelled.
+    session_idle_s: float = 300.0
+    # Bank: the runner asks the operator for the job's status this often while the
+    # job runs (the operator's sign that the bank is alive, and the bank's that the
+    # operator is) ...
+    heartbeat_s: float = 5.0
+    # ... and fails the job with a clear error when no heartbeat was answered for
+    # this long (the operator died, hangs or is cut off).
+    heartbeat_timeout_s: float = 30.0
+    # Bank: deadline of the Finish call that tells the operator a job failed.
+    finish_deadline_s: float = 5.0
 
 
 @dataclass(frozen=True)
 class CounterpartConfig:
     party_id: str
+    # The DNS subject alternative name its certificate must carry.
     identity: str
     address: str | None = None
+    # PEM of the CA that issues this counterpart's certificates (or its issuing
+    # intermediate): the only anchor trusted for it, as server and as client.
+    # Unset = tls.ca (which must then hold a single certificate).
+    ca: Path | None = None
     limits: CounterpartLimits = field(default_factory=CounterpartLimits)
     policy: CounterpartPolicy = field(default_factory=CounterpartPolicy)
 
@@ -159,6 +213,7 @@ class NodeConfig:
     log: LogConfig = field(default_factory=LogConfig)
     data: dict[str, DataSourceConfig] = field(default_factory=dict)
     psi: PsiConfig = field(default_factory=PsiConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
     # Where the config was read from (not a TOML key).
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 
@@ -282,6 +337,14 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
     for name, value in vars(cfg.transport).items():
         if value == 0:
             loader.fail(f"transport.{name}", "must be > 0")
+    for name, value in vars(cfg.jobs).items():
+        if value == 0:
+            loader.fail(f"jobs.{name}", "must be > 0")
+    timeout = cfg.jobs.heartbeat_timeout_s
+    if cfg.jobs.heartbeat_s >= timeout:
+        loader.fail(
+            "jobs.heartbeat_s", f"must be below jobs.heartbeat_timeout_s ({timeout:g})"
+        )
     seen: set[tuple[str, str]] = set()
     for i, cp in enumerate(cfg.counterparts):
         key = f"counterparts[{i}]"
@@ -290,14 +353,34 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             loader.fail(f"{key}.party_id", "a node cannot be its own counterpart")
         if cp.address is not None:
             _check_address(loader, f"{key}.address", cp.address)
+        if cp.ca is None and cfg.tls.ca is None:
+            loader.fail(
+                f"{key}.ca",
+                "missing: pin the counterpart to the CA that issues its certificates"
+                " (or set tls.ca)",
+            )
         for name, value in vars(cp.limits).items():
-            if value == 0:
+            if value == 0 and not isinstance(value, bool):
                 loader.fail(f"{key}.limits.{name}", "must be > 0")
         for what, value in (("party_id", cp.party_id), ("identity", cp.identity)):
             if (what, value) in seen:
                 loader.fail(f"{key}.{what}", f"duplicate {what} {value!r}")
             seen.add((what, value))
+        if set(cp.policy.psi_without_job) - {"cardinality"}:
+            loader.fail(
+                f"{key}.policy.psi_without_job",
+                "only 'cardinality' may run without a job: intersection and both tell"
+                " the bank which numbers are subscribers, so they need an approved job"
+                " with a purpose",
+            )
         limits = cp.limits
+        if limits.max_concurrent_calls >= cfg.transport.max_workers:
+            loader.fail(
+                f"{key}.limits.max_concurrent_calls",
+                f"must be below transport.max_workers ({cfg.transport.max_workers}),"
+                f" so one counterpart never holds every worker; got"
+                f" {limits.max_concurrent_calls}",
+            )
         if limits.psi_min_set_size > limits.psi_max_set_size:
             loader.fail(
                 f"{key}.limits.psi_min_set_size",
@@ -332,6 +415,9 @@ def _validate_psi(loader: TomlLoader, cfg: NodeConfig) -> None:
     for name in ("batch_items", "epoch_days", "max_sessions"):
         if getattr(psi, name) < 1:
             loader.fail(f"psi.{name}", f"must be >= 1, got {getattr(psi, name)}")
+    for name in ("session_idle_s", "retention_days"):
+        if getattr(psi, name) <= 0:
+            loader.fail(f"psi.{name}", f"must be > 0, got {getattr(psi, name):g}")
 
 
 def read_toml(source: Path) -> dict[str, Any]:

@@ -5,6 +5,9 @@ A data source (CSV or Parquet) is read against its declared schema: the id colum
 categorical feature columns (names or glob patterns), and identity columns (names,
 resident IDs, contact numbers) that are never features and never leave the node.
 
+The values of the identity columns (and of the id column, raw and canonical) are
+registered with node_core.logs, which masks them wherever they would reach a log.
+
 Every row is either accepted or rejected with a reason (bad phone, bad resident id, bad
 type, bad label, missing required value, duplicate id); the ValidationReport counts rows
 read / accepted / rejected by reason and lists each rejection by row, column and value
@@ -22,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from node_core import logs
 from node_core.config import DataSourceConfig
 from protocol.identifiers import PHONE_EMPTY, normalize_phones, resident_id_reasons
 
@@ -197,6 +201,10 @@ def load_dataset(name: str, src: DataSourceConfig) -> Dataset:
             f"{src.path}: missing required column {src.label!r} (label)"
         )
     identity = _resolve(src.identity, columns, src, "identity")
+    # Before anything can fail on a value: every identity value, accepted or not.
+    for col in dict.fromkeys([src.id, *identity, *src.resident_id_columns]):
+        if col in frame:
+            logs.IDENTITIES.register(frame[col].to_numpy())
     # A column named as categorical stays categorical even if a numeric glob (e.g.
     # "acct_*") also matches it.
     categorical = _resolve(src.categorical, columns, src, "categorical")
@@ -224,6 +232,7 @@ def load_dataset(name: str, src: DataSourceConfig) -> Dataset:
 
     raw_ids = frame[src.id]
     phones, phone_reason = normalize_phones(_as_missing(raw_ids, tokens))
+    logs.IDENTITIES.register(phones.dropna().to_numpy())
     # The id is required: an empty one is a missing value, anything else a bad phone.
     empty_id = (phone_reason == PHONE_EMPTY).fillna(False)
     problems.append((empty_id, src.id, MISSING_REQUIRED, phone_reason))

@@ -27,6 +27,7 @@ from node_core.config import ConfigError, NodeConfig
 from node_core.file_cache import FileCache
 from node_core.ingest import Dataset, load_dataset
 from node_core.store import SqliteStateStore
+from node_core.trust import Anchors, load_anchors
 from protocol.auth import PeerDirectory
 from protocol.diagnostics.service import diagnostics_service
 from protocol.domain import Peer
@@ -53,14 +54,19 @@ class PeerLink:
 @dataclass
 class NodeContext:
     config: NodeConfig
-    tls: TlsMaterial
+    tls: TlsMaterial  # the server's: trusts every counterpart's pinned CA
     store: SqliteStateStore
     limits: TransportLimits
+    anchors: Anchors  # per counterpart: the only CA trusted for it
+    # Set when serve() has stopped: background timers of role services end with it.
+    stopped: threading.Event = field(default_factory=threading.Event)
     _datasets: FileCache[Dataset] = field(default_factory=FileCache, repr=False)
+    # Run by serve() after the server stopped (e.g. the job desk ends its jobs).
+    on_stop: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def open(cls, config: NodeConfig) -> NodeContext:
-        for key in ("ca", "cert", "key"):
+        for key in ("cert", "key"):
             path = getattr(config.tls, key)
             if not path.is_file():
                 raise ConfigError(f"{config.source}: tls.{key}: no file at {path}")
@@ -70,9 +76,14 @@ class NodeContext:
                 "private key is readable by other users; chmod 600 it",
                 extra={"file": str(config.tls.key)},
             )
-        tls = TlsMaterial.from_files(config.tls.ca, config.tls.cert, config.tls.key)
+        anchors = load_anchors(config)
+        tls = TlsMaterial(
+            anchors.server_bundle(),
+            config.tls.cert.read_bytes(),
+            config.tls.key.read_bytes(),
+        )
         store = SqliteStateStore(config.state_dir, config.party_id)
-        return cls(config, tls, store, config.transport.limits())
+        return cls(config, tls, store, config.transport.limits(), anchors)
 
     @property
     def party_id(self) -> str:
@@ -104,10 +115,7 @@ class NodeContext:
         return self._datasets.get(name, source.path, load)
 
     def directory(self) -> PeerDirectory:
-        return PeerDirectory(
-            {cp.identity: cp.party_id for cp in self.config.counterparts},
-            self.config.party_id,
-        )
+        return PeerDirectory(self.anchors.trust, self.config.party_id)
 
     def hello(self) -> Hello:
         return local_hello(self.config.party_id)
@@ -118,7 +126,9 @@ class NodeContext:
             raise ValueError(
                 f"{self.config.source}: counterparts: {counterpart!r} has no address"
             )
-        return connect(cp.address, cp.identity, self.tls, self.limits)
+        # Trust only this counterpart's CA: another counterpart's CA cannot stand in.
+        tls = TlsMaterial(self.anchors.pem[cp.party_id], self.tls.cert, self.tls.key)
+        return connect(cp.address, cp.identity, tls, self.limits)
 
     def handshake(self, channel: grpc.Channel, counterpart: str) -> Hello:
         reply = handshake(channel, self.hello(), counterpart, self.limits.deadline_s)
@@ -210,6 +220,7 @@ def serve(
             [*ctx.common_services(directory), *role_services(ctx, directory)],
             ctx.limits,
             cfg.transport.max_workers,
+            lambda party: cfg.counterpart(party).limits.max_concurrent_calls,
         )
     except (OSError, RuntimeError) as exc:
         raise ConfigError(
@@ -240,6 +251,9 @@ def serve(
     stop.wait()
     log.info("stopping: refusing new calls, finishing in-flight calls")
     server.stop(cfg.transport.shutdown_grace_s)
+    ctx.stopped.set()
+    for hook in ctx.on_stop:
+        hook()
     ctx.store.append_audit("node.stopped")
     path.unlink(missing_ok=True)
     log.info("stopped")

@@ -1,10 +1,13 @@
 """Embedded per-node state store (SQLite): jobs with a status lifecycle, and an
-append-only, hash-chained audit log.
+append-only, keyed hash chain of audit entries with a signed head.
 
-The audit table refuses UPDATE and DELETE (triggers), and each entry carries the SHA-256
-of its predecessor, so `verify_audit()` detects any edit made behind the store's back.
-Identifiers never enter the store in clear: callers pass `pseudonym(value)`, a keyed
-HMAC under a secret that never leaves the node's state directory.
+The audit table refuses UPDATE and DELETE (triggers); behind the store's back,
+`verify_audit()` detects edits, insertions, deletions, reordering, re-chaining and
+truncation (node_core/audit_chain.py says exactly what it detects and what it cannot).
+Appends refuse to continue a chain whose signed head names more entries than the
+chain has, so the next entry never covers up a truncation. Identifiers never enter the
+store in clear: callers pass `pseudonym(value)`, a keyed HMAC under a secret that never
+leaves the node's state directory.
 """
 
 from __future__ import annotations
@@ -23,6 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from node_core.audit_chain import (
+    GENESIS_HASH,
+    AuditKeyMissing,
+    AuditKeys,
+    ChainHead,
+    HeadFile,
+    entry_fields,
+)
 from protocol.domain import JobStatus
 from protocol.ids import new_hex_id
 
@@ -40,7 +51,6 @@ JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     S.REFUSED: frozenset(),
     S.CANCELLED: frozenset(),
 }
-GENESIS_HASH = "0" * 64
 
 
 class StoreError(RuntimeError):
@@ -73,6 +83,20 @@ class AuditEntry:
     hash: str
 
 
+@dataclass(frozen=True)
+class AuditVerdict:
+    """The outcome of verify_audit: intact, or the first problem found."""
+
+    entries: int
+    head_seq: int | None  # seq named by the signed head, None if there is none
+    problem: str = ""  # empty when intact
+    first_bad_seq: int | None = None  # the first entry that fails, if one does
+
+    @property
+    def intact(self) -> bool:
+        return not self.problem
+
+
 class StateStore(Protocol):
     """What node code may ask of its state store."""
 
@@ -98,7 +122,11 @@ class StateStore(Protocol):
         detail: Mapping[str, Any] | None = None,
     ) -> AuditEntry: ...
     def audit_entries(self) -> list[AuditEntry]: ...
-    def verify_audit(self) -> int | None: ...
+    def verify_audit(self) -> AuditVerdict: ...
+    def quota_reset_at(self, counterpart: str) -> float: ...
+    def reset_quota(
+        self, counterpart: str, now: float, detail: Mapping[str, Any]
+    ) -> AuditEntry: ...
     def pseudonym(self, value: str) -> str: ...
 
 
@@ -126,16 +154,15 @@ CREATE TABLE IF NOT EXISTS audit (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quota_resets (
+    counterpart TEXT PRIMARY KEY,
+    reset_at REAL NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 """
-
-
-def _entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -148,7 +175,7 @@ class SqliteStateStore:
     """StateStore on one SQLite file (WAL) under the node's state directory."""
 
     def __init__(self, state_dir: Path, party_id: str) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.party_id = party_id
         self.path = state_dir / "state.sqlite3"
         self._lock = threading.RLock()
@@ -162,6 +189,28 @@ class SqliteStateStore:
         if not key_path.exists():
             _write_secret(key_path, secrets.token_bytes(32))
         self._pseudonym_key = key_path.read_bytes()
+        self._heads = HeadFile(state_dir)
+        self._keys = self._audit_keys(state_dir)
+        self._pending_head: tuple[int, str] | None = None
+        self._verified_head = ""  # JSON of the last head whose signature checked out
+
+    def _audit_keys(self, state_dir: Path) -> AuditKeys | None:
+        """The audit keys; a new chain (key and signed genesis head) only for an empty
+        audit table without a head. Otherwise a missing key stays missing: appends are
+        refused and verify reports it, rather than starting a chain that hides it."""
+        try:
+            return AuditKeys.load(state_dir)
+        except AuditKeyMissing:
+            pass
+        (count,) = self._db.execute("SELECT COUNT(*) FROM audit").fetchone()
+        if count or self._heads.path.exists():
+            return None
+        try:
+            keys = AuditKeys.create(state_dir)
+        except FileExistsError:  # another process created it just now
+            return AuditKeys.load(state_dir)
+        self._heads.advance(keys.sign_head(self.party_id, 0, GENESIS_HASH))
+        return keys
 
     def close(self) -> None:
         with self._lock:
@@ -174,9 +223,14 @@ class SqliteStateStore:
             try:
                 yield self._db
             except BaseException:
+                self._pending_head = None
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            if self._pending_head is not None and self._keys is not None:
+                seq, digest = self._pending_head
+                self._pending_head = None
+                self._heads.advance(self._keys.sign_head(self.party_id, seq, digest))
 
     # ---- jobs ------------------------------------------------------------------
     def create_job(
@@ -272,21 +326,28 @@ class SqliteStateStore:
         subject: str,
         detail: Mapping[str, Any],
     ) -> AuditEntry:
+        keys = self._keys
+        if keys is None:
+            raise StoreError(
+                f"{self.path.parent}: the audit chain has no key (deleted, or the"
+                " state predates the keyed chain); nothing more is recorded. Run"
+                " `audit verify`"
+            )
         last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         row = last.fetchone()
         seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
+        problem = self._head_problem(db, keys, seq - 1)
+        if problem:
+            raise StoreError(
+                f"{self.path.parent}: audit chain tampered: {problem}; nothing more is"
+                " recorded. Run `audit verify`"
+            )
         ts = time.time()
         payload = dict(detail)
-        fields = {
-            "seq": seq,
-            "ts": ts,
-            "actor": self.party_id,
-            "counterpart": counterpart,
-            "action": action,
-            "subject": subject,
-            "detail": payload,
-        }
-        digest = _entry_hash(prev_hash, fields)
+        fields = entry_fields(
+            seq, ts, self.party_id, counterpart, action, subject, payload
+        )
+        digest = keys.entry_hash(prev_hash, fields)
         db.execute(
             "INSERT INTO audit (seq, ts, actor, counterpart, action, subject, detail,"
             " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -302,6 +363,7 @@ class SqliteStateStore:
                 digest,
             ),
         )
+        self._pending_head = (seq, digest)
         return AuditEntry(
             seq=seq, ts=ts, actor=self.party_id, counterpart=counterpart,
             action=action, subject=subject, detail=payload, prev_hash=prev_hash,
@@ -340,28 +402,112 @@ class SqliteStateStore:
             for r in rows
         ]
 
-    def verify_audit(self) -> int | None:
-        """Return the seq of the first entry that fails verification, or None."""
+    def _head_problem(
+        self, db: sqlite3.Connection, keys: AuditKeys, last_seq: int
+    ) -> str:
+        """Why the signed head does not fit a chain ending at `last_seq` ("" if it
+        does): missing, unreadable, not ours, or naming an entry that is gone."""
+        try:
+            text = self._heads.path.read_text()
+            head = ChainHead.from_json(text)
+        except FileNotFoundError:
+            return f"the signed head {self._heads.path.name} is missing"
+        except (KeyError, TypeError, ValueError):
+            return f"the signed head {self._heads.path.name} is unreadable"
+        if text != self._verified_head:
+            if head.party_id != self.party_id or head.public_key != keys.public_key:
+                return "the signed head is another node's or under another key"
+            if not head.signature_valid():
+                return "the signed head's signature does not verify"
+            self._verified_head = text
+        if head.seq > last_seq:
+            return (
+                f"the signed head names entry {head.seq}, the chain ends at"
+                f" {last_seq} (entries were deleted)"
+            )
+        if head.seq == 0:
+            expected = GENESIS_HASH
+        else:
+            found = db.execute(
+                "SELECT hash FROM audit WHERE seq = ?", (head.seq,)
+            ).fetchone()
+            expected = found[0] if found else ""
+        if expected != head.hash:
+            return f"entry {head.seq} differs from the one the signed head names"
+        return ""
+
+    def verify_audit(self) -> AuditVerdict:
+        """Check every entry's key-dependent hash and link, then the signed head."""
+        entries = self.audit_entries()
+        head: ChainHead | None = None
+        try:
+            head = self._heads.read()
+        except ValueError:
+            pass
+        head_seq = head.seq if head is not None else None
+
+        def broken(problem: str, first_bad: int | None = None) -> AuditVerdict:
+            return AuditVerdict(len(entries), head_seq, problem, first_bad)
+
+        keys = self._keys
+        if keys is None:
+            return broken(
+                "the audit key is missing (deleted, or the state predates the keyed"
+                " chain): no entry can be checked"
+            )
         prev_hash = GENESIS_HASH
-        expected_seq = 1
-        for entry in self.audit_entries():
-            fields = {
-                "seq": entry.seq,
-                "ts": entry.ts,
-                "actor": entry.actor,
-                "counterpart": entry.counterpart,
-                "action": entry.action,
-                "subject": entry.subject,
-                "detail": entry.detail,
-            }
-            if (
-                entry.seq != expected_seq
-                or entry.prev_hash != prev_hash
-                or _entry_hash(prev_hash, fields) != entry.hash
-            ):
-                return entry.seq
-            prev_hash, expected_seq = entry.hash, expected_seq + 1
-        return None
+        for expected_seq, entry in enumerate(entries, start=1):
+            fields = entry_fields(
+                entry.seq, entry.ts, entry.actor, entry.counterpart, entry.action,
+                entry.subject, entry.detail,
+            )  # fmt: skip
+            if entry.seq != expected_seq:
+                return broken(
+                    f"entry {expected_seq} is missing or out of order", expected_seq
+                )
+            if entry.prev_hash != prev_hash:
+                return broken(
+                    f"entry {entry.seq} does not link to its predecessor", entry.seq
+                )
+            if keys.entry_hash(prev_hash, fields) != entry.hash:
+                return broken(
+                    f"entry {entry.seq} was altered (its keyed hash does not match)",
+                    entry.seq,
+                )
+            prev_hash = entry.hash
+        with self._lock:
+            self._verified_head = ""  # verify the signature again, from the file
+            problem = self._head_problem(self._db, keys, len(entries))
+        return broken(problem) if problem else AuditVerdict(len(entries), head_seq)
+
+    def chain_head(self) -> ChainHead | None:
+        """The signed head as stored (for `audit head` and, later, the counterpart)."""
+        try:
+            return self._heads.read()
+        except ValueError:
+            return None
+
+    # ---- quotas ----------------------------------------------------------------
+    def quota_reset_at(self, counterpart: str) -> float:
+        """When an administrator last reset the counterpart's quota (0 = never)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT reset_at FROM quota_resets WHERE counterpart = ?",
+                (counterpart,),
+            ).fetchone()
+        return float(row[0]) if row else 0.0
+
+    def reset_quota(
+        self, counterpart: str, now: float, detail: Mapping[str, Any]
+    ) -> AuditEntry:
+        """Record a quota reset and its audit entry in one transaction."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO quota_resets (counterpart, reset_at) VALUES (?, ?)"
+                " ON CONFLICT (counterpart) DO UPDATE SET reset_at = excluded.reset_at",
+                (counterpart, now),
+            )
+            return self._append(db, "quota.reset", counterpart, "", detail)
 
     def pseudonym(self, value: str) -> str:
         """Keyed pseudonym of an identifier, for audit entries and quotas."""

@@ -13,17 +13,27 @@ import logging
 import re
 import time
 
+import numpy as np
+
 from models.binning import BinningModel
 from node_core.node import NodeContext
 from operator_node.job_desk import JobDesk
-from protocol.binning.messages import BinSumsReply, BinSumsRequest, FeatureBins
+from operator_node.job_session import JobSession
+from protocol.binning.messages import (
+    BinSumsParams,
+    BinSumsReply,
+    BinSumsRequest,
+    FeatureBins,
+)
 from protocol.binning.party import sum_bins
 from protocol.domain import Peer, Split
-from protocol.errors import InvalidArgument, PermissionDenied
+from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 
 log = logging.getLogger(__name__)
 
 
+# The once-per-job step this service takes (JobSession.claim).
+STEP = "information value"
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
@@ -40,30 +50,46 @@ class OperatorBinning:
         self._ctx = ctx
         self._desk = desk
 
-    def bin_sums(self, peer: Peer, request: BinSumsRequest) -> BinSumsReply:
-        started = time.perf_counter()
-        params = request.params
+    def _checked(
+        self, peer: Peer, params: BinSumsParams
+    ) -> tuple[JobSession, np.ndarray]:
+        """The job's session and training positions, if this request may run."""
         session = self._desk.session(peer, params.job_id)
         train = session.positions()[Split.TRAIN]
-        # Once per job: repeated calls with chosen "labels" would let a bank read
-        # bins of single rows by differencing.
-        session.claim("information value")
+        if session.taken(STEP):
+            raise FailedPrecondition(f"job {params.job_id}: {STEP} was already done")
         policy = self._ctx.config.counterpart(peer.party_id).policy
         if len(train) < policy.min_batch_size:
             raise PermissionDenied(
                 f"information value needs at least {policy.min_batch_size} training"
                 " rows (policy.min_batch_size)"
             )
-        if len(request.labels.ciphertexts) != len(train):
-            raise InvalidArgument(
-                f"BinSumsUpload.labels: {len(request.labels.ciphertexts)} ciphertexts"
-                f" for {len(train)} training rows"
-            )
         unknown = [f for f in params.features if not 0 <= f < len(session.columns)]
         if unknown:
             raise InvalidArgument(
                 f"BinSumsRequest.features: unknown feature index {unknown[0]}"
             )
+        return session, train
+
+    def admit(self, peer: Peer, params: BinSumsParams) -> int:
+        """Checked before the bank's labels are read: the number of ciphertexts due
+        (one per training row)."""
+        return len(self._checked(peer, params)[1])
+
+    def bin_sums(self, peer: Peer, request: BinSumsRequest) -> BinSumsReply:
+        started = time.perf_counter()
+        params = request.params
+        session, train = self._checked(peer, params)
+        if len(request.labels.ciphertexts) != len(train):
+            raise InvalidArgument(
+                f"BinSumsUpload.labels: {len(request.labels.ciphertexts)} ciphertexts"
+                f" for {len(train)} training rows"
+            )
+        # Once per job, claimed only when the request is known to be well-formed:
+        # repeated calls with chosen "labels" would let a bank read bins of single
+        # rows by differencing.
+        session.claim(STEP)
+        policy = self._ctx.config.counterpart(peer.party_id).policy
         columns = [session.columns[f] for f in params.features]
         frame = session.features().iloc[train][columns]
         categorical = [c for c in columns if session.kind(c) == "categorical"]

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from node_core.cli import NodeCli, open_node
 from node_core.node import NodeContext, Registration
 from operator_node.binning import OperatorBinning
-from operator_node.job_desk import JobDesk, approve_job, describe_job
+from operator_node.job_desk import JobDesk, approve_job, describe_job, reset_quota
 from operator_node.psi.sessions import psi_registration
 from operator_node.roles.registry import passive_roles, served_model_types
 from protocol.auth import PeerDirectory
@@ -22,8 +22,9 @@ def operator_services(
     """Passive-party services the operator offers its counterparts: PSI, jobs,
     binning, and the servicer of each model type's passive role."""
     desk = JobDesk(ctx, served_model_types())
+    desk.start()
     return [
-        psi_registration(ctx, directory),
+        psi_registration(ctx, directory, on_activity=desk.idle.seen),
         jobs_service(directory, desk),
         binning_service(
             directory,
@@ -50,6 +51,11 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reset_quota(args: argparse.Namespace) -> int:
+    print(reset_quota(open_node(args), args.party))
+    return 0
+
+
 def build_cli() -> NodeCli:
     cli = NodeCli("operator-node", "operator", operator_services)
     for name, handler, text in (
@@ -61,6 +67,15 @@ def build_cli() -> NodeCli:
         parser.add_argument("job_id")
         if name == "refuse":
             parser.add_argument("--reason", default="", help="recorded in the audit")
+    parser = cli.with_config(
+        cli.command(
+            "reset-quota",
+            _reset_quota,
+            "restart a counterpart's daily job count and PSI numbers (audited)",
+            group="counterparts",
+        )
+    )
+    parser.add_argument("party", help="the counterpart's party id")
     return cli
 
 

@@ -2,10 +2,21 @@
 
 Every joint job passes here before any data moves. A proposal is checked against the
 counterpart's policy (purpose, model type served, requested features, row bound,
-minimum batch size); a refusal names the rule. Approved jobs get a JobSession
+minimum batch size; a PSI job: its mode against `policy.psi_modes`); a refusal names
+the rule. Proposals count toward `policy.max_jobs_per_day` once accepted (approved or
+waiting for approval; a refused one does not), within the last 24 hours or since the
+operator's last `counterparts reset-quota`. Approved model jobs get a JobSession
 (job_session.py) that later services (binning, each model type's passive role) look up
-with `session(peer, job_id)`, which refuses unknown jobs, other counterparts' jobs and
-jobs not (yet) approved.
+with `session(peer, job_id)`, which refuses unknown jobs, other counterparts' jobs, PSI
+jobs and jobs not (yet) approved. A model job binds only the alignment of its own PSI
+session (operator_node/psi/jobs.py).
+Lifecycle: every call of the bank on a job (the runner's heartbeats, Jobs.GetStatus,
+included) marks it seen; a job not seen for `jobs.session_idle_s` fails (or, while it
+waits for approval, is cancelled) and its session is freed (idle_jobs.py). On start
+the desk fails the jobs its previous process left running (their protocol state died
+with it), and on stop the jobs it leaves running (node_core/reconcile.py). The
+global lock guards only the session tables: policy checks, the data catalog and
+pattern matching run before it, under a lock per counterpart at most.
 """
 
 from __future__ import annotations
@@ -23,8 +34,12 @@ import numpy as np
 from node_core.config import CounterpartPolicy
 from node_core.ingest import Dataset
 from node_core.node import NodeContext
+from node_core.reconcile import reconcile_jobs
 from node_core.store import Job, StoreError
+from operator_node.idle_jobs import IdleJobs
 from operator_node.job_session import JobSession
+from operator_node.psi.jobs import PsiJobSessions
+from operator_node.psi.quota import DailyBudget
 from protocol.domain import ACTIVE_JOB_STATUSES, JobStatus, Peer
 from protocol.errors import (
     FailedPrecondition,
@@ -33,6 +48,7 @@ from protocol.errors import (
     PermissionDenied,
 )
 from protocol.jobs.messages import (
+    PSI_JOB,
     FeatureKind,
     JobBinding,
     JobDecision,
@@ -46,6 +62,16 @@ log = logging.getLogger(__name__)
 
 # Earlier jobs of a counterpart a new training set is compared with.
 MAX_COMPARED_JOBS = 50
+# Jobs that count toward policy.max_jobs_per_day: accepted or waiting for approval.
+COUNTED_STATUSES = frozenset(
+    {
+        JobStatus.PENDING_APPROVAL,
+        JobStatus.APPROVED,
+        JobStatus.RUNNING,
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+    }
+)
 
 
 def catalog_features(policy: CounterpartPolicy, columns: dict[str, str]) -> list[str]:
@@ -61,8 +87,66 @@ class JobDesk:
     def __init__(self, ctx: NodeContext, model_types: Collection[str]) -> None:
         self._ctx = ctx
         self._model_types = tuple(sorted(model_types))  # served passive roles
+        # Guards the tables below only; never held for I/O or policy work.
         self._lock = threading.Lock()
         self._sessions: dict[str, JobSession] = {}
+        self._psi_jobs = PsiJobSessions(ctx.config.state_dir)
+        self._propose_locks: dict[str, threading.Lock] = {}
+        self.idle = IdleJobs(ctx.config.jobs.session_idle_s, self._expire)
+
+    # ---- lifecycle -------------------------------------------------------------
+    def start(self) -> None:
+        """Reconcile what the previous process left, then end idle jobs in the
+        background until the node stops."""
+        store = self._ctx.store
+        reconcile_jobs(
+            store,
+            statuses={JobStatus.RUNNING},
+            reason="the operator restarted while the job was running; its protocol"
+            " state was lost",
+        )
+        waiting = store.list_jobs(JobStatus.APPROVED)
+        waiting += store.list_jobs(JobStatus.PENDING_APPROVAL)
+        self.idle.give_time(job.id for job in waiting)  # for the bank to come back
+        self.idle.start()
+        self._ctx.on_stop.append(self.stop)
+
+    def stop(self) -> None:
+        """The node is stopping: its running jobs end with it."""
+        self.idle.stop()
+        reconcile_jobs(
+            self._ctx.store,
+            statuses={JobStatus.RUNNING},
+            reason="the operator stopped while the job was running",
+        )
+        with self._lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for session in sessions:
+            session.close()
+
+    def _expire(self, job_id: str) -> None:
+        """A job its bank left idle: failed (cancelled while waiting for approval),
+        its session freed."""
+        with self._lock:
+            session = self._sessions.pop(job_id, None)
+        if session is not None:
+            session.close()
+        store = self._ctx.store
+        idle = self.idle.idle_s
+        try:
+            job = store.get_job(job_id)
+            why = f"no call from {job.counterpart} for {idle:g} s (jobs.session_idle_s)"
+            if job.status in ACTIVE_JOB_STATUSES:
+                store.set_job_status(job_id, JobStatus.FAILED, error=why)
+            elif job.status is JobStatus.PENDING_APPROVAL:
+                why += " while waiting for approval"
+                store.set_job_status(job_id, JobStatus.CANCELLED, error=why)
+            else:
+                return
+        except StoreError:  # finished meanwhile
+            return
+        log.warning("idle job ended", extra={"job": job_id, "idle_s": idle})
 
     # ---- policy ----------------------------------------------------------------
     def _policy(self, peer: Peer) -> CounterpartPolicy:
@@ -87,6 +171,33 @@ class JobDesk:
             chosen += [h for h in hits if h not in chosen]
         return chosen, [cast(FeatureKind, types[c]) for c in chosen]
 
+    def _check_psi(self, peer: Peer, proposal: JobProposal) -> None:
+        """A PSI job: its purpose, mode and number of rows against the policy."""
+        policy = self._policy(peer)
+        self._check_purpose(peer, policy, proposal)
+        mode = proposal.psi_mode.value if proposal.psi_mode else ""
+        if mode not in policy.psi_modes:
+            allowed = ", ".join(policy.psi_modes) or "none"
+            raise PermissionDenied(
+                f"PSI mode {mode!r} is not allowed for {peer.party_id}"
+                f" (policy.psi_modes: {allowed})"
+            )
+        if proposal.max_rows > policy.max_rows:
+            raise PermissionDenied(
+                f"job asks for up to {proposal.max_rows} rows, over {peer.party_id}'s"
+                f" limit of {policy.max_rows} (policy.max_rows)"
+            )
+
+    def _check_purpose(
+        self, peer: Peer, policy: CounterpartPolicy, proposal: JobProposal
+    ) -> None:
+        if proposal.purpose not in policy.purposes:
+            allowed = ", ".join(policy.purposes) or "none"
+            raise PermissionDenied(
+                f"purpose {proposal.purpose!r} is not allowed for {peer.party_id}"
+                f" (policy.purposes: {allowed})"
+            )
+
     def _check(
         self, peer: Peer, proposal: JobProposal
     ) -> tuple[list[str], list[FeatureKind]]:
@@ -96,12 +207,7 @@ class JobDesk:
                 f"model type {proposal.model!r} is not served by"
                 f" {self._ctx.party_id} (served: {', '.join(self._model_types)})"
             )
-        if proposal.purpose not in policy.purposes:
-            allowed = ", ".join(policy.purposes) or "none"
-            raise PermissionDenied(
-                f"purpose {proposal.purpose!r} is not allowed for {peer.party_id}"
-                f" (policy.purposes: {allowed})"
-            )
+        self._check_purpose(peer, policy, proposal)
         if proposal.max_rows > policy.max_rows:
             raise PermissionDenied(
                 f"job asks for up to {proposal.max_rows} rows, over {peer.party_id}'s"
@@ -137,9 +243,32 @@ class JobDesk:
         return JobDecision(job_id, status, message, features, min_batch)
 
     # ---- Jobs service ----------------------------------------------------------
+    def _existing(
+        self, peer: Peer, proposal: JobProposal, spec: dict[str, object]
+    ) -> JobDecision | None:
+        """The decision on an earlier proposal with this id (Propose is idempotent)."""
+        try:
+            existing = self._ctx.store.get_job(proposal.job_id)
+        except StoreError:
+            return None
+        if (
+            existing.counterpart != peer.party_id
+            or existing.spec.get("proposal") != spec
+        ):
+            raise InvalidArgument(
+                f"job id {proposal.job_id} was already proposed differently"
+            )
+        if existing.status in (*ACTIVE_JOB_STATUSES, JobStatus.PENDING_APPROVAL):
+            self.idle.seen(existing.id)
+        return self._decision(existing.id, existing.status, existing.error)
+
+    def _counterpart_lock(self, party_id: str) -> threading.Lock:
+        with self._lock:
+            return self._propose_locks.setdefault(party_id, threading.Lock())
+
     def propose(self, peer: Peer, proposal: JobProposal) -> JobDecision:
         store = self._ctx.store
-        spec = {
+        spec: dict[str, object] = {
             "purpose": proposal.purpose,
             "features": list(proposal.features),
             "model": proposal.model,
@@ -147,28 +276,33 @@ class JobDesk:
             "batch_size": proposal.batch_size,
             "description": proposal.description,
         }
-        with self._lock:
-            try:
-                existing = store.get_job(proposal.job_id)
-            except StoreError:
-                existing = None
-            if existing is not None:
-                if (
-                    existing.counterpart != peer.party_id
-                    or existing.spec.get("proposal") != spec
-                ):
-                    raise InvalidArgument(
-                        f"job id {proposal.job_id} was already proposed differently"
-                    )
-                return self._decision(existing.id, existing.status, existing.error)
+        if proposal.psi_mode is not None:
+            spec["psi_mode"] = proposal.psi_mode.value
+        earlier = self._existing(peer, proposal, spec)
+        if earlier is not None:
+            return earlier
+        # The policy checks load the data catalog (seconds, the first time) and
+        # match every requested pattern: before any lock, so no proposal holds up
+        # another bank's calls.
+        refusal: PermissionDenied | InvalidArgument | None = None
+        columns: list[str] = []
+        kinds: list[FeatureKind] = []
+        try:
+            if proposal.is_psi:
+                self._check_psi(peer, proposal)
+            else:
+                columns, kinds = self._check(peer, proposal)
+        except (PermissionDenied, InvalidArgument) as exc:
+            refusal = exc
+        # One proposal of a counterpart at a time: its daily quota is counted
+        # and charged atomically.
+        with self._counterpart_lock(peer.party_id):
+            earlier = self._existing(peer, proposal, spec)
+            if earlier is not None:
+                return earlier
             policy = self._policy(peer)
-            day_ago = time.time() - 86_400
-            recent = [
-                j for j in store.list_jobs()
-                if j.counterpart == peer.party_id and "proposal" in j.spec
-                and j.created_at > day_ago
-            ]  # fmt: skip
-            if len(recent) >= policy.max_jobs_per_day:
+            counted = jobs_counted(self._ctx, peer.party_id, time.time())
+            if counted >= policy.max_jobs_per_day:
                 store.append_audit(
                     "job.refused",
                     counterpart=peer.party_id,
@@ -176,22 +310,24 @@ class JobDesk:
                     detail={"rule": "policy.max_jobs_per_day"},
                 )
                 raise PermissionDenied(
-                    f"{peer.party_id} has proposed {len(recent)} jobs in the last 24"
+                    f"{peer.party_id} has {counted} accepted jobs in the last 24"
                     f" hours, the limit (policy.max_jobs_per_day)"
                 )
             job = store.create_job(
                 proposal.model, peer.party_id, {"proposal": spec}, proposal.job_id
             )
-            try:
-                columns, kinds = self._check(peer, proposal)
-            except (PermissionDenied, InvalidArgument) as exc:
-                store.set_job_status(job.id, JobStatus.REFUSED, error=str(exc))
+            if refusal is not None:
+                store.set_job_status(job.id, JobStatus.REFUSED, error=str(refusal))
                 log.info(
                     "job refused", extra={"job": job.id, "counterpart": peer.party_id}
                 )
-                raise
-            self._sessions[job.id] = JobSession(job.id, peer.party_id, columns, kinds)
-            policy = self._policy(peer)
+                raise refusal
+            if not proposal.is_psi:
+                with self._lock:
+                    self._sessions[job.id] = JobSession(
+                        job.id, peer.party_id, columns, kinds
+                    )
+            self.idle.seen(job.id)
             if policy.approval == "auto":
                 store.set_job_status(
                     job.id, JobStatus.APPROVED, result={"approved_by": "policy"}
@@ -215,44 +351,58 @@ class JobDesk:
         return job
 
     def status(self, peer: Peer, job_id: str) -> JobDecision:
+        """The job's decision; also the bank runner's heartbeat while the job runs."""
         job = self._own_job(peer, job_id)
-        if job.status in ACTIVE_JOB_STATUSES and job_id not in self._sessions:
-            with self._lock:
+        if job.status in (*ACTIVE_JOB_STATUSES, JobStatus.PENDING_APPROVAL):
+            self.idle.seen(job_id)
+        if (
+            job.status in ACTIVE_JOB_STATUSES
+            and job_id not in self._sessions
+            and job.kind != PSI_JOB
+        ):
+            try:
                 self._restore(job)
+            except FailedPrecondition:
+                pass  # the job failed; its decision says why
             job = self._ctx.store.get_job(job_id)
         return self._decision(job.id, job.status, job.error)
 
-    def _restore(self, job: Job) -> None:
+    def _restore(self, job: Job) -> JobSession:
         """A session for a job approved from the CLI (or before a restart). A job
         that was already running loses its protocol state with the process, and with
         it the record of which once-per-job steps were taken: it fails."""
-        if job.id in self._sessions:
-            return
         if job.status is JobStatus.RUNNING:
-            self._ctx.store.set_job_status(
-                job.id,
-                JobStatus.FAILED,
-                error="operator restarted while the job was running",
-            )
+            try:
+                self._ctx.store.set_job_status(
+                    job.id,
+                    JobStatus.FAILED,
+                    error="operator restarted while the job was running",
+                )
+            except StoreError:
+                pass  # another call failed it first
             raise FailedPrecondition(
                 f"job {job.id} failed: the operator restarted while it was running"
             )
         proposal = JobProposal(job_id=job.id, **job.spec["proposal"])
         peer = Peer(job.counterpart, job.counterpart)
-        columns, kinds = self._check(peer, proposal)
-        self._sessions[job.id] = JobSession(job.id, job.counterpart, columns, kinds)
+        columns, kinds = self._check(peer, proposal)  # outside the lock
+        with self._lock:
+            return self._sessions.setdefault(
+                job.id, JobSession(job.id, job.counterpart, columns, kinds)
+            )
 
     def session(self, peer: Peer, job_id: str) -> JobSession:
         """The active session of an approved job of this peer, or a clear refusal."""
         job = self._own_job(peer, job_id)
+        if job.kind == PSI_JOB:
+            raise FailedPrecondition(f"job {job_id} is a PSI job: it trains no model")
         if job.status not in ACTIVE_JOB_STATUSES:
             raise FailedPrecondition(
                 f"job {job_id} is {job.status.value.replace('_', ' ')}, not approved"
             )
-        with self._lock:
-            if job_id not in self._sessions:
-                self._restore(job)
-            return self._sessions[job_id]
+        self.idle.seen(job_id)
+        session = self._sessions.get(job_id)
+        return session if session is not None else self._restore(job)
 
     def _alignment(self, peer: Peer, binding: JobBinding) -> tuple[Alignment, Dataset]:
         """The alignment a binding names, checked against this peer and our data."""
@@ -262,6 +412,11 @@ class JobDesk:
             raise NotFound(f"no alignment {binding.alignment_id}") from None
         if alignment.counterpart != peer.party_id:
             raise NotFound(f"no alignment {binding.alignment_id}")
+        if self._psi_jobs.session_of(binding.job_id) != binding.alignment_id:
+            raise PermissionDenied(
+                f"alignment {binding.alignment_id} was not made by job"
+                f" {binding.job_id}'s own PSI session"
+            )
         policy = self._policy(peer)
         dataset = self._ctx.dataset(policy.source)
         source = self._ctx.config.data_source(policy.source)
@@ -331,15 +486,60 @@ class JobDesk:
     def finish(self, peer: Peer, outcome: JobOutcome) -> JobDecision:
         job = self._own_job(peer, outcome.job_id)
         status = JobStatus.SUCCEEDED if outcome.succeeded else JobStatus.FAILED
-        if job.status in ACTIVE_JOB_STATUSES:
-            self._ctx.store.set_job_status(
-                job.id, status, result={"bank_message": outcome.message}
-            )
+        if job.status is JobStatus.PENDING_APPROVAL and not outcome.succeeded:
+            status = JobStatus.CANCELLED  # the bank stopped waiting for approval
+        if job.status in (*ACTIVE_JOB_STATUSES, JobStatus.PENDING_APPROVAL):
+            try:
+                self._ctx.store.set_job_status(
+                    job.id,
+                    status,
+                    result={"bank_message": outcome.message},
+                    error="" if outcome.succeeded else outcome.message,
+                )
+            except StoreError:  # e.g. a pending job cannot succeed
+                raise FailedPrecondition(
+                    f"job {job.id} is {job.status.value.replace('_', ' ')}; it cannot"
+                    f" become {status.value}"
+                ) from None
+        self.idle.forget(job.id)
         with self._lock:
             session = self._sessions.pop(job.id, None)
         if session is not None:
             session.close()
         return self._decision(job.id, status, outcome.message)
+
+
+def jobs_counted(ctx: NodeContext, counterpart: str, now: float) -> int:
+    """Accepted jobs of `counterpart` toward policy.max_jobs_per_day: those created
+    in the last 24 hours and since the quota was last reset."""
+    since = max(now - 86_400, ctx.store.quota_reset_at(counterpart))
+    return sum(
+        1
+        for j in ctx.store.list_jobs()
+        if j.counterpart == counterpart
+        and "proposal" in j.spec
+        and j.created_at > since
+        and j.status in COUNTED_STATUSES
+    )
+
+
+def reset_quota(ctx: NodeContext, counterpart: str) -> str:
+    """CLI action: restart the counterpart's job count and today's PSI numbers."""
+    ctx.config.counterpart(counterpart)  # ConfigError naming the known ones
+    now = time.time()
+    jobs = jobs_counted(ctx, counterpart, now)
+    budget = DailyBudget(ctx.config.state_dir)
+    try:
+        numbers = budget.reset(counterpart, now)
+    finally:
+        budget.close()
+    ctx.store.reset_quota(
+        counterpart, now, {"jobs_counted": jobs, "psi_numbers_today": numbers}
+    )
+    return (
+        f"{counterpart}: quota reset ({jobs} jobs counted toward max_jobs_per_day and"
+        f" {numbers} PSI numbers charged today are no longer counted)"
+    )
 
 
 def approve_job(ctx: NodeContext, job_id: str, approved: bool, reason: str) -> str:

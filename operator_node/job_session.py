@@ -52,6 +52,12 @@ class JobSession:
                 raise FailedPrecondition(f"job {self.job_id}: {step} was already done")
             self.claimed.add(step)
 
+    def taken(self, step: str) -> bool:
+        """Whether a once-per-job step was claimed (checked before a request's data
+        is read; claim() stays the atomic test)."""
+        with self.lock:
+            return step in self.claimed
+
     def release(self, step: str) -> None:
         """Undo a claim whose step failed before it revealed anything."""
         with self.lock:

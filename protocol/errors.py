@@ -19,6 +19,12 @@ class InvalidArgument(ProtocolError):
     code = "INVALID_ARGUMENT"
 
 
+class MalformedCiphertext(InvalidArgument):
+    """Ciphertexts, keys or a crypto context from the peer that do not decode, or
+    decode out of range: the sender's malformed input, never an internal error.
+    protocol.serde.decode_crypto turns any decoder failure into this."""
+
+
 class FailedPrecondition(ProtocolError):
     code = "FAILED_PRECONDITION"
 

@@ -23,6 +23,8 @@ T = TypeVar("T")
 
 
 def _abort_for(exc: BaseException, context: grpc.ServicerContext, method: str) -> None:
+    if type(exc) is Exception and not exc.args and context.code() is not None:
+        raise exc  # a context.abort() deeper down already set the status
     if isinstance(exc, ProtocolError):
         log.info("call refused", extra={"method": method, "code": exc.code})
         context.abort(grpc.StatusCode[exc.code], str(exc))

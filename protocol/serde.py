@@ -11,9 +11,11 @@ never act on a malformed message.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from protocol.domain import Split, StreamHeader, TransferSummary
-from protocol.errors import InvalidArgument
+from protocol.errors import InvalidArgument, MalformedCiphertext, ProtocolError
 from protocol.ids import is_hex_id, is_job_id, is_party_id
 from protocol.proto.duet.v1 import common_pb2
 
@@ -23,6 +25,7 @@ _SPLIT_TO_PROTO = {
     Split.VALIDATION: common_pb2.DATA_SPLIT_VALIDATION,
 }
 _SPLIT_FROM_PROTO = {int(v): k for k, v in _SPLIT_TO_PROTO.items()}
+T = TypeVar("T")
 
 
 def check_party_id(value: str, field: str) -> str:
@@ -48,6 +51,23 @@ def check_hex_id(value: str, field: str, what: str) -> str:
     if not is_hex_id(value):
         raise InvalidArgument(f"{field}: not {what} (32 lowercase hex characters)")
     return value
+
+
+def decode_crypto(field: str, decode: Callable[[], T]) -> T:
+    """Run `decode` on bytes the peer sent (ciphertexts, keys, a crypto context):
+    whatever it raises, however deep in a crypto library, is the peer's malformed
+    input (MalformedCiphertext naming the field), never an INTERNAL error. The
+    library's message is kept only when it is ours (a ProtocolError or ValueError)."""
+    try:
+        return decode()
+    except MalformedCiphertext:
+        raise
+    except (ProtocolError, ValueError) as exc:
+        raise MalformedCiphertext(f"{field}: {str(exc)[:200]}") from None
+    except Exception as exc:
+        raise MalformedCiphertext(
+            f"{field}: does not decode ({type(exc).__name__})"
+        ) from None
 
 
 def split_to_proto(split: Split) -> common_pb2.DataSplit:

@@ -3,8 +3,12 @@
 The sender yields one StreamHeader (kind, exact size, item width) and then slices of the
 payload, each at most `chunk_bytes`; only one slice is copied into a message at a time.
 The receiver refuses a header that announces more than its limit *before* reading any
-data, writes the data into one preallocated buffer (or consumes it batch by batch), and
-rejects streams whose data does not add up to the header.
+data, assembles the data as it arrives (or consumes it batch by batch), and rejects
+streams whose data does not add up to the header. Nothing is allocated from the
+announced size: a peer that announces a large payload and then stalls costs the
+receiver only what it actually sent (and the call is cancelled when it idles, see
+protocol/admission.py). Servicers authorise the request (job, peer, step) before they
+open its stream and, where they know the size to expect, refuse any other.
 """
 
 from __future__ import annotations
@@ -94,13 +98,11 @@ class IncomingStream:
             )
 
     def read_all(self) -> bytearray:
-        """Assemble the payload into one preallocated buffer."""
-        buffer = bytearray(self.header.total_bytes)
-        view = memoryview(buffer)
-        offset = 0
+        """Assemble the payload as it arrives: memory grows with the data received,
+        never with what the header announced."""
+        buffer = bytearray()
         for data in self:
-            view[offset : offset + len(data)] = data
-            offset += len(data)
+            buffer += data
         return buffer
 
     def iter_items(self, batch_items: int) -> Iterator[bytes]:

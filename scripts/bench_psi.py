@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from node_core.certs import init_dev_pki
+from node_core.certs import ca_stem, init_dev_pki
 from protocol.psi.group import BlindingKey
 from protocol.psi.pool import PsiPool
 
@@ -116,15 +116,24 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def _toml_counterpart(party: str, address: str | None, n: int) -> str:
+def _toml_counterpart(party: str, address: str | None, n: int, pki: Path) -> str:
     lines = ["[[counterparts]]", f'party_id = "{party}"', f'identity = "{party}"']
+    lines.append(f'ca = "{pki / (ca_stem(party) + ".pem")}"')
     if address:
         lines.append(f'address = "{address}"')
     lines += [
         "[counterparts.limits]",
         f"psi_max_set_size = {max(n, 100)}",
         f"psi_max_daily_numbers = {max(100 * n, 1000)}",
+        "psi_allow_unbalanced = true",
         "max_transfer_mb = 4096",
+        # Every session runs inside a PSI job, approved by this policy.
+        "[counterparts.policy]",
+        'purposes = ["benchmark"]',
+        'psi_modes = ["intersection", "both", "cardinality"]',
+        'approval = "auto"',
+        f"max_rows = {max(n, 1000)}",
+        "max_jobs_per_day = 1000",
     ]
     return "\n".join(lines)
 
@@ -135,7 +144,7 @@ def write_config(
     path.write_text(
         f'party_id = "{party}"\nrole = "{role}"\nlisten = "127.0.0.1:0"\n'
         f'state_dir = "state-{party}"\n'
-        f'[tls]\nca = "{pki / "ca.pem"}"\ncert = "{pki / (party + ".pem")}"\n'
+        f'[tls]\ncert = "{pki / (party + ".pem")}"\n'
         f'key = "{pki / (party + ".key")}"\n'
         '[log]\nformat = "json"\n[transport]\nstream_deadline_s = 7200\n'
         f"[psi]\nworkers = {workers}\n{body}\n"
@@ -146,7 +155,8 @@ def write_config(
 def start_operator(work: Path, pki: Path, n: int, workers: int) -> subprocess.Popen:
     body = (
         'source = "subscribers"\n[data.subscribers]\n'
-        f'path = "{work / "operator.parquet"}"\n' + _toml_counterpart("bank-a", None, n)
+        f'path = "{work / "operator.parquet"}"\n'
+        + _toml_counterpart("bank-a", None, n, pki)
     )
     config = write_config(
         work / "operator.toml", "operator", "operator", pki, body, workers
@@ -183,7 +193,7 @@ def run_bank(
     work: Path, pki: Path, n: int, workers: int, mode: str, rss: TreeRss, *extra: str
 ) -> tuple[dict[str, Any], float]:
     runtime = json.loads((work / "state-operator" / "node.json").read_text())
-    body = _toml_counterpart("operator", runtime["address"], n)
+    body = _toml_counterpart("operator", runtime["address"], n, pki)
     config = write_config(work / "bank.toml", "bank-a", "bank", pki, body, workers)
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -196,6 +206,8 @@ def run_bank(
             str(work / "bank.parquet"),
             "--mode",
             mode,
+            "--purpose",
+            "benchmark",
             "--output",
             str(work / "out"),
             *extra,

@@ -4,7 +4,8 @@
 2. create a development PKI and start `operator-node` and `bank-node` as processes on
    loopback, configured from examples/*.toml;
 3. handshake over mutual TLS, validate both parties' data;
-4. size the bank's customer base on the operator's network (PSI, mode intersection);
+4. size the bank's customer base on the operator's network (a PSI job for the purpose
+   "marketing", mode cardinality: the bank learns a count, the operator the set size);
 5. run the joint credit-default job (examples/credit_default_job.toml): approval, PSI
    alignment, federated IV, two-party logistic regression, report;
 6. verify both audit chains, stop both nodes with SIGTERM, print a summary.
@@ -80,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         say("sizing the bank's customers on the operator's network (PSI)")
         psi_out = run / "psi"
         psi = pair.run(
-            "bank-node", "psi", "--source", "customers", "--mode", "intersection",
-            "--output", str(psi_out),
+            "bank-node", "psi", "--source", "customers", "--mode", "cardinality",
+            "--purpose", "marketing", "--output", str(psi_out),
         )  # fmt: skip
         summary["psi"] = json.loads(psi.stdout)
         print(

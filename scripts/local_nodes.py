@@ -23,7 +23,7 @@ from typing import Any
 import psutil
 import tomli_w
 
-from node_core.certs import init_dev_pki
+from node_core.certs import ca_stem, init_dev_pki
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,7 @@ def node_body(example: Path, base: Path) -> dict[str, Any]:
         source["path"] = str(base / source["path"])
     for cp in doc.get("counterparts", []):
         cp.pop("address", None)
+        cp.pop("ca", None)  # LocalPair pins each counterpart to its dev CA
     return doc
 
 
@@ -71,7 +72,6 @@ class LocalPair:
             "listen": "127.0.0.1:0",
             "state_dir": str(self.work / f"state-{party}"),
             "tls": {
-                "ca": str(certs / "ca.pem"),
                 "cert": str(certs / f"{party}.pem"),
                 "key": str(certs / f"{party}.key"),
             },
@@ -102,13 +102,23 @@ class LocalPair:
 
     def start(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
-        if not (self.work / "certs" / "ca.pem").exists():
-            init_dev_pki(self.work / "certs", ["operator", self.bank_id])
-        op_config = self._write("operator", "operator", self.operator)
+        certs = self.work / "certs"
+        if not (certs / f"{ca_stem('operator')}.pem").exists():
+            init_dev_pki(certs, ["operator", self.bank_id])
+        op_body = dict(self.operator)
+        op_body["counterparts"] = [
+            {**cp, "ca": str(certs / f"{ca_stem(cp['party_id'])}.pem")}
+            for cp in op_body["counterparts"]
+        ]
+        op_config = self._write("operator", "operator", op_body)
         self.nodes["operator"] = self._start("operator-node", "operator", op_config)
         bank_body = dict(self.bank)
         bank_body["counterparts"] = [
-            {**cp, "address": self.nodes["operator"].address}
+            {
+                **cp,
+                "address": self.nodes["operator"].address,
+                "ca": str(certs / f"{ca_stem(cp['party_id'])}.pem"),
+            }
             for cp in bank_body["counterparts"]
         ]
         bank_config = self._write(self.bank_id, "bank", bank_body)

@@ -27,6 +27,12 @@ class Pki:
     expired_bank: IssuedCert  # bank-a, expired yesterday
     rogue_ca: IssuedCert  # another CA
     rogue_bank: IssuedCert  # bank-a signed by the rogue CA
+    bank_b_ca: IssuedCert  # a second bank's own CA, trusted for bank-b only
+    bank_b_own: IssuedCert  # bank-b issued by bank_b_ca
+    cross_bank_a: IssuedCert  # "bank-a" issued by bank_b_ca
+    cross_operator: IssuedCert  # "operator" issued by bank_b_ca
+    cn_only_bank_a: IssuedCert  # SAN evil.example, CN bank-a, by the main CA
+    no_san_bank_a: IssuedCert  # no SAN at all, CN bank-a, by the main CA
 
 
 def make_pki(
@@ -44,7 +50,22 @@ def make_pki(
     )
     rogue_ca = create_ca(root / "rogue", name="rogue-ca")
     rogue_bank = issue_party_cert(rogue_ca, "bank-a", root / "rogue")
-    return Pki(root, ca, certs, expired, rogue_ca, rogue_bank)
+    other = root / "bank-b-ca"
+    bank_b_ca = create_ca(other, name="bank-b dev CA")
+    return Pki(
+        root, ca, certs, expired, rogue_ca, rogue_bank,
+        bank_b_ca=bank_b_ca,
+        bank_b_own=issue_party_cert(bank_b_ca, "bank-b", other),
+        cross_bank_a=issue_party_cert(bank_b_ca, "bank-a", other),
+        cross_operator=issue_party_cert(bank_b_ca, "operator", other),
+        cn_only_bank_a=issue_party_cert(
+            ca, "bank-a", root / "names", file_stem="cn-only",
+            dns_names=("evil.example",),
+        ),
+        no_san_bank_a=issue_party_cert(
+            ca, "bank-a", root / "names", file_stem="no-san", dns_names=()
+        ),
+    )  # fmt: skip
 
 
 def write_config(

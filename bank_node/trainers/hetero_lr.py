@@ -132,7 +132,7 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
     def train(self, context: TrainingContext, options: HeteroLrOptions) -> LrModel:
         inputs, pre = self._inputs(context, options)
         driver = BankLrDriver(
-            HeteroLrClient(context.channel, context.limits.stream_deadline_s),
+            HeteroLrClient(context.channel, context.limits.compute_deadline_s),
             context.job_id,
             inputs,
             context.labels.astype(np.float64),
@@ -158,7 +158,7 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
     ) -> dict[Split, ScoredSplit]:
         """Batch prediction: the bank's partial score plus the operator's, which it
         sends once per split (a linear projection of its features per row)."""
-        client = HeteroLrClient(context.channel, context.limits.stream_deadline_s)
+        client = HeteroLrClient(context.channel, context.limits.compute_deadline_s)
         out = {}
         for split in (Split.TRAIN, Split.VALIDATION):
             rows = context.positions[split]

@@ -10,7 +10,9 @@ The price, stated in protocol/psi/__init__.py: within an epoch the values H(y)^a
 same in every session (the bank stores them), and the bank's un-blinded H(x)^a are
 stable, so the bank can link its sessions of the epoch to each other. A new epoch, or
 any change of the operator's data, draws a new scalar and deletes the old one with its
-cache, so nothing links across epochs or data snapshots.
+cache, so nothing links across epochs or data snapshots. `expire` deletes every set
+(key included) of an ended epoch; the operator's housekeeping timer calls it, so keys
+do not outlive their epoch waiting for the counterpart's next session.
 
 Layout: `<state_dir>/psi/epochs/<counterpart>/<set id>/` with `key` (0600), `order.npy`
 (operator rows in set order), `blinded.npy` ((m, 32) uint8) and `meta.json`, written
@@ -40,6 +42,11 @@ _PART_ITEMS = 32768  # 1 MiB of items per streamed part
 
 def epoch_of(now: float, epoch_days: int) -> int:
     return int(now // (epoch_days * 86400))
+
+
+def epoch_end(epoch: int, epoch_days: int) -> float:
+    """Unix time at which `epoch` ends (and its set is deleted)."""
+    return float((epoch + 1) * epoch_days * 86400)
 
 
 @dataclass
@@ -100,6 +107,27 @@ class EpochSets:
                 )
             self._sets[counterpart] = found
             return found
+
+    def expire(self, epoch: int) -> list[tuple[str, int]]:
+        """Delete the sets (scalar, order, blinded values) of epochs before `epoch`,
+        in memory and on disk, and half-written ones; (counterpart, epoch) each."""
+        removed: list[tuple[str, int]] = []
+        with self._lock:
+            for counterpart, entry in list(self._sets.items()):
+                if entry.epoch < epoch:
+                    del self._sets[counterpart]
+            live = {entry.set_id for entry in self._sets.values()}
+            for folder in sorted(self.root.glob("*/*")):
+                if folder.name in live or not folder.is_dir():
+                    continue
+                try:
+                    ended = json.loads((folder / "meta.json").read_text())["epoch"]
+                except (OSError, ValueError, KeyError):
+                    ended = -1  # a set whose save never finished: not used again
+                if ended < epoch:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    removed.append((folder.parent.name, int(ended)))
+        return removed
 
     def _dir(self, counterpart: str) -> Path:
         return self.root / counterpart

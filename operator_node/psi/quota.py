@@ -79,6 +79,21 @@ class DailyBudget:
             self._db.execute("COMMIT")
         return Charge(granted, used, day)
 
+    def reset(self, counterpart: str, now: float) -> int:
+        """Forget today's charges of `counterpart` (an administrator's reset);
+        returns the numbers that were charged."""
+        day = utc_day(now)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT numbers FROM psi_usage WHERE counterpart = ? AND day = ?",
+                (counterpart, day),
+            ).fetchone()
+            self._db.execute(
+                "DELETE FROM psi_usage WHERE counterpart = ? AND day = ?",
+                (counterpart, day),
+            )
+        return int(row[0]) if row else 0
+
     def used(self, counterpart: str, now: float) -> int:
         with self._lock:
             row = self._db.execute(

@@ -2,11 +2,20 @@
 
 The operator serves its subscriber data source (`psi.source`, else the counterpart's
 `policy.source`; see data.py). Every Open is checked before any data moves
-(policy.py, then open sessions and the daily budget of quota.py); each refusal
-is written to the audit chain as `psi.refused` with its reason. Accepted sessions are
+(policy.py: sizes, suite, modes and the approved job; then open sessions, the daily
+budget of quota.py and the job's one session of jobs.py); each refusal is written to
+the audit chain as `psi.refused` with its reason. Accepted sessions are
 audited as `psi.session.opened` and `psi.session.finished` (sizes only; mode both adds
 the number of aligned rows and the alignment's digest), abandoned ones as
 `psi.session.failed`.
+
+No session can hold a counterpart's slot (`psi.max_sessions`) for long: one with no
+activity (a call, a chunk in either direction) for `psi.session_idle_s` is dropped by a
+housekeeping timer, with no later call needed; a stream whose call the bank cancels or
+whose connection drops ends its session at once; and no session outlives
+`transport.stream_deadline_s`. The same timer deletes unbalanced-mode epoch keys and
+blinded sets as soon as their epoch ends (epochs.py), and alignments older than
+`psi.retention_days` (node_core/retention.py).
 
 Pipelining: at Open the operator starts blinding its own set (in a fresh secret order)
 in the process pool, only as fast as the bank downloads it; the bank's uploaded
@@ -30,12 +39,15 @@ import numpy as np
 from node_core.config import ConfigError, CounterpartConfig
 from node_core.ingest import IngestionError
 from node_core.node import NodeContext, Registration
+from node_core.retention import purge_alignments
+from node_core.store import StoreError
 from operator_node.psi.data import Subscribers, SubscriberSources
-from operator_node.psi.epochs import EpochSets, epoch_of
-from operator_node.psi.policy import Refusal, check_request
+from operator_node.psi.epochs import EpochSets, epoch_end, epoch_of
+from operator_node.psi.jobs import PsiJobSessions
+from operator_node.psi.policy import Refusal, check_job, check_request
 from operator_node.psi.quota import DailyBudget
 from protocol.auth import PeerDirectory
-from protocol.domain import Peer, StreamHeader
+from protocol.domain import JobStatus, Peer, StreamHeader
 from protocol.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -44,6 +56,7 @@ from protocol.errors import (
     ResourceExhausted,
 )
 from protocol.ids import new_hex_id
+from protocol.jobs.messages import PSI_JOB
 from protocol.psi.alignment import align, save_alignment
 from protocol.psi.group import ITEM_BYTES, SUITE, BlindingKey
 from protocol.psi.matching import (
@@ -88,8 +101,11 @@ class _Session:
     own_follows: bool
     fingerprint: str
     unbalanced: bool
-    expires: float
+    expires: float  # hard deadline (transport.stream_deadline_s after Open)
+    last_active: float  # last call or chunk; idle past psi.session_idle_s = dropped
     set_id: str = ""  # unbalanced: the epoch set's id
+    job_id: str = ""  # the approved job the session runs for
+    set_expires_at: float = 0.0  # unbalanced: when the epoch set's epoch ends
     own_results: OrderedResults | None = None  # balanced: this session's own set
     reblinded: OrderedResults = field(default_factory=OrderedResults)
     upload_started: bool = False
@@ -108,11 +124,22 @@ def _checked(parts: Iterator[bytes]) -> Iterator[bytes]:
 class OperatorPsi:
     """PsiHandler of the operator node (one per node process)."""
 
-    def __init__(self, ctx: NodeContext, pool: PsiPool | None = None) -> None:
+    def __init__(
+        self,
+        ctx: NodeContext,
+        pool: PsiPool | None = None,
+        clock: Callable[[], float] = time.time,
+        on_activity: Callable[[str], None] | None = None,
+    ) -> None:
         self._ctx = ctx
+        self._clock = clock
+        # Told the job id of every call or chunk, so the job desk does not take a
+        # long, busy PSI job for an idle one.
+        self._on_activity = on_activity
         self._psi = ctx.config.psi
         self._pool = pool
         self._budget = DailyBudget(ctx.config.state_dir)
+        self._job_sessions = PsiJobSessions(ctx.config.state_dir)
         self._epochs = EpochSets(ctx.config.state_dir)
         self._sessions: dict[str, _Session] = {}
         self._sources = SubscriberSources(ctx.config, ctx.store)
@@ -154,6 +181,7 @@ class OperatorPsi:
             "mode": request.mode.value,
             "bank_set_size": n,
             "unbalanced": request.unbalanced,
+            "job_id": request.job_id,
         }
 
         def refuse(error: ProtocolError, reason: str) -> ProtocolError:
@@ -165,8 +193,15 @@ class OperatorPsi:
             return error
 
         source = self.source_for(cp)
+        job = None
+        if request.job_id:
+            try:
+                job = self._ctx.store.get_job(request.job_id)
+            except StoreError:
+                job = None
         try:
             check_request(self._ctx.party_id, cp, request, served=source is not None)
+            check_job(self._ctx.party_id, cp, request, job)
         except Refusal as refusal:
             raise refuse(refusal.error, refusal.reason) from None
         assert source is not None
@@ -178,9 +213,9 @@ class OperatorPsi:
                 FailedPrecondition(f"{self._ctx.party_id}'s PSI data is unavailable"),
                 "data unavailable",
             ) from None
-        now = time.time()
+        now = self._clock()
+        self._expire_sessions(now)
         with self._lock:
-            self._expire(now)
             open_now = sum(
                 1 for s in self._sessions.values() if s.counterpart == cp.party_id
             )
@@ -191,6 +226,14 @@ class OperatorPsi:
                         f" {self._psi.max_sessions})"
                     ),
                     "too many sessions",
+                )
+            if request.job_id and self._job_sessions.session_of(request.job_id):
+                raise refuse(
+                    FailedPrecondition(
+                        f"job {request.job_id} already ran its PSI session; propose a"
+                        " new job"
+                    ),
+                    "job already ran its session",
                 )
             charge = self._budget.charge(
                 cp.party_id, n, limits.psi_max_daily_numbers, now
@@ -205,8 +248,17 @@ class OperatorPsi:
                     ),
                     "daily budget exhausted",
                 )
-            session = self._start(cp.party_id, request, subscribers, now)
+            session_id = new_hex_id()
+            if request.job_id:
+                # Checked above under the same lock, so the claim succeeds.
+                self._job_sessions.claim(
+                    request.job_id, cp.party_id, session_id, request.mode.value
+                )
+            session = self._start(session_id, cp.party_id, request, subscribers, now)
+            session.job_id = request.job_id
             self._sessions[session.session_id] = session
+        if job is not None and job.kind == PSI_JOB and job.status is JobStatus.APPROVED:
+            self._ctx.store.set_job_status(job.id, JobStatus.RUNNING)
         self._ctx.store.append_audit(
             "psi.session.opened",
             counterpart=cp.party_id,
@@ -219,6 +271,7 @@ class OperatorPsi:
             suite=SUITE,
             operator_set_id=session.set_id if session.unbalanced else "",
             operator_set_follows=session.own_follows,
+            operator_set_expires_at=session.set_expires_at,
         )
 
     def upload(self, peer: Peer, incoming: IncomingStream) -> int:
@@ -238,6 +291,7 @@ class OperatorPsi:
                     " at Open"
                 )
             for batch in incoming.iter_items(self._psi.batch_items):
+                self._touch(session)
                 session.reblinded.append(pool.multiply(session.key, batch))
         except BaseException:
             session.reblinded.fail(
@@ -308,11 +362,17 @@ class OperatorPsi:
 
     # ---- internals -----------------------------------------------------------------
     def _start(
-        self, counterpart: str, request: PsiOpen, subs: Subscribers, now: float
+        self,
+        session_id: str,
+        counterpart: str,
+        request: PsiOpen,
+        subs: Subscribers,
+        now: float,
     ) -> _Session:
         own: Callable[[Callable[[], bool]], Iterator[bytes]]
         own_results: OrderedResults | None = None
         set_id = ""
+        set_expires_at = 0.0
         if request.unbalanced:
             entry = self._epochs.current(
                 counterpart,
@@ -323,6 +383,7 @@ class OperatorPsi:
                 self._psi.batch_items,
             )
             key, order, own, set_id = entry.key, entry.order, entry.parts, entry.set_id
+            set_expires_at = epoch_end(entry.epoch, self._psi.epoch_days)
         else:
             # Fresh scalar and fresh secret order for every balanced session; the
             # set is blinded only as fast as the bank takes it (flat memory).
@@ -333,7 +394,7 @@ class OperatorPsi:
             own_results = feed(lambda part: pool.blind(key, part), parts, FEED_CAPACITY)
             own = own_results.drain
         return _Session(
-            session_id=new_hex_id(),
+            session_id=session_id,
             counterpart=counterpart,
             mode=request.mode,
             bank_set_size=request.bank_set_size,
@@ -345,7 +406,9 @@ class OperatorPsi:
             fingerprint=subs.fingerprint,
             unbalanced=request.unbalanced,
             expires=now + self._ctx.limits.stream_deadline_s,
+            last_active=now,
             set_id=set_id,
+            set_expires_at=set_expires_at,
             own_results=own_results,
         )
 
@@ -355,14 +418,22 @@ class OperatorPsi:
         # Another counterpart's session is reported exactly like a missing one.
         if session is None or session.counterpart != peer.party_id:
             raise NotFound(f"no open PSI session {session_id}")
+        self._touch(session)
         return session
+
+    def _touch(self, session: _Session) -> None:
+        session.last_active = self._clock()
+        if session.job_id and self._on_activity is not None:
+            self._on_activity(session.job_id)
 
     def _watched(
         self, session: _Session, parts: Iterator[bytes], alive: Callable[[], bool]
     ) -> Iterator[bytes]:
         """Drop the session (and its queued work) if the bank goes away mid-stream."""
         try:
-            yield from parts
+            for part in parts:
+                self._touch(session)
+                yield part
         except GeneratorExit:  # gRPC closed the stream: the call was cancelled
             self._drop(session, "abandoned by the bank")
             raise
@@ -432,20 +503,81 @@ class OperatorPsi:
                 detail={"reason": failure},
             )
 
-    def _expire(self, now: float) -> None:
-        """Drop sessions past their deadline (caller holds self._lock)."""
-        for session in [s for s in self._sessions.values() if s.expires < now]:
-            del self._sessions[session.session_id]
-            session.reblinded.cancel(FailedPrecondition("PSI session expired"))
+    def _expire_sessions(self, now: float) -> None:
+        """Drop sessions idle for psi.session_idle_s or past their deadline."""
+        idle_s = self._psi.session_idle_s
+        with self._lock:
+            expired = [
+                s
+                for s in self._sessions.values()
+                if s.expires < now or now - s.last_active > idle_s
+            ]
+            for session in expired:
+                del self._sessions[session.session_id]
+        for session in expired:
+            reason = (
+                f"idle for more than {idle_s:g} s"
+                if now - session.last_active > idle_s
+                else "past its deadline"
+            )
+            error = FailedPrecondition(f"PSI session expired: {reason}")
+            session.reblinded.cancel(error)
             if session.own_results is not None:
-                session.own_results.cancel(FailedPrecondition("PSI session expired"))
+                session.own_results.cancel(error)
+            self._ctx.store.append_audit(
+                "psi.session.failed",
+                counterpart=session.counterpart,
+                subject=session.session_id,
+                detail={"reason": reason},
+            )
             log.info("PSI session expired", extra={"session": session.session_id})
 
+    def housekeeping(self, now: float | None = None) -> None:
+        """One pass of the timer: expire idle sessions, delete ended epochs' keys."""
+        now = self._clock() if now is None else now
+        self._expire_sessions(now)
+        old = purge_alignments(
+            self._ctx.config.state_dir, self._psi.retention_days, now
+        )
+        if old:
+            self._ctx.store.append_audit(
+                "retention.deleted",
+                detail={"alignments": old, "retention_days": self._psi.retention_days},
+            )
+        current = epoch_of(now, self._psi.epoch_days)
+        for counterpart, epoch in self._epochs.expire(current):
+            self._ctx.store.append_audit(
+                "psi.epoch.deleted",
+                counterpart=counterpart,
+                detail={"epoch": epoch, "reason": "epoch ended"},
+            )
 
-def psi_registration(ctx: NodeContext, directory: PeerDirectory) -> Registration:
-    """The Psi service of the operator node; loads its data in the background."""
-    handler = OperatorPsi(ctx)
+    def run_housekeeping(self, stop: threading.Event) -> threading.Thread:
+        """Run housekeeping every few seconds until `stop` is set."""
+        period = max(0.05, min(self._psi.session_idle_s / 4, 10.0))
+
+        def loop() -> None:
+            while not stop.wait(period):
+                try:
+                    self.housekeeping()
+                except Exception:  # keep the timer alive; the next pass retries
+                    log.exception("PSI housekeeping failed")
+
+        thread = threading.Thread(target=loop, name="psi-housekeeping", daemon=True)
+        thread.start()
+        return thread
+
+
+def psi_registration(
+    ctx: NodeContext,
+    directory: PeerDirectory,
+    on_activity: Callable[[str], None] | None = None,
+) -> Registration:
+    """The Psi service of the operator node; loads its data in the background.
+    `on_activity` is told the job id of every call or chunk of a job's session."""
+    handler = OperatorPsi(ctx, on_activity=on_activity)
     threading.Thread(target=handler.warm_up, name="psi-warm-up", daemon=True).start()
+    handler.run_housekeeping(ctx.stopped)
     return psi_service(
         directory, handler, ctx.max_transfer_bytes, ctx.limits.chunk_bytes
     )

@@ -22,7 +22,7 @@ from protocol.crypto.paillier_keys import PaillierPublicKey
 from protocol.crypto.paillier_vector import CiphertextVector
 from protocol.errors import InvalidArgument
 from protocol.proto.duet.v1 import binning_pb2 as pb
-from protocol.serde import check_job_id
+from protocol.serde import check_job_id, decode_crypto
 
 _METHOD_TO_PROTO: dict[Method, pb.BinningMethod] = {
     "quantile": pb.BINNING_METHOD_QUANTILE,
@@ -45,11 +45,11 @@ def params_to_proto(p: BinSumsParams) -> pb.BinSumsRequest:
 
 def params_from_proto(msg: pb.BinSumsRequest) -> BinSumsParams:
     check_job_id(msg.job_id, "BinSumsRequest.job_id")
-    try:
-        # Refuses keys below 2048 bits (no test-only flag crosses the wire).
-        public_key = wire.public_key_from_bytes(bytes(msg.public_key))
-    except ValueError as exc:
-        raise InvalidArgument(f"BinSumsRequest.public_key: {exc}") from None
+    # Refuses keys below 2048 bits (no test-only flag crosses the wire).
+    public_key = decode_crypto(
+        "BinSumsRequest.public_key",
+        lambda: wire.public_key_from_bytes(bytes(msg.public_key)),
+    )
     if not msg.features:
         raise InvalidArgument("BinSumsRequest.features: none requested")
     if len(set(msg.features)) != len(msg.features):
@@ -102,10 +102,12 @@ def vector_to_bytes(vector: CiphertextVector) -> bytes:
 def vector_from_bytes(
     data: bytes, key: PaillierPublicKey, field: str
 ) -> CiphertextVector:
-    try:
-        return wire.vector_from_bytes(data, key)
-    except ValueError as exc:
-        raise InvalidArgument(f"{field}: {exc}") from None
+    return decode_crypto(field, lambda: wire.vector_from_bytes(data, key))
+
+
+def labels_wire_bytes(key: PaillierPublicKey, rows: int) -> int:
+    """Size of the labels stream for `rows` training rows (one ciphertext each)."""
+    return wire.vector_wire_bytes(key, rows)
 
 
 def _payload(messages: Iterator[Any], part: str, name: str) -> Iterator[Any]:

@@ -32,6 +32,11 @@ MAX_REPLY_BYTES = 256 << 20
 
 
 class BinningHandler(Protocol):
+    def admit(self, peer: Peer, params: BinSumsParams) -> int:
+        """Check the request before any labels are read (job, peer, binding, step
+        not yet taken, features); returns the number of label ciphertexts due."""
+        ...
+
     def bin_sums(self, peer: Peer, request: BinSumsRequest) -> BinSumsReply: ...
 
 
@@ -51,9 +56,18 @@ class _Servicer(binning_pb2_grpc.BinningServicer):
     def BinSums(self, request_iterator, context):
         def work(peer: Peer) -> Iterator[Any]:
             params, chunks = serde.upload_from_proto(request_iterator)
+            # Authorise first, then read exactly what the job's rows need.
+            rows = self._handler.admit(peer, params)
+            expected = serde.labels_wire_bytes(params.public_key, rows)
             incoming = open_stream(
                 chunks, expected_kinds=[LABELS_KIND], max_bytes=self._max_bytes(peer)
             )
+            if incoming.header.total_bytes != expected:
+                raise InvalidArgument(
+                    f"BinSumsUpload.labels: the stream announces"
+                    f" {incoming.header.total_bytes} bytes; the job's {rows} training"
+                    f" rows need {expected}"
+                )
             labels = serde.vector_from_bytes(
                 bytes(incoming.read_all()), params.public_key, "BinSumsUpload.labels"
             )

@@ -160,6 +160,12 @@ def vector_to_bytes(
     return header + raw.to_fixed_bytes(vec.ciphertexts, key.ciphertext_width)
 
 
+def vector_wire_bytes(public_key: PaillierPublicKey, count: int) -> int:
+    """Size of the wire form of `count` ciphertexts under `public_key`: what a
+    receiver that knows the count expects, before reading any of it."""
+    return _VECTOR_HEADER.size + count * public_key.ciphertext_width
+
+
 def vector_from_bytes(data: bytes, public_key: PaillierPublicKey) -> CiphertextVector:
     """Decode a ciphertext vector that must be encrypted under `public_key`."""
     if len(data) < _VECTOR_HEADER.size:

@@ -8,22 +8,32 @@ from typing import Literal
 import numpy as np
 
 from protocol.domain import JobStatus, Split
+from protocol.psi.messages import PsiMode
 
 FeatureKind = Literal["numeric", "categorical"]
 FEATURE_KINDS: tuple[FeatureKind, ...] = ("numeric", "categorical")
+# JobProposal.model of a PSI job: one PSI session in the proposal's psi_mode, no model.
+PSI_JOB = "psi"
 
 
 @dataclass(frozen=True)
 class JobProposal:
-    """A bank's request to run a joint job on the operator's data."""
+    """A bank's request to run a joint job on the operator's data: a model (the job
+    spec's `[model] type`, aligned by one PSI session in mode both) or, with model
+    PSI_JOB, one PSI session in `psi_mode` on at most `max_rows` numbers."""
 
     job_id: str
     purpose: str
     features: tuple[str, ...]
-    model: str  # the job spec's [model] type, e.g. "hetero_lr"
+    model: str  # the job spec's [model] type, e.g. "hetero_lr"; PSI_JOB for PSI
     max_rows: int
     batch_size: int
     description: str = ""
+    psi_mode: PsiMode | None = None  # PSI jobs only
+
+    @property
+    def is_psi(self) -> bool:
+        return self.model == PSI_JOB
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from protocol.domain import JobStatus
 from protocol.errors import InvalidArgument
 from protocol.jobs.messages import (
     FEATURE_KINDS,
+    PSI_JOB,
     JobBinding,
     JobDecision,
     JobOutcome,
@@ -15,6 +16,7 @@ from protocol.jobs.messages import (
     OperatorFeature,
 )
 from protocol.proto.duet.v1 import jobs_pb2
+from protocol.psi.messages import PsiMode
 from protocol.serde import check_hex_id, check_job_id
 
 _STATUS_TO_PROTO = {
@@ -39,17 +41,37 @@ def job_proposal_to_proto(p: JobProposal) -> jobs_pb2.JobProposal:
         max_rows=p.max_rows,
         batch_size=p.batch_size,
         description=p.description,
+        psi_mode=p.psi_mode.value if p.psi_mode is not None else "",
     )
+
+
+def _psi_mode(msg: jobs_pb2.JobProposal) -> PsiMode | None:
+    if msg.model != PSI_JOB:
+        if msg.psi_mode:
+            raise InvalidArgument(
+                f"JobProposal.psi_mode: only for model {PSI_JOB!r} (a model job aligns"
+                " in mode both)"
+            )
+        return None
+    modes = {m.value: m for m in PsiMode}
+    if msg.psi_mode not in modes:
+        raise InvalidArgument(
+            f"JobProposal.psi_mode: must be one of {', '.join(modes)} for a PSI job"
+        )
+    if msg.features:
+        raise InvalidArgument("JobProposal.features: a PSI job requests no features")
+    return modes[msg.psi_mode]
 
 
 def job_proposal_from_proto(msg: jobs_pb2.JobProposal) -> JobProposal:
     check_job_id(msg.job_id, "JobProposal.job_id")
     if not msg.purpose:
         raise InvalidArgument("JobProposal.purpose: missing")
-    if not msg.features:
-        raise InvalidArgument("JobProposal.features: at least one feature is required")
     if not msg.model:
         raise InvalidArgument("JobProposal.model: missing")
+    psi_mode = _psi_mode(msg)
+    if not msg.features and psi_mode is None:
+        raise InvalidArgument("JobProposal.features: at least one feature is required")
     return JobProposal(
         job_id=msg.job_id,
         purpose=msg.purpose,
@@ -58,6 +80,7 @@ def job_proposal_from_proto(msg: jobs_pb2.JobProposal) -> JobProposal:
         max_rows=int(msg.max_rows),
         batch_size=int(msg.batch_size),
         description=msg.description,
+        psi_mode=psi_mode,
     )
 
 

@@ -10,6 +10,13 @@ number. Plain numbers and plain or salted hashes never leave a party: a 10^10 nu
 space makes any hash reversible by enumeration, a blinded value is not without the
 scalar (DDH on Curve25519 and its twist).
 
+Every session belongs to a job the operator approved (PsiOpen.job_id): a PSI job,
+proposed with a purpose, a mode and a set size, or a model job's alignment in mode
+both; one session per job, in that mode, of at most that size. Besides what the mode
+reveals, the operator thus learns the job's purpose and description, and the bank the
+operator's decision. Outside a job the operator answers only what its policy allows
+without one: at most cardinality, off by default (operator_node/psi/policy.py).
+
 What each party learns (honest-but-curious parties, as in FATE and SecretFlow):
 
 - mode **intersection** -- the bank learns which of its records are in the
@@ -24,8 +31,9 @@ What each party learns (honest-but-curious parties, as in FATE and SecretFlow):
 - mode **cardinality** -- the operator returns H(x)^(ab) in a fresh secret order, so
   the bank learns only |X ∩ Y| and |Y|; the operator learns |X| only.
 
-Unbalanced mode (opt-in, for the operator's large base; not with cardinality): the
-operator's scalar is fixed per counterpart, key epoch and data snapshot, its blinded
+Unbalanced mode (for the operator's large base; off unless the operator enables it for
+a counterpart, `limits.psi_allow_unbalanced`; not with cardinality): the operator's
+scalar is fixed per counterpart, key epoch and data snapshot, its blinded
 set H(y)^a is cached on both sides, and the bank un-blinds H(x)^(ab) to H(x)^a with
 b^-1 instead of re-blinding the operator's set, so a repeated session costs work
 proportional to the bank's set only. The price, on top of what the mode reveals:
@@ -36,14 +44,17 @@ H(x)^a are stable within the epoch, so the bank can see how its own sets changed
 between sessions in the operator's blinded terms and link a number's result across
 them; (3) the bank keeps the operator's whole blinded base for the epoch, which would
 be reversible by enumeration if the operator's epoch scalar ever leaked, so scalars
-rotate per epoch and on every change of the operator's data, and old ones are deleted.
+rotate per epoch and on every change of the operator's data, and are deleted by a
+timer when their epoch ends (the bank deletes its copy of the set at its next PSI run
+or housekeeping pass after that).
 What the operator sees does not change: fresh H(x)^b in every session.
 
-Anti-enumeration (operator side, per counterpart): a minimum set size per query (so
-the answers for S and S plus one person are not obtainable with tiny sets), a
-per-request maximum, and a daily budget of numbers (sum of announced set sizes per UTC
-day; the operator cannot count distinct numbers behind fresh blinding). These bound how
-fast a bank could take set differences; they do not make differencing impossible.
+Anti-enumeration (operator side, per counterpart): sessions only inside approved jobs
+(above), a minimum set size per query (so the answers for S and S plus one person are
+not obtainable with tiny sets), a per-request maximum, and a daily budget of numbers
+(sum of announced set sizes per UTC day; the operator cannot count distinct numbers
+behind fresh blinding), 500,000 each by default. These bound how fast a bank could
+take set differences; they do not make differencing impossible.
 
 Modules: group (hash to group, scalars), pool (process pool over packed bytes),
 matching (set logic, shuffles, row keys), alignment (the Alignment contract), messages

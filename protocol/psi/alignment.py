@@ -16,12 +16,15 @@ After a session in mode both, each party holds an `Alignment` for the same m row
 Later protocols refer to rows only by shared positions 0..m-1, never by a phone
 number; `digest()` lets the two parties confirm they hold the same alignment without
 sending the keys. Persisted in the node's state dir as `alignments/<id>.npz`
-(numpy arrays and plain strings, `allow_pickle=False`), by the same code on both sides.
+(numpy arrays and plain strings, `allow_pickle=False`, mode 0600: it says which people
+are in the intersection), by the same code on both sides, and deleted after the node's
+`psi.retention_days` (node_core/retention.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,15 +81,17 @@ def alignment_path(state_dir: Path, alignment_id: str) -> Path:
 def save_alignment(state_dir: Path, alignment: Alignment) -> Path:
     """Write `alignments/<id>.npz` atomically (temp file, then rename)."""
     path = alignment_path(state_dir, alignment.alignment_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(
-        tmp,
-        row_keys=np.ascontiguousarray(alignment.row_keys, dtype=np.uint8),
-        local_rows=np.ascontiguousarray(alignment.local_rows, dtype=np.int64),
-        fingerprint=np.array(alignment.fingerprint),
-        counterpart=np.array(alignment.counterpart),
-    )
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        np.savez(
+            fh,
+            row_keys=np.ascontiguousarray(alignment.row_keys, dtype=np.uint8),
+            local_rows=np.ascontiguousarray(alignment.local_rows, dtype=np.int64),
+            fingerprint=np.array(alignment.fingerprint),
+            counterpart=np.array(alignment.counterpart),
+        )
     tmp.replace(path)
     return path
 

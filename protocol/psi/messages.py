@@ -30,6 +30,7 @@ class PsiOpen:
     suite: str
     unbalanced: bool = False
     cached_set_id: str = ""
+    job_id: str = ""  # the approved job this session belongs to; "" outside a job
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class PsiOpened:
     suite: str
     operator_set_id: str = ""
     operator_set_follows: bool = True
+    operator_set_expires_at: float = 0.0  # unbalanced: end of the set's epoch (Unix)
 
 
 @dataclass(frozen=True)

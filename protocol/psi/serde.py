@@ -11,7 +11,7 @@ import re
 from protocol.errors import InvalidArgument
 from protocol.proto.duet.v1 import psi_pb2
 from protocol.psi.messages import PsiFinished, PsiMode, PsiOpen, PsiOpened
-from protocol.serde import check_hex_id
+from protocol.serde import check_hex_id, check_job_id
 
 _SUITE_RE = re.compile(r"^[a-z0-9-]{1,64}$")
 
@@ -44,6 +44,7 @@ def psi_open_to_proto(request: PsiOpen) -> psi_pb2.PsiOpenRequest:
         unbalanced=request.unbalanced,
         cached_set_id=request.cached_set_id,
         suite=request.suite,
+        job_id=request.job_id,
     )
 
 
@@ -63,6 +64,9 @@ def psi_open_from_proto(msg: psi_pb2.PsiOpenRequest) -> PsiOpen:
         suite=_check_suite(msg.suite, "PsiOpenRequest.suite"),
         unbalanced=bool(msg.unbalanced),
         cached_set_id=_check_set_id(msg.cached_set_id, "PsiOpenRequest.cached_set_id"),
+        job_id=(
+            check_job_id(msg.job_id, "PsiOpenRequest.job_id") if msg.job_id else ""
+        ),
     )
 
 
@@ -73,6 +77,7 @@ def psi_opened_to_proto(reply: PsiOpened) -> psi_pb2.PsiOpenReply:
         suite=reply.suite,
         operator_set_id=reply.operator_set_id,
         operator_set_follows=reply.operator_set_follows,
+        operator_set_expires_at=int(reply.operator_set_expires_at),
     )
 
 
@@ -85,6 +90,7 @@ def psi_opened_from_proto(msg: psi_pb2.PsiOpenReply) -> PsiOpened:
             msg.operator_set_id, "PsiOpenReply.operator_set_id"
         ),
         operator_set_follows=bool(msg.operator_set_follows),
+        operator_set_expires_at=float(msg.operator_set_expires_at),
     )
 
 

@@ -47,7 +47,17 @@ def test_bank_node_psi_matches_plain_sets_if_run_between_two_processes(
         pki,
         "operator",
         "operator",
-        counterparts=[{"party_id": "bank-a", "identity": "bank-a"}],
+        counterparts=[
+            {
+                "party_id": "bank-a",
+                "identity": "bank-a",
+                "policy": {
+                    "purposes": ["marketing"],
+                    "psi_modes": ["intersection"],
+                    "approval": "auto",
+                },
+            }
+        ],
         data={"subscribers": {"path": "subs.parquet"}},
         psi={"workers": 1, "source": "subscribers"},
     )
@@ -74,7 +84,8 @@ def test_bank_node_psi_matches_plain_sets_if_run_between_two_processes(
     try:
         out = subprocess.run(
             [str(BIN / "bank-node"), "psi", "--config", str(bank_config)]
-            + ["--input", str(tmp_path / "bank.csv"), "--mode", "intersection"],
+            + ["--input", str(tmp_path / "bank.csv"), "--mode", "intersection"]
+            + ["--purpose", "marketing", "--write-rows"],
             capture_output=True,
             text=True,
             timeout=120,

@@ -1,5 +1,6 @@
 """Helpers for the PSI integration tests: random phone sets with formatting variants
-and malformed rows, and a client interceptor recording every message of a channel."""
+and malformed rows, a client interceptor recording every message of a channel, and
+PSI jobs (the operator runs PSI only inside approved jobs)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ import grpc
 import numpy as np
 import pandas as pd
 
+from bank_node.psi import PsiResult
+from bank_node.psi_job import run_psi_job
+from node_core.ingest import Dataset
+from node_core.node import NodeContext
 from protocol.identifiers import normalize_phone
+from protocol.ids import new_hex_id
+from protocol.jobs.messages import PSI_JOB, JobProposal
+from protocol.jobs.service import JobsClient
+from protocol.psi.messages import PsiMode
 
 MALFORMED = ["12345", "abc-defg", "", "+1 555 0100", "2380013800", "1380013800x"]
 
@@ -196,3 +205,30 @@ class RecordingInterceptor(
 
 def recorded_channel(channel: grpc.Channel, transcript: Transcript) -> grpc.Channel:
     return grpc.intercept_channel(channel, RecordingInterceptor(transcript))
+
+
+# ---- PSI inside approved jobs (the operator refuses PSI outside one by default) -----
+PURPOSE = "marketing"
+# An operator policy that lets bank-a run PSI jobs in every mode, approved by policy.
+ALL_MODES_POLICY = {
+    "purposes": [PURPOSE],
+    "psi_modes": ["intersection", "both", "cardinality"],
+    "approval": "auto",
+    "max_jobs_per_day": 1000,
+}
+
+
+def psi_job(ctx: NodeContext, dataset: Dataset, mode: PsiMode, **kw: Any) -> PsiResult:
+    """One PSI job (proposed, approved by the operator's policy, run) for bank-a."""
+    return run_psi_job(
+        ctx, "operator", dataset, mode, job_id=new_hex_id(), purpose=PURPOSE, **kw
+    )
+
+
+def approved_job(channel: grpc.Channel, mode: PsiMode, rows: int) -> str:
+    """Propose a PSI job and return its id (the operator approves it by policy)."""
+    job_id = new_hex_id()
+    JobsClient(channel, 10).propose(
+        JobProposal(job_id, PURPOSE, (), PSI_JOB, rows, 0, "test", mode)
+    )
+    return job_id

@@ -46,7 +46,9 @@ def bound_job(
             jobs.propose(
                 JobProposal(JOB, "credit_risk", ("o_*",), "hetero_lr", 569, 128)
             )
-            psi = run_psi(ctx, "operator", dataset, PsiMode.BOTH, channel=channel)
+            psi = run_psi(
+                ctx, "operator", dataset, PsiMode.BOTH, channel=channel, job_id=JOB
+            )
             assert psi.alignment is not None
             rows = psi.alignment.local_rows
             labels = dataset.label[rows]
@@ -207,29 +209,43 @@ def test_forward_is_refused_if_the_operators_step_is_withheld(
 def test_bind_is_refused_if_training_rows_nearly_equal_an_earlier_jobs(
     pki: Pki, tmp_path: Path
 ) -> None:
-    # Prepare: a second job on the same alignment whose training set differs by
-    # one row would single that row out.
+    # Prepare: a second job (with its own alignment of the same people) whose
+    # training set differs by one person would single that person out.
     with joint_setup(tmp_path, pki, policy={"min_batch_size": 64}) as setup:
         ctx = setup.bank
         dataset = ctx.dataset("customers")
         with ctx.channel("operator") as channel:
             jobs = JobsClient(channel, 10)
+            aligned = {}
             for job in ("aaaa0000aaaa0000", "bbbb0000bbbb0000"):
                 jobs.propose(
                     JobProposal(job, "credit_risk", ("o_*",), "hetero_lr", 569, 128)
                 )
-            psi = run_psi(ctx, "operator", dataset, PsiMode.BOTH, channel=channel)
-            assert psi.alignment is not None
-            rows = len(psi.alignment.local_rows)
-            validation = np.zeros(rows, dtype=bool)
-            validation[: rows // 3] = True
-            alignment_id = psi.alignment.alignment_id
-            jobs.bind(JobBinding("aaaa0000aaaa0000", alignment_id, validation.copy()))
-            validation[rows // 3] = True  # one more validation row
+                psi = run_psi(
+                    ctx, "operator", dataset, PsiMode.BOTH, channel=channel,
+                    job_id=job,
+                )  # fmt: skip
+                assert psi.alignment is not None
+                aligned[job] = psi.alignment
+            first, second = aligned["aaaa0000aaaa0000"], aligned["bbbb0000bbbb0000"]
+            people = np.sort(first.local_rows)  # the bank's rows of the aligned people
+            held_out = people[: len(people) // 3]
+            jobs.bind(
+                JobBinding(
+                    "aaaa0000aaaa0000",
+                    first.alignment_id,
+                    np.isin(first.local_rows, held_out),
+                )
+            )
+            held_out = people[: len(people) // 3 + 1]  # one more validation person
             # Execute
             error = refused(
                 lambda: jobs.bind(
-                    JobBinding("bbbb0000bbbb0000", alignment_id, validation)
+                    JobBinding(
+                        "bbbb0000bbbb0000",
+                        second.alignment_id,
+                        np.isin(second.local_rows, held_out),
+                    )
                 )
             )
     # Assert
@@ -268,7 +284,7 @@ def test_propose_is_refused_if_the_daily_job_budget_is_spent(
     # Assert
     assert error.code == "PERMISSION_DENIED"
     assert error.details == (
-        "bank-a has proposed 1 jobs in the last 24 hours, the limit"
+        "bank-a has 1 accepted jobs in the last 24 hours, the limit"
         " (policy.max_jobs_per_day)"
     )
 

@@ -1,4 +1,4 @@
-"""PSI between a real operator server (port 0, mutual TLS) and the bank's run_psi:
+"""PSI between a real operator server (port 0, mutual TLS) and the bank's PSI jobs:
 results against plain set operations, transcripts, fresh keys, policy refusals."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from bank_node import cli as bank_cli
-from bank_node.psi import run_psi
 from node_core.config import DataSourceConfig
 from node_core.ingest import (
     BAD_PHONE,
@@ -33,15 +32,18 @@ from protocol.psi.messages import PsiMode, PsiOpen
 from protocol.psi.service import download_reblinded, open_session, upload_bank_set
 from protocol.transport import TlsMaterial, connect
 from tests.integration.psi_support import (
+    ALL_MODES_POLICY,
     PsiSets,
     Transcript,
+    approved_job,
     make_sets,
     number_patterns,
+    psi_job,
     recorded_channel,
 )
 from tests.nodes import Pki, RunningNode, running_node, write_config
 
-BANK_LIMITS = {"psi_min_set_size": 20}
+BANK_LIMITS = {"psi_min_set_size": 20, "psi_allow_unbalanced": True}
 # The bank file's malformed rows (one of them empty) and later variants of a number.
 REJECTED = {BAD_PHONE: 5, MISSING_REQUIRED: 1, DUPLICATE_ID: 3}
 
@@ -58,7 +60,12 @@ def _operator(
         "operator",
         "operator",
         [
-            {"party_id": party, "identity": party, "limits": limits}
+            {
+                "party_id": party,
+                "identity": party,
+                "limits": limits,
+                "policy": ALL_MODES_POLICY,
+            }
             for party in ("bank-a", *others)
         ],
         data={"subscribers": {"path": str(data), "on_duplicate": "keep_first"}},
@@ -131,7 +138,7 @@ def test_run_psi_equals_plain_set_intersection_if_sets_random(
     # Prepare
     expected = sets.expected_bank_rows()
     # Execute
-    result = run_psi(bank, "operator", customers, mode)
+    result = psi_job(bank, customers, mode)
     # Assert
     assert result.intersection_size == len(expected)
     assert result.bank_set_size == len(customers.ids)
@@ -154,7 +161,7 @@ def test_run_psi_both_parties_hold_same_alignment_if_mode_both(
     subscribers = operator.ctx.config.data_source("subscribers")
     operator_ids = load_dataset("subscribers", subscribers).ids
     # Execute
-    result = run_psi(bank, "operator", customers, PsiMode.BOTH)
+    result = psi_job(bank, customers, PsiMode.BOTH)
     # Assert
     assert result.alignment is not None
     ours = load_alignment(bank.config.state_dir, result.session_id)
@@ -180,7 +187,7 @@ def test_psi_transcript_has_no_number_or_hash_of_one_if_all_modes_run(
     with bank.channel("operator") as channel:
         recorded = recorded_channel(channel, transcript)
         for mode in PsiMode:
-            run_psi(bank, "operator", customers, mode, channel=recorded)
+            psi_job(bank, customers, mode, channel=recorded)
     # Assert
     planted = hashlib.sha256(("86" + min(numbers)).encode()).digest()
     blob = transcript.blob() + planted  # control: the search must find this one
@@ -207,7 +214,7 @@ def test_psi_sessions_share_no_transmitted_value_if_keys_fresh(
     with bank.channel("operator") as channel:
         for transcript in (first, second):
             recorded = recorded_channel(channel, transcript)
-            run_psi(bank, "operator", customers, PsiMode.BOTH, channel=recorded)
+            psi_job(bank, customers, PsiMode.BOTH, channel=recorded)
     # Assert
     assert len(first.payload_items()) >= 900 + 2 * 400
     assert first.payload_items().isdisjoint(second.payload_items())
@@ -249,10 +256,10 @@ def test_psi_open_refused_if_peer_is_not_a_counterpart(
 
 
 def test_psi_upload_refused_if_size_differs_from_open(bank: NodeContext) -> None:
-    # Prepare
-    request = PsiOpen(PsiMode.INTERSECTION, 100, SUITE)
     # Execute
     with bank.channel("operator") as channel:
+        job_id = approved_job(channel, PsiMode.INTERSECTION, 100)
+        request = PsiOpen(PsiMode.INTERSECTION, 100, SUITE, job_id=job_id)
         opened = open_session(channel, request, 10)
         error = _refusal(
             lambda: upload_bank_set(
@@ -271,9 +278,9 @@ def test_psi_unbalanced_skips_operator_set_if_bank_holds_epoch_set(
     bank: NodeContext, operator: RunningNode, customers: Dataset, sets: PsiSets
 ) -> None:
     # Prepare
-    first = run_psi(bank, "operator", customers, PsiMode.BOTH, unbalanced=True)
+    first = psi_job(bank, customers, PsiMode.BOTH, unbalanced=True)
     # Execute
-    second = run_psi(bank, "operator", customers, PsiMode.INTERSECTION, unbalanced=True)
+    second = psi_job(bank, customers, PsiMode.INTERSECTION, unbalanced=True)
     # Assert
     expected = sets.expected_bank_rows()
     for result in (first, second):
@@ -289,9 +296,7 @@ def test_psi_unbalanced_refused_if_mode_cardinality(
 ) -> None:
     # Execute
     error = _refusal(
-        lambda: run_psi(
-            bank, "operator", customers, PsiMode.CARDINALITY, unbalanced=True
-        )
+        lambda: psi_job(bank, customers, PsiMode.CARDINALITY, unbalanced=True)
     )
     # Assert
     assert error.code == "FAILED_PRECONDITION"
@@ -311,13 +316,9 @@ def test_psi_open_refused_if_quota_spent(
         ctx = _bank(pki, tmp_path, node)
         customers = _bank_dataset(tmp_path, sets.bank_rows)
         # Execute
-        run_psi(ctx, "operator", customers, PsiMode.CARDINALITY)  # 400 of 700
-        too_big = _refusal(
-            lambda: run_psi(ctx, "operator", _big(customers), PsiMode.CARDINALITY)
-        )
-        spent = _refusal(
-            lambda: run_psi(ctx, "operator", customers, PsiMode.CARDINALITY)
-        )
+        psi_job(ctx, customers, PsiMode.CARDINALITY)  # 400 of 700
+        too_big = _refusal(lambda: psi_job(ctx, _big(customers), PsiMode.CARDINALITY))
+        spent = _refusal(lambda: psi_job(ctx, customers, PsiMode.CARDINALITY))
         refusals = [
             e.detail["reason"]
             for e in node.ctx.store.audit_entries()
@@ -361,6 +362,7 @@ def test_bank_cli_psi_writes_outputs_and_job_if_mode_both(
     out = tmp_path / "out"
     argv = ["psi", "--config", str(bank.config.source), "--input", str(data)]
     argv += ["--id-column", "mobile", "--mode", "both", "--output", str(out)]
+    argv += ["--purpose", "marketing", "--with-numbers"]
     # Execute
     code = bank_cli.main(argv)
     # Assert
@@ -390,7 +392,7 @@ def test_bank_cli_psi_fails_job_with_clear_error_if_refused(
     data = tmp_path / "few.csv"
     pd.DataFrame({"phone": sets.bank_rows[:12]}).to_csv(data, index=False)
     argv = ["psi", "--config", str(bank.config.source), "--input", str(data)]
-    argv += ["--mode", "cardinality", "--quiet"]
+    argv += ["--mode", "cardinality", "--quiet", "--purpose", "marketing"]
     # Execute
     code = bank_cli.main(argv)
     # Assert
@@ -407,7 +409,7 @@ def test_operator_keeps_only_sizes_if_mode_is_not_both(
     mode: PsiMode, bank: NodeContext, operator: RunningNode, customers: Dataset
 ) -> None:
     # Execute
-    result = run_psi(bank, "operator", customers, mode)
+    result = psi_job(bank, customers, mode)
     # Assert
     state = operator.ctx.config.state_dir
     assert not (state / "alignments" / f"{result.session_id}.npz").exists()
@@ -431,10 +433,11 @@ def test_psi_session_not_found_if_another_counterpart_asks_for_it(
     # Prepare
     cert = pki.certs["bank-b"]
     tls_b = TlsMaterial.from_files(pki.ca.cert, cert.cert, cert.key)
-    request = PsiOpen(PsiMode.INTERSECTION, 100, SUITE)
     with _operator(pki, tmp_path, sets, BANK_LIMITS, "bank-b") as node:
         ctx = _bank(pki, tmp_path, node)
         with ctx.channel("operator") as channel:
+            job_id = approved_job(channel, PsiMode.INTERSECTION, 100)
+            request = PsiOpen(PsiMode.INTERSECTION, 100, SUITE, job_id=job_id)
             opened = open_session(channel, request, 10)
         # Execute
         with connect(node.address, "operator", tls_b) as other:

@@ -1,5 +1,6 @@
-"""Real mutual-TLS servers on port 0: who is admitted, who is refused, and that the
-server keeps serving the good peer after every refusal."""
+"""Real mutual-TLS servers on port 0: who is admitted, who is refused (no certificate,
+another CA, expired, another party, another counterpart's CA, a common name without
+the DNS name), and that the server keeps serving the good peer after every refusal."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from node_core.node import NodeContext
 from protocol.diagnostics import service as diagnostics
 from protocol.errors import PeerCallError
 from protocol.session.messages import Hello
@@ -266,3 +268,112 @@ def test_upload_reassembles_chunked_payload_if_larger_than_message_limit(
     assert summary.sha256 == hashlib.sha256(payload).digest()
     assert received.total_bytes == 3 << 20
     assert received.chunks == 12
+
+
+# ---- per-counterpart CA pinning and DNS-SAN-only identities -------------------------
+@pytest.fixture(scope="module")
+def two_bank_operator(
+    pki: Pki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningNode]:
+    """An operator serving bank-a (the main CA) and bank-b (its own CA): its TLS
+    layer trusts both CAs, as an operator serving two banks must."""
+    root = Path(tmp_path_factory.mktemp("two-banks"))
+    config = write_config(
+        root / "operator.toml", pki, "operator", "operator",
+        [{"party_id": "bank-a", "identity": "bank-a", "ca": str(pki.ca.cert)},
+         {"party_id": "bank-b", "identity": "bank-b", "ca": str(pki.bank_b_ca.cert)}],
+    )  # fmt: skip
+    with running_node(config) as node:
+        yield node
+
+
+def _hello_as(
+    node: RunningNode, pki: Pki, cert: Path, key: Path, party: str
+) -> tuple[str, str] | str:
+    """Handshake with the given client certificate; the refusal, or the party id."""
+    tls = TlsMaterial.from_files(pki.ca.cert, cert, key)
+    with connect(node.address, "operator", tls, LIMITS) as channel:
+        try:
+            return handshake(channel, local_hello(party), "operator", 5).party_id
+        except PeerCallError as exc:
+            return exc.code, exc.details
+
+
+def test_call_unauthenticated_if_another_counterparts_ca_issued_the_certificate(
+    pki: Pki, two_bank_operator: RunningNode
+) -> None:
+    # Prepare: bank-b's CA (trusted for bank-b) issued a certificate naming bank-a.
+    forged = pki.cross_bank_a
+    # Execute
+    refused = _hello_as(two_bank_operator, pki, forged.cert, forged.key, "bank-a")
+    # Assert
+    assert refused == (
+        "UNAUTHENTICATED",
+        "certificate for 'bank-a' was not issued by the CA operator pins for that"
+        " counterpart",
+    )
+    good_a, good_b = pki.certs["bank-a"], pki.bank_b_own
+    assert _hello_as(two_bank_operator, pki, good_a.cert, good_a.key, "bank-a") == (
+        "operator"
+    )
+    assert _hello_as(two_bank_operator, pki, good_b.cert, good_b.key, "bank-b") == (
+        "operator"
+    )
+
+
+def test_call_unauthenticated_if_only_the_common_name_names_the_counterpart(
+    pki: Pki, two_bank_operator: RunningNode
+) -> None:
+    # Prepare: SAN evil.example, CN bank-a; and CN bank-a without any SAN.
+    cn_only, no_san = pki.cn_only_bank_a, pki.no_san_bank_a
+    # Execute
+    refused = _hello_as(two_bank_operator, pki, cn_only.cert, cn_only.key, "bank-a")
+    refused_no_san = _hello_as(
+        two_bank_operator, pki, no_san.cert, no_san.key, "bank-a"
+    )
+    # Assert
+    assert refused == (
+        "UNAUTHENTICATED",
+        "certificate identity 'evil.example' is not a configured counterpart of"
+        " operator",
+    )
+    assert refused_no_san == (
+        "UNAUTHENTICATED",
+        "operator identifies peers by the DNS subject alternative name of their"
+        " certificate, and this certificate has none",
+    )
+    good = pki.certs["bank-a"]
+    assert _hello_as(two_bank_operator, pki, good.cert, good.key, "bank-a") == (
+        "operator"
+    )
+
+
+def test_bank_channel_refuses_server_if_another_ca_issued_its_certificate(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Prepare: a server presenting an "operator" certificate from bank-b's CA; the
+    # bank's tls.ca bundle holds both CAs, but its operator is pinned to the main CA.
+    impostor_cert = pki.cross_operator
+    impostor = write_config(
+        tmp_path / "impostor.toml", pki, "operator", "operator",
+        [{"party_id": "bank-a", "identity": "bank-a"}],
+        tls={"ca": str(pki.ca.cert), "cert": str(impostor_cert.cert),
+             "key": str(impostor_cert.key)},
+    )  # fmt: skip
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(pki.ca.cert.read_bytes() + pki.bank_b_ca.cert.read_bytes())
+    with running_node(impostor) as node:
+        bank = write_config(
+            tmp_path / "bank.toml", pki, "bank-a", "bank",
+            [{"party_id": "operator", "identity": "operator", "address": node.address,
+              "ca": str(pki.ca.cert)}],
+            tls={"ca": str(bundle), "cert": str(pki.certs["bank-a"].cert),
+                 "key": str(pki.certs["bank-a"].key)},
+        )  # fmt: skip
+        ctx = NodeContext.open(bank)
+        # Execute
+        with ctx.channel("operator") as channel, pytest.raises(PeerCallError) as info:
+            handshake(channel, local_hello("bank-a"), "operator", 5)
+        ctx.store.close()
+    # Assert
+    assert info.value.code == "UNAVAILABLE"

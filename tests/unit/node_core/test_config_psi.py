@@ -16,8 +16,11 @@ def test_psi_settings_default_if_not_given() -> None:
     cfg = parse_config(base(), SOURCE)
     # Assert
     limits = cfg.counterpart("operator").limits
-    assert (limits.psi_min_set_size, limits.psi_allow_unbalanced) == (100, True)
+    assert (limits.psi_min_set_size, limits.psi_allow_unbalanced) == (100, False)
     assert (cfg.psi.source, cfg.psi.workers, cfg.psi.batch_items) == (None, 0, 4096)
+    assert cfg.psi.session_idle_s == 60.0
+    policy = cfg.counterpart("operator").policy
+    assert (policy.psi_modes, policy.psi_without_job) == (("cardinality",), ())
 
 
 @pytest.mark.parametrize(
@@ -33,6 +36,13 @@ def test_psi_settings_default_if_not_given() -> None:
         ("limits", {"psi_allow_unbalanced": "yes"},
          "counterparts[0].limits.psi_allow_unbalanced: expected true or false,"
          " got 'yes'"),
+        ("policy", {"psi_modes": ["all"]},
+         "counterparts[0].policy.psi_modes[0]: must be one of 'intersection',"
+         " 'both', 'cardinality', got 'all'"),
+        ("policy", {"psi_without_job": ["intersection"]},
+         "counterparts[0].policy.psi_without_job: only 'cardinality' may run"
+         " without a job: intersection and both tell the bank which numbers are"
+         " subscribers, so they need an approved job with a purpose"),
     ],
 )  # fmt: skip
 def test_psi_settings_refused_if_invalid(
@@ -43,7 +53,7 @@ def test_psi_settings_refused_if_invalid(
     if section == "psi":
         raw["psi"] = value
     else:
-        raw["counterparts"][0]["limits"] = value
+        raw["counterparts"][0][section] = value
     # Execute
     with pytest.raises(ConfigError) as info:
         parse_config(raw, SOURCE)

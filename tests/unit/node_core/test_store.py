@@ -1,4 +1,5 @@
-"""State store: job lifecycle, append-only hash-chained audit, keyed pseudonyms."""
+"""State store: job lifecycle, append-only audit table, keyed pseudonyms (the audit
+chain's tamper evidence: test_audit_chain.py)."""
 
 from __future__ import annotations
 
@@ -64,14 +65,16 @@ def test_verify_audit_detects_edit_if_triggers_bypassed(
     # Prepare
     for i in range(3):
         store.append_audit("psi.query", counterpart="operator", detail={"rows": i})
-    assert store.verify_audit() is None
+    assert store.verify_audit().intact
     db = sqlite3.connect(store.path)
     db.execute("DROP TRIGGER audit_no_update")
     # Execute
     db.execute("UPDATE audit SET detail = '{\"rows\": 99}' WHERE seq = 2")
     db.commit()
     # Assert
-    assert store.verify_audit() == 2
+    verdict = store.verify_audit()
+    assert verdict.first_bad_seq == 2
+    assert verdict.problem == "entry 2 was altered (its keyed hash does not match)"
 
 
 def test_pseudonym_is_keyed_and_stable_if_same_store(tmp_path: Path) -> None:

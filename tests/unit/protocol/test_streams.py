@@ -1,10 +1,14 @@
-"""Chunked streams: sizes announced up front, one preallocated buffer, exact checks."""
+"""Chunked streams: sizes announced up front, memory only for data received, exact
+checks."""
 
 from __future__ import annotations
+
+import tracemalloc
 
 import numpy as np
 import pytest
 
+from protocol import serde
 from protocol.domain import StreamHeader
 from protocol.errors import InvalidArgument, ResourceExhausted
 from protocol.streams import chunk_stream, open_stream
@@ -83,3 +87,22 @@ def test_open_stream_invalid_argument_if_first_message_is_data() -> None:
     # Execute / Assert
     with pytest.raises(InvalidArgument, match="must start with a StreamHeader"):
         open_stream(messages, expected_kinds=None, max_bytes=10)
+
+
+def test_read_all_allocates_only_data_received_if_header_announces_a_gibibyte() -> None:
+    # Prepare: a peer announces 1 GiB, sends 4 KiB and stops (the stream then ends
+    # short, as a cancelled call's would).
+    header = StreamHeader("test.vector", 1 << 30)
+    messages = [serde.chunk_header_to_proto(header)]
+    messages += [serde.chunk_data_to_proto(b"x" * 1024) for _ in range(4)]
+    incoming = open_stream(messages, expected_kinds=None, max_bytes=1 << 31)
+    # Execute
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidArgument, match="ended after 4096 of 1073741824"):
+            incoming.read_all()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Assert
+    assert peak < 1 << 20

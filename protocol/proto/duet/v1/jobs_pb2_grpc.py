@@ -68,6 +68,8 @@ class JobsServicer:
 
     def GetStatus(self, request, context):
         """Current decision for a job (poll while it waits for manual approval). Idempotent.
+        Also the bank runner's heartbeat while the job runs: a job with no call from its
+        bank for the operator's jobs.session_idle_s fails (cancelled if still pending).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -84,6 +86,7 @@ class JobsServicer:
 
     def Finish(self, request, context):
         """Report the job's end (succeeded or failed, with a reason) for both audit trails.
+        A failure of a job still waiting for approval cancels it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -25,25 +25,25 @@ _sym_db = _symbol_database.Default()
 from protocol.proto.duet.v1 import common_pb2 as protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n protocol/proto/duet/v1/psi.proto\x12\x07\x64uet.v1\x1a#protocol/proto/duet/v1/common.proto\"\x81\x01\n\x0ePsiOpenRequest\x12\x1e\n\x04mode\x18\x01 \x01(\x0e\x32\x10.duet.v1.PsiMode\x12\x15\n\rbank_set_size\x18\x02 \x01(\x04\x12\x12\n\nunbalanced\x18\x03 \x01(\x08\x12\x15\n\rcached_set_id\x18\x04 \x01(\t\x12\r\n\x05suite\x18\x05 \x01(\t\"\x83\x01\n\x0cPsiOpenReply\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x19\n\x11operator_set_size\x18\x02 \x01(\x04\x12\r\n\x05suite\x18\x03 \x01(\t\x12\x17\n\x0foperator_set_id\x18\x04 \x01(\t\x12\x1c\n\x14operator_set_follows\x18\x05 \x01(\x08\"#\n\rPsiSessionRef\x12\x12\n\nsession_id\x18\x01 \x01(\t\"!\n\x10PsiUploadReceipt\x12\r\n\x05items\x18\x01 \x01(\x04\"A\n\x0ePsiFinishReply\x12\x19\n\x11intersection_size\x18\x01 \x01(\x04\x12\x14\n\x0c\x61lignment_id\x18\x02 \x01(\t*k\n\x07PsiMode\x12\x18\n\x14PSI_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15PSI_MODE_INTERSECTION\x10\x01\x12\x11\n\rPSI_MODE_BOTH\x10\x02\x12\x18\n\x14PSI_MODE_CARDINALITY\x10\x03\x32\xb0\x02\n\x03Psi\x12\x36\n\x04Open\x12\x17.duet.v1.PsiOpenRequest\x1a\x15.duet.v1.PsiOpenReply\x12<\n\rUploadBankSet\x12\x0e.duet.v1.Chunk\x1a\x19.duet.v1.PsiUploadReceipt(\x01\x12=\n\x11\x44ownloadReblinded\x12\x16.duet.v1.PsiSessionRef\x1a\x0e.duet.v1.Chunk0\x01\x12?\n\x13\x44ownloadOperatorSet\x12\x16.duet.v1.PsiSessionRef\x1a\x0e.duet.v1.Chunk0\x01\x12\x33\n\x06\x46inish\x12\x0e.duet.v1.Chunk\x1a\x17.duet.v1.PsiFinishReply(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n protocol/proto/duet/v1/psi.proto\x12\x07\x64uet.v1\x1a#protocol/proto/duet/v1/common.proto\"\x91\x01\n\x0ePsiOpenRequest\x12\x1e\n\x04mode\x18\x01 \x01(\x0e\x32\x10.duet.v1.PsiMode\x12\x15\n\rbank_set_size\x18\x02 \x01(\x04\x12\x12\n\nunbalanced\x18\x03 \x01(\x08\x12\x15\n\rcached_set_id\x18\x04 \x01(\t\x12\r\n\x05suite\x18\x05 \x01(\t\x12\x0e\n\x06job_id\x18\x06 \x01(\t\"\xa4\x01\n\x0cPsiOpenReply\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x19\n\x11operator_set_size\x18\x02 \x01(\x04\x12\r\n\x05suite\x18\x03 \x01(\t\x12\x17\n\x0foperator_set_id\x18\x04 \x01(\t\x12\x1c\n\x14operator_set_follows\x18\x05 \x01(\x08\x12\x1f\n\x17operator_set_expires_at\x18\x06 \x01(\x04\"#\n\rPsiSessionRef\x12\x12\n\nsession_id\x18\x01 \x01(\t\"!\n\x10PsiUploadReceipt\x12\r\n\x05items\x18\x01 \x01(\x04\"A\n\x0ePsiFinishReply\x12\x19\n\x11intersection_size\x18\x01 \x01(\x04\x12\x14\n\x0c\x61lignment_id\x18\x02 \x01(\t*k\n\x07PsiMode\x12\x18\n\x14PSI_MODE_UNSPECIFIED\x10\x00\x12\x19\n\x15PSI_MODE_INTERSECTION\x10\x01\x12\x11\n\rPSI_MODE_BOTH\x10\x02\x12\x18\n\x14PSI_MODE_CARDINALITY\x10\x03\x32\xb0\x02\n\x03Psi\x12\x36\n\x04Open\x12\x17.duet.v1.PsiOpenRequest\x1a\x15.duet.v1.PsiOpenReply\x12<\n\rUploadBankSet\x12\x0e.duet.v1.Chunk\x1a\x19.duet.v1.PsiUploadReceipt(\x01\x12=\n\x11\x44ownloadReblinded\x12\x16.duet.v1.PsiSessionRef\x1a\x0e.duet.v1.Chunk0\x01\x12?\n\x13\x44ownloadOperatorSet\x12\x16.duet.v1.PsiSessionRef\x1a\x0e.duet.v1.Chunk0\x01\x12\x33\n\x06\x46inish\x12\x0e.duet.v1.Chunk\x1a\x17.duet.v1.PsiFinishReply(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protocol.proto.duet.v1.psi_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PSIMODE']._serialized_start=487
-  _globals['_PSIMODE']._serialized_end=594
+  _globals['_PSIMODE']._serialized_start=536
+  _globals['_PSIMODE']._serialized_end=643
   _globals['_PSIOPENREQUEST']._serialized_start=83
-  _globals['_PSIOPENREQUEST']._serialized_end=212
-  _globals['_PSIOPENREPLY']._serialized_start=215
-  _globals['_PSIOPENREPLY']._serialized_end=346
-  _globals['_PSISESSIONREF']._serialized_start=348
-  _globals['_PSISESSIONREF']._serialized_end=383
-  _globals['_PSIUPLOADRECEIPT']._serialized_start=385
-  _globals['_PSIUPLOADRECEIPT']._serialized_end=418
-  _globals['_PSIFINISHREPLY']._serialized_start=420
-  _globals['_PSIFINISHREPLY']._serialized_end=485
-  _globals['_PSI']._serialized_start=597
-  _globals['_PSI']._serialized_end=901
+  _globals['_PSIOPENREQUEST']._serialized_end=228
+  _globals['_PSIOPENREPLY']._serialized_start=231
+  _globals['_PSIOPENREPLY']._serialized_end=395
+  _globals['_PSISESSIONREF']._serialized_start=397
+  _globals['_PSISESSIONREF']._serialized_end=432
+  _globals['_PSIUPLOADRECEIPT']._serialized_start=434
+  _globals['_PSIUPLOADRECEIPT']._serialized_end=467
+  _globals['_PSIFINISHREPLY']._serialized_start=469
+  _globals['_PSIFINISHREPLY']._serialized_end=534
+  _globals['_PSI']._serialized_start=646
+  _globals['_PSI']._serialized_end=950
 # @@protoc_insertion_point(module_scope)

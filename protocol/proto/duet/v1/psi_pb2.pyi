@@ -18,32 +18,36 @@ PSI_MODE_BOTH: PsiMode
 PSI_MODE_CARDINALITY: PsiMode
 
 class PsiOpenRequest(_message.Message):
-    __slots__ = ("mode", "bank_set_size", "unbalanced", "cached_set_id", "suite")
+    __slots__ = ("mode", "bank_set_size", "unbalanced", "cached_set_id", "suite", "job_id")
     MODE_FIELD_NUMBER: _ClassVar[int]
     BANK_SET_SIZE_FIELD_NUMBER: _ClassVar[int]
     UNBALANCED_FIELD_NUMBER: _ClassVar[int]
     CACHED_SET_ID_FIELD_NUMBER: _ClassVar[int]
     SUITE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
     mode: PsiMode
     bank_set_size: int
     unbalanced: bool
     cached_set_id: str
     suite: str
-    def __init__(self, mode: _Optional[_Union[PsiMode, str]] = ..., bank_set_size: _Optional[int] = ..., unbalanced: _Optional[bool] = ..., cached_set_id: _Optional[str] = ..., suite: _Optional[str] = ...) -> None: ...
+    job_id: str
+    def __init__(self, mode: _Optional[_Union[PsiMode, str]] = ..., bank_set_size: _Optional[int] = ..., unbalanced: _Optional[bool] = ..., cached_set_id: _Optional[str] = ..., suite: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
 
 class PsiOpenReply(_message.Message):
-    __slots__ = ("session_id", "operator_set_size", "suite", "operator_set_id", "operator_set_follows")
+    __slots__ = ("session_id", "operator_set_size", "suite", "operator_set_id", "operator_set_follows", "operator_set_expires_at")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_SET_SIZE_FIELD_NUMBER: _ClassVar[int]
     SUITE_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_SET_ID_FIELD_NUMBER: _ClassVar[int]
     OPERATOR_SET_FOLLOWS_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_SET_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     operator_set_size: int
     suite: str
     operator_set_id: str
     operator_set_follows: bool
-    def __init__(self, session_id: _Optional[str] = ..., operator_set_size: _Optional[int] = ..., suite: _Optional[str] = ..., operator_set_id: _Optional[str] = ..., operator_set_follows: _Optional[bool] = ...) -> None: ...
+    operator_set_expires_at: int
+    def __init__(self, session_id: _Optional[str] = ..., operator_set_size: _Optional[int] = ..., suite: _Optional[str] = ..., operator_set_id: _Optional[str] = ..., operator_set_follows: _Optional[bool] = ..., operator_set_expires_at: _Optional[int] = ...) -> None: ...
 
 class PsiSessionRef(_message.Message):
     __slots__ = ("session_id",)

@@ -66,11 +66,14 @@ class PsiServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Open(self, request, context):
-        """Start a session. Fails with FAILED_PRECONDITION when the operator serves no PSI
-        data or the set is under the counterpart's minimum size, RESOURCE_EXHAUSTED when
-        the set is over the per-request maximum, the daily budget is spent or too many
-        sessions are open, INVALID_ARGUMENT on a malformed request. Not idempotent: it
-        charges the daily budget.
+        """Start a session. Fails with PERMISSION_DENIED outside an approved job (unless the
+        operator's policy allows the mode without one: cardinality at most), or when the
+        mode or size differs from what the job was approved for; NOT_FOUND for an unknown
+        job; FAILED_PRECONDITION when the job is not approved or already ran its session,
+        the operator serves no PSI data or the set is under the counterpart's minimum size;
+        RESOURCE_EXHAUSTED when the set is over the per-request maximum, the daily budget
+        is spent or too many sessions are open; INVALID_ARGUMENT on a malformed request.
+        Not idempotent: it charges the daily budget and uses up the job's one session.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -12,6 +12,7 @@ from protocol.domain import JobStatus
 from protocol.errors import InvalidArgument
 from protocol.jobs import serde
 from protocol.jobs.messages import (
+    PSI_JOB,
     JobBinding,
     JobDecision,
     JobOutcome,
@@ -19,6 +20,7 @@ from protocol.jobs.messages import (
     OperatorFeature,
 )
 from protocol.proto.duet.v1 import jobs_pb2
+from protocol.psi.messages import PsiMode
 from tests.unit.protocol.wire import through_wire
 
 JOB = "a1b2c3d4e5f6a7b8"
@@ -31,6 +33,9 @@ ALIGNMENT = "0123456789abcdef" * 2
         (JobProposal(JOB, "credit_risk", ("usage_*", "age"), "hetero_lr", 569, 256,
                      "a model"),
          serde.job_proposal_to_proto, serde.job_proposal_from_proto),
+        (JobProposal(JOB, "marketing", (), PSI_JOB, 38844, 0, "sizing",
+                     PsiMode.CARDINALITY),
+         serde.job_proposal_to_proto, serde.job_proposal_from_proto),
         (JOB, serde.job_ref_to_proto, serde.job_ref_from_proto),
         (JobDecision(JOB, JobStatus.APPROVED, "", (
             OperatorFeature(0, "age", "numeric"),
@@ -42,7 +47,7 @@ ALIGNMENT = "0123456789abcdef" * 2
         (JobOutcome(JOB, False, "PeerCallError"),
          serde.job_outcome_to_proto, serde.job_outcome_from_proto),
     ],
-    ids=["proposal", "ref", "decision", "outcome", "failed_outcome"],
+    ids=["proposal", "psi_proposal", "ref", "decision", "outcome", "failed_outcome"],
 )  # fmt: skip
 def test_jobs_message_round_trips_if_valid(
     value: Any, to_proto: Callable[[Any], Any], from_proto: Callable[[Any], Any]
@@ -110,6 +115,15 @@ BAD_JOB_ID = "job id must be 8-64 lowercase letters, digits or '-'"
          "JobProposal.features: at least one feature is required"),
         (serde.job_proposal_from_proto, _proposal(model=""),
          "JobProposal.model: missing"),
+        (serde.job_proposal_from_proto, _proposal(psi_mode="both"),
+         "JobProposal.psi_mode: only for model 'psi' (a model job aligns in mode"
+         " both)"),
+        (serde.job_proposal_from_proto,
+         _proposal(model="psi", features=[], psi_mode="all"),
+         "JobProposal.psi_mode: must be one of intersection, both, cardinality for a"
+         " PSI job"),
+        (serde.job_proposal_from_proto, _proposal(model="psi", psi_mode="both"),
+         "JobProposal.features: a PSI job requests no features"),
         (serde.job_ref_from_proto, jobs_pb2.JobRef(job_id="../etc"),
          f"JobRef.job_id: {BAD_JOB_ID}"),
         (serde.job_decision_from_proto, _decision(job_id=""),

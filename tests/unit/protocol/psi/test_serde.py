@@ -15,7 +15,7 @@ SESSION = "0123456789abcdef0123456789abcdef"
 @pytest.mark.parametrize("mode", list(PsiMode))
 def test_psi_open_round_trips_if_valid(mode: PsiMode) -> None:
     # Prepare
-    request = PsiOpen(mode, 1000, "x25519-sha512-v1", True, "ab" * 16)
+    request = PsiOpen(mode, 1000, "x25519-sha512-v1", True, "ab" * 16, "job-0001")
     # Execute
     back = serde.psi_open_from_proto(
         psi_pb2.PsiOpenRequest.FromString(
@@ -28,7 +28,9 @@ def test_psi_open_round_trips_if_valid(mode: PsiMode) -> None:
 
 def test_psi_opened_round_trips_if_valid() -> None:
     # Prepare
-    reply = PsiOpened(SESSION, 29_000_000, "x25519-sha512-v1", "cd" * 16, False)
+    reply = PsiOpened(
+        SESSION, 29_000_000, "x25519-sha512-v1", "cd" * 16, False, 1_790_035_200.0
+    )
     # Execute
     back = serde.psi_opened_from_proto(
         psi_pb2.PsiOpenReply.FromString(
@@ -80,6 +82,11 @@ def test_small_messages_round_trip_if_valid() -> None:
                 mode=1, bank_set_size=5, suite="s", unbalanced=True, cached_set_id="x"
             ),
             "PsiOpenRequest.cached_set_id: not a set id (32 lowercase hex characters)",
+        ),
+        (
+            psi_pb2.PsiOpenRequest(mode=1, bank_set_size=5, suite="s", job_id="../x"),
+            "PsiOpenRequest.job_id: job id must be 8-64 lowercase letters, digits or"
+            " '-'",
         ),
     ],
 )

@@ -39,12 +39,15 @@ SIZES: dict[str, int] = {
     "PsiOpenRequest.cached_set_id": 64,
     # A Paillier public key: 4096-bit n and its header fit easily.
     "BinSumsRequest.public_key": 2048,
+    # An EC P-256 public key in PEM is under 200 bytes.
+    "NnPrepareReply.node_public_key": 1024,
 }
 # Per-field bounds on the number of items of a repeated field.
 ITEMS: dict[str, int] = {
     "JobProposal.features": 256,
     "HelloRequest.capabilities": 64,
     "BinSumsRequest.features": 1024,
+    "NnPrepareRequest.operator_features": 1024,
 }
 
 _STRING = FieldDescriptor.TYPE_STRING

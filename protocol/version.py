@@ -15,6 +15,7 @@ from protocol.jobs.service import PROTOCOL as JOBS
 from protocol.psi.service import PROTOCOL as PSI
 from protocol.session.messages import Hello
 from protocol.session.service import PROTOCOL as SESSION
+from protocol.split_nn.service import PROTOCOL as SPLIT_NN
 
 # Major version of the duet wire protocol. Two parties must speak the same major
 # version; a change that breaks a message or a protocol step increments it.
@@ -29,6 +30,7 @@ PROTOCOLS: tuple[ProtocolDeclaration, ...] = (
     BINNING,
     HETERO_LR,
     PSI,
+    SPLIT_NN,
 )
 
 # Capabilities this build implements: "<protocol>/<suite>/<version>". The handshake

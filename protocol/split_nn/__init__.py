@@ -1,5 +1,8 @@
 """Split neural network on Flower: the bank's ServerApp and the operator's ClientApp.
 
+Model type "split_nn": bank_node/trainers/split_nn.py drives a job, the operator's
+passive role is operator_node/roles/split_nn.py.
+
 The bank (label holder) runs the ServerApp next to a SuperLink: its own bottom and top
 models, the labels and the validation metrics. The operator (feature holder) runs the
 ClientApp behind a SuperNode: its bottom model. Training runs in few, large rounds
@@ -27,6 +30,17 @@ What each party learns:
   weight, a logit or a score.
 - Flower carries aligned row positions only: no phone number or other identifier
   ever reaches Flower, its messages or its logs.
+
+Job set-up and end go over the SplitNn gRPC service (service.py), inside an approved
+job bound to an alignment:
+
+- Prepare: the operator learns which of the job's approved features the bank
+  selected and the number of rounds; the bank learns the number of columns of the
+  operator's preprocessed features, its node's public key (of the certificate it
+  already presents) and the rows per split (which it already knows).
+- Start: the operator learns the SuperLink's host and port.
+- Complete: the bank learns the name and version of the operator's registry entry.
+- Scoring adds nothing: the bank's scores come from the final round's embeddings.
 
 Trust: the operator runs its own installed ClientApp (never code from the app bundle)
 and only for runs whose Flower App bundle (FAB) SHA-256 it pinned; the bank runs its

@@ -106,7 +106,8 @@ class BankResult:
 
     validation_auc: float
     train_auc: float
-    scores: dict[str, np.ndarray]
+    scores: dict[str, np.ndarray]  # logits per split, from the final embeddings
+    embeddings: dict[str, np.ndarray]  # the final round's, per split
     model: dict[str, np.ndarray]
     leak: dict[str, Any]
     rounds: list[dict[str, Any]] = field(default_factory=list)
@@ -230,6 +231,7 @@ class BankDriver:
             validation_auc=roc_auc(y_val, scores["validation"]),
             train_auc=roc_auc(y_train, scores["train"]),
             scores=scores,
+            embeddings={"train": reply.train, "validation": reply.validation},
             model=bank.to_arrays(),
             leak=meter.report(),
             rounds=rounds,

@@ -23,7 +23,7 @@ from protocol.split_nn.party import (
     OperatorState,
     operator_round,
 )
-from protocol.split_nn.serde import (
+from protocol.split_nn.records import (
     arrays_from_record,
     arrays_to_record,
     reply_to_record,

@@ -68,7 +68,7 @@ from protocol.errors import FailedPrecondition, ProtocolError
 from protocol.split_nn.fab import PINNED_FAB_SHA256, build_fab, fab_sha256
 from protocol.split_nn.messages import SplitNnRun
 from protocol.split_nn.pki import check_superlink, write_openssh_key
-from protocol.split_nn.serde import run_to_config
+from protocol.split_nn.records import run_to_config
 from protocol.split_nn.server_app import METRICS_FILE
 
 BIN = Path(sys.executable).parent
@@ -364,7 +364,7 @@ class BankFlower:
     def stop_run(self, run_id: int) -> None:
         try:
             self.control.StopRun(StopRunRequest(run_id=run_id))
-        except Exception:  # noqa: BLE001 - best effort: the run may be finished
+        except Exception:
             pass
 
     def wait(

@@ -115,7 +115,7 @@ class Executor:
             self.children = [c for c in self.children if c.is_alive()]
             try:
                 res = self.client.AcquireTask(request)
-            except Exception as err:  # noqa: BLE001 - the node may be restarting
+            except Exception as err:
                 print(f"[executor] AcquireTask failed: {err}", file=sys.stderr)
                 time.sleep(1.0)
                 continue

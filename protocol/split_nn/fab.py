@@ -20,7 +20,7 @@ from flwr.cli.build import build_fab_from_files
 from models.label_protection import DefenceSpec
 from models.split_nn import SplitNnSpec, TrainHyper
 from protocol.split_nn.messages import SplitNnRun
-from protocol.split_nn.serde import run_to_config
+from protocol.split_nn.records import run_to_config
 
 APP_NAME = "duet-split-nn"
 APP_VERSION = "1.0.0"

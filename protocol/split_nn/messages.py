@@ -1,14 +1,18 @@
-"""Domain messages of the split-NN Flower app: the run config, one round's exchange."""
+"""Domain messages of split NN: the Flower run config and one round's exchange, and the
+SplitNn service's job set-up calls. Light (models only for type checking): the
+service is imported by every node."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.label_protection import DefenceSpec
-from models.split_nn import SplitNnSpec, TrainHyper
+if TYPE_CHECKING:
+    from models.label_protection import DefenceSpec
+    from models.split_nn import SplitNnSpec, TrainHyper
 
 PHASE_INIT = "init"  # round 0: positions in, first embeddings out
 PHASE_UPDATE = "update"  # gradients of the last round in, new embeddings out
@@ -52,3 +56,43 @@ class EmbeddingReply:
     round_index: int
     train: np.ndarray  # (n_train, embedding) float32
     validation: np.ndarray  # (n_validation, embedding) float32
+
+
+# ---- the SplitNn gRPC service (job set-up and end; training runs over Flower) -------
+
+
+@dataclass(frozen=True)
+class NnPrepare:
+    """Bank -> operator: the features the bottom model uses and the rounds asked."""
+
+    job_id: str
+    operator_features: tuple[int, ...]  # indexes of JobDecision.features
+    rounds: int
+
+
+@dataclass(frozen=True)
+class NnPrepareReply:
+    operator_columns: int  # the bottom model's input width
+    node_public_key: bytes  # PEM: the key the operator's SuperNode signs with
+    train_rows: int
+    validation_rows: int
+
+
+@dataclass(frozen=True)
+class NnStart:
+    """Bank -> operator: where its SuperLink listens."""
+
+    job_id: str
+    superlink_host: str
+    superlink_port: int
+
+
+@dataclass(frozen=True)
+class NnComplete:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class NnCompleteReply:
+    model_name: str
+    model_version: int

@@ -145,7 +145,7 @@ def run_client_task(task: Task, trusted: set[str]) -> int:
             try:
                 reply = app(message=message, context=context)
                 status, details, code = SubStatus.COMPLETED, "", 0
-            except Exception as err:  # noqa: BLE001 - reported to the bank
+            except Exception as err:
                 details = f"{type(err).__name__}: {err}"
                 reply = Message(
                     Error(ErrorCode.CLIENT_APP_RAISED_EXCEPTION, details),
@@ -204,7 +204,7 @@ def run_server_task(task: Task, trusted: set[str], authorized: Path) -> int:
             try:
                 run_bank(grid, context)
                 status, details, code = SubStatus.COMPLETED, "", 0
-            except Exception as err:  # noqa: BLE001 - recorded as the run's outcome
+            except Exception as err:
                 details = f"{type(err).__name__}: {err}"
             finally:
                 grid.close()

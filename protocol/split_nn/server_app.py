@@ -4,7 +4,8 @@ Thin: parse the run config, load the bank's job data from ``bank-job-dir``, run
 :class:`protocol.split_nn.party.BankDriver` with a ``send`` built on Flower's Grid
 (one message to the operator's node per round, polled with the round deadline instead
 of Flower's fixed 3 s sleep), and write ``metrics.json`` after every round (the bank
-node's supervisor shows it as progress), then the bank's model and scores.
+node's supervisor shows it as progress), then the bank's model, its scores and
+the final embeddings they were computed from.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from protocol.errors import FailedPrecondition, PeerCallError, ProtocolError
 from protocol.split_nn.bank import BankData, BankDriver, BankResult
 from protocol.split_nn.messages import MESSAGE_TYPE, EmbeddingReply, EmbeddingRequest
 from protocol.split_nn.party import save_arrays
-from protocol.split_nn.serde import (
+from protocol.split_nn.records import (
     reply_from_record,
     request_to_record,
     run_from_config,
@@ -33,6 +34,7 @@ from protocol.split_nn.serde import (
 METRICS_FILE = "metrics.json"
 BANK_MODEL_FILE = "bank_model.npz"
 SCORES_FILE = "scores.npz"
+EMBEDDINGS_FILE = "embeddings.npz"  # the final round's (the bank received them)
 POLL_S = 0.2
 
 app = ServerApp()
@@ -155,6 +157,7 @@ def run_bank(grid: Grid, context: Context) -> BankResult:
         raise
     save_arrays(job_dir / BANK_MODEL_FILE, result.model)
     save_arrays(job_dir / SCORES_FILE, result.scores)
+    save_arrays(job_dir / EMBEDDINGS_FILE, result.embeddings)
     metrics.finish(result, time.perf_counter() - started)
     return result
 

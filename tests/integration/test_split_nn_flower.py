@@ -27,7 +27,7 @@ from protocol.split_nn.deployment import BankFlower, FlowerProcessError, RunFail
 from protocol.split_nn.fab import build_fab, fab_sha256
 from protocol.split_nn.party import OPERATOR_CLAIM_FILE, OPERATOR_MODEL_FILE
 from protocol.split_nn.pki import SuperLinkRefused, issue_superlink_cert
-from protocol.split_nn.serde import run_to_config
+from protocol.split_nn.records import run_to_config
 from protocol.split_nn.server_app import BANK_MODEL_FILE, METRICS_FILE
 from tests.integration.split_nn_support import (
     bank_flower,

@@ -14,7 +14,7 @@ from flwr.supercore.task_identity import TaskIdentity
 
 from protocol.split_nn.deployment import FLOWER_ENV, ManagedProcess, _env
 from protocol.split_nn.messages import PHASE_INIT, EmbeddingReply, EmbeddingRequest
-from protocol.split_nn.serde import reply_to_record
+from protocol.split_nn.records import reply_to_record
 from protocol.split_nn.server_app import DeadlineExceeded, GridSend
 
 # A child that survives the first SIGTERM (as uvicorn does while connections are open)

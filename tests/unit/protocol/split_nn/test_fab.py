@@ -9,8 +9,8 @@ from flwr.cli.config_utils import get_fab_config
 from flwr.supercore.fab import Fab
 
 from protocol.split_nn.fab import PINNED_FAB_SHA256, build_fab, fab_sha256
+from protocol.split_nn.records import run_to_config
 from protocol.split_nn.runner import fab_refusal
-from protocol.split_nn.serde import run_to_config
 from tests.unit.protocol.split_nn.test_party import _run
 
 

@@ -30,7 +30,7 @@ from protocol.split_nn.party import (
     OperatorState,
     operator_round,
 )
-from protocol.split_nn.serde import (
+from protocol.split_nn.records import (
     reply_from_record,
     reply_to_record,
     request_from_record,

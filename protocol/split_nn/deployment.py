@@ -32,7 +32,9 @@ update check are disabled in every process (they would call Flower's servers).
 
 Stopping: a Flower process gets SIGTERM; uvicorn then waits for open connections,
 so a second SIGTERM follows after a grace period, then SIGKILL. Every process runs
-in its own process group so its children stop with it.
+in its own process group so its children stop with it. The SuperLink and SuperNode
+run under guard.py and the executors watch their parent, so all of them also stop
+when the node process that started them dies, even by SIGKILL.
 """
 
 from __future__ import annotations
@@ -208,6 +210,14 @@ def _tcp_ready(host: str, port: int) -> bool:
         return False
 
 
+def _guarded() -> list[str]:
+    """Prefix of a Flower command that stops it when this process dies (guard.py)."""
+    return [
+        sys.executable, "-m", "protocol.split_nn.guard",
+        "--parent-pid", str(os.getpid()), "--",
+    ]  # fmt: skip
+
+
 def _env(home: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     return dict(os.environ, FLWR_HOME=str(home), **FLOWER_ENV)
@@ -265,6 +275,7 @@ class BankFlower:
         self.superlink = ManagedProcess(
             "flower-superlink",
             [
+                *_guarded(),
                 str(BIN / "flower-superlink"),
                 "--ssl-certfile",
                 str(self.cert),
@@ -466,6 +477,7 @@ class OperatorFlower:
         self.supernode = ManagedProcess(
             "flower-supernode",
             [
+                *_guarded(),
                 str(BIN / "flower-supernode"),
                 "--superlink",
                 f"{self.superlink_host}:{self.superlink_port}",

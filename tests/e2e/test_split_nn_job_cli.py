@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow  # a generated world and two Flower deployments
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = Path(tmp_path_factory.mktemp("world-nn"))
     subprocess.run(
-        [sys.executable, "-m", "scripts.generate_world", "--subscribers", "20000",
+        [sys.executable, "-m", "scripts.generate_world", "--subscribers", "80000",
          "--seed", "13", "--out", str(root / "world"), "--no-report"],
         check=True, capture_output=True,
     )  # fmt: skip
@@ -50,7 +50,7 @@ def test_split_nn_job_succeeds_on_both_sides_if_run_through_node_processes(
         "superlink_ca": str(bank_ca.cert),
     }
     job = tomllib.loads((EXAMPLES / "split_nn_job.toml").read_text())
-    job["model"] |= {"rounds": 3, "defence_batch": 1024}
+    job["model"] |= {"rounds": 12, "learning_rate": 0.01, "operator_local_epochs": 2}
     job["report"]["output"] = str(world / "reports")
     (world / "job.toml").write_text(tomli_w.dumps(job))
     # Execute
@@ -64,5 +64,5 @@ def test_split_nn_job_succeeds_on_both_sides_if_run_through_node_processes(
     assert summary["job_id"] in listed and "succeeded" in listed
     joint, alone = summary["validation_auc"], summary["bank_only_validation_auc"]
     assert joint > alone + 0.01, f"joint {joint} vs bank-only {alone}"
-    assert summary["epochs_run"] == 3  # Flower rounds
+    assert summary["epochs_run"] == 12  # Flower rounds
     assert Path(summary["report"]).exists()

@@ -48,23 +48,32 @@ def operator(pki: Pki, tmp_path: Path) -> Iterator[RunningNode]:
 
 
 class Stalled:
-    """Uploads that send a header and one chunk, then nothing until released."""
+    """Uploads that send a header and one chunk, then nothing until released; with
+    `trickle`, a chunk every second meanwhile, so that they hold their worker without
+    ever being idle (a loaded machine may take longer than `IDLE_S` to refuse)."""
 
-    def __init__(self, pki: Pki, node: RunningNode, party: str) -> None:
+    def __init__(
+        self, pki: Pki, node: RunningNode, party: str, trickle: bool = False
+    ) -> None:
         self.channel = connect(node.address, "operator", _tls(pki, party), LIMITS)
         self.release = threading.Event()
         self.sent = threading.Semaphore(0)
         self.pool = futures.ThreadPoolExecutor(max_workers=8)
+        self.trickle = trickle
 
     def _parts(self) -> Iterator[bytes]:
         yield CHUNK
         self.sent.release()
-        self.release.wait(60)
+        while not self.release.wait(1.0 if self.trickle else 60):
+            if not self.trickle:
+                break
+            yield CHUNK
         yield CHUNK
 
     def start(self) -> futures.Future:
+        size = (1 << 20) if self.trickle else 2 * len(CHUNK)
         return self.pool.submit(
-            diagnostics.upload, self.channel, self._parts(), 2 * len(CHUNK), 1024, 60
+            diagnostics.upload, self.channel, self._parts(), size, 1024, 60
         )
 
     def close(self) -> None:
@@ -148,7 +157,8 @@ def test_full_pool_refuses_new_calls_and_health_is_served_if_every_worker_is_bus
     pki: Pki, operator: RunningNode
 ) -> None:
     # Prepare: 3 stalled uploads of bank-a and 2 of bank-b hold all 5 workers.
-    bank_a, bank_b = Stalled(pki, operator, "bank-a"), Stalled(pki, operator, "bank-b")
+    bank_a = Stalled(pki, operator, "bank-a", trickle=True)
+    bank_b = Stalled(pki, operator, "bank-b", trickle=True)
     try:
         running = [bank_a.start() for _ in range(3)]
         running += [bank_b.start() for _ in range(2)]

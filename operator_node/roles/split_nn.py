@@ -70,9 +70,14 @@ class _NnJob:
             flower.stop()
 
     def close(self) -> None:
-        """The job ended: its Flower processes stop, its aligned features go."""
-        self.stop_flower()
+        """The job ended: its aligned features go and its Flower processes stop, in
+        the background (stopping may take two grace periods; the call that ended
+        the job, e.g. Jobs.Finish under the bank's short deadline, does not wait)."""
         self.features_file.unlink(missing_ok=True)
+        if self.flower is not None:
+            threading.Thread(
+                target=self.stop_flower, name="split-nn stop", daemon=False
+            ).start()
 
 
 class OperatorSplitNn(PassiveRole[_NnJob]):

@@ -34,7 +34,7 @@ from sklearn.model_selection import train_test_split
 from models.label_protection import DefenceSpec
 from models.metrics import roc_auc
 from models.split_nn import CentralModel, SplitNnSpec, TrainHyper
-from node_core.certs import IssuedCert, init_dev_pki
+from node_core.certs import init_dev_pki
 from protocol.split_nn.bank import BankData
 from protocol.split_nn.deployment import BankFlower, OperatorFlower, RunOutcome
 from protocol.split_nn.messages import SplitNnRun
@@ -144,9 +144,12 @@ def main() -> None:
     print(f"[bench_split_nn] central torch AUC {central:.4f} ({central_s:.1f} s)")
 
     pki = init_dev_pki(work / "pki", ["operator", "bank-a"])
-    ca = work / "pki" / "ca.pem"
+    # The SuperLink's certificate comes from the bank's own CA, which the operator
+    # pins for the bank.
+    bank_ca = pki["bank-a"].ca
+    ca = bank_ca.cert
     superlink_cert = issue_superlink_cert(
-        IssuedCert(ca, work / "pki" / "ca.key"), "bank-a", ["127.0.0.1"], work / "pki"
+        bank_ca, "bank-a", ["127.0.0.1"], work / "pki"
     )
     jobs = {
         name: prepare_job(work, data, args.seed) for name in ("undefended", "defended")
@@ -163,14 +166,14 @@ def main() -> None:
     try:
         bank.start()
         node_id = bank.register_supernode(
-            public_key_pem(pki["operator"].cert), "operator"
+            public_key_pem(pki["operator"].party.cert), "operator"
         )
         operator = OperatorFlower(
             work / "operator",
             (bank.host, bank.port),
             ca,
             "bank-a",
-            pki["operator"].key,
+            pki["operator"].party.key,
             work / "operator-data",
         )
         operator.start()

@@ -147,7 +147,8 @@ def test_operator_refuses_model_type_without_passive_role(
     # Assert
     assert info.value.code == "PERMISSION_DENIED"
     assert info.value.details == (
-        "model type 'secureboost' is not served by operator (served: hetero_lr)"
+        "model type 'secureboost' is not served by operator"
+        " (served: hetero_lr, split_nn)"
     )
     assert [j.id for j in jobs] == ["c1b2c3d4e5f6a7b8"]
 

@@ -108,3 +108,10 @@ def test_protocol_list_imports_neither_torch_nor_flower_if_loaded() -> None:
     ).stdout
     # Assert
     assert out.strip() == "[]"
+
+
+def test_service_has_no_call_beyond_set_up_and_end_if_defined() -> None:
+    # Execute: scoring adds no message (the scores come from the final embeddings)
+    methods = set(pb.DESCRIPTOR.services_by_name["SplitNn"].methods_by_name)
+    # Assert
+    assert methods == {"Prepare", "Start", "Complete"}

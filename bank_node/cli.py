@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 
+from bank_node.features_command import add_features_command
 from bank_node.job_command import add_job_command
 from bank_node.job_reconcile import reconcile_bank_jobs
 from bank_node.psi_command import add_psi_command
@@ -31,7 +32,8 @@ def _housekeeping(ctx: NodeContext) -> None:
 
 
 def bank_services(ctx: NodeContext, directory: PeerDirectory) -> Iterable[Registration]:
-    """Services the bank offers (the operator calls back during some protocols).
+    """Services the bank offers beyond handshake, health and diagnostics: none, as
+    the bank calls the operator in every protocol (README, "Using the nodes").
 
     While it serves, its retention timer runs and, in the background, it reconciles
     the jobs of job runners that were killed outright (failed here and at the
@@ -49,6 +51,7 @@ def build_cli() -> NodeCli:
     cli = NodeCli("bank-node", "bank", bank_services)
     add_psi_command(cli)
     add_job_command(cli)
+    add_features_command(cli)
     return cli
 
 

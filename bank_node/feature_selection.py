@@ -60,6 +60,7 @@ def select(
     train: np.ndarray,
     operator_features: list[int],
     limits: TransportLimits,
+    min_bin_rows: int = 0,
 ) -> FeatureSelection:
     """IV of every requested feature of both parties, then the selection."""
     op_ivs, iv_timings = operator_iv(
@@ -79,6 +80,7 @@ def select(
         categorical,
         bins=spec.binning.bins,
         method=spec.binning.method,
+        min_bin_rows=min_bin_rows,
     )
     chosen_bank, chosen_op = choose(spec, bank_ivs, op_ivs)
     return FeatureSelection(

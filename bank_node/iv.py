@@ -3,7 +3,9 @@
 Operator features: the bank encrypts (y, 1 - y) per training row under a fresh Paillier
 key (owner CRT encryption, 2048 bits), the operator returns re-randomized per-bin sums
 (protocol/binning), the bank decrypts one pair of counts per bin and computes WOE/IV
-with models.woe. Bank features: binned and counted locally on the same rows.
+with models.woe. Bank features: binned and counted locally on the same rows, with the
+same minimum of rows per occupied bin as the operator's (so both IVs are computed
+alike).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def bank_iv(
     *,
     bins: int,
     method: Method,
+    min_bin_rows: int = 0,
 ) -> tuple[BinningModel, dict[str, WoeIv]]:
     """Local binning and IV of the bank's own features on the training rows."""
     binning = BinningModel.fit(
@@ -87,5 +90,6 @@ def bank_iv(
         method=method,
         n_bins=bins,
         categorical=categorical,
+        min_bin_rows=min_bin_rows,
     )
     return binning, woe_iv_table(frame, labels, binning=binning)

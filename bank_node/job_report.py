@@ -1,8 +1,10 @@
 """The publish stage: evaluation, the HTML/JSON report and the bank's model part.
 
 The report states what each party learned, shows the joint model next to a bank-only
-baseline trained locally on the same rows (the operator data's value added), and the
-bank's part of the model goes to its registry with a version. Model-specific content
+baseline trained the same way on the same rows (the operator data's value added), what
+the job did to the data (rejected and unlabelled rows, missing shares, merged bins and
+indicators; bank_node/data_account.py), and the bank's part of the model goes to its
+registry with a version. Model-specific content
 (history, coefficients, scorecard, the training and scoring privacy lines) comes from
 the trainer's ModelReport.
 """
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bank_node.data_account import bin_tables, data_notes, missing_shares
 from bank_node.feature_selection import FeatureSelection
 from bank_node.jobspec import JobSpec
 from bank_node.trainers.base import ModelReport, ScoredSplit
@@ -37,6 +40,7 @@ IV_STATEMENT = (
 class JobOutputs:
     """What the stages before publish produced."""
 
+    data: dict[str, Any]  # the bank source's rows (data_account)
     psi_summary: dict[str, Any]
     rows: dict[Split, int]  # aligned rows per split
     selection: FeatureSelection
@@ -65,6 +69,8 @@ def publish(
         reference_score=train.probability,
     )
     op_names = {o.index: o.name for o in selection.operator_ivs}  # as disclosed
+    bins = bin_tables(selection)
+    notes = [*data_notes(out.data, bins, spec.binning.bins), *model.notes]
     iv_timings = selection.iv_timings
     folder = Path(str(spec.report.output).replace("{job_id}", job_id))
     if folder == spec.report.output:
@@ -72,10 +78,12 @@ def publish(
     summary = {
         "job_id": job_id,
         "name": spec.job.name,
+        "data": {**out.data, "aligned": out.psi_summary["intersection_size"]},
         "rows": {split.value: count for split, count in out.rows.items()},
         "psi": out.psi_summary,
         "validation_auc": round(val_eval.auc, 6),
         "bank_only_validation_auc": round(model.bank_only_auc, 6),
+        "bank_only_best_epoch": model.bank_only_best_epoch,
         "validation_ks": round(val_eval.ks.statistic, 6),
         "train_auc": round(train_eval.auc, 6),
         "best_epoch": model.best_epoch,
@@ -116,6 +124,11 @@ def publish(
             history=model.history,
             scorecard=model.scorecard,
             privacy=(PSI_STATEMENT, IV_STATEMENT, *model.privacy),
+            data=out.data,
+            notes=notes,
+            missing=missing_shares(bins),
+            preparation=model.preparation,
+            bins=bins,
         ),
     )
     metrics = {"validation_auc": val_eval.auc, "ks": val_eval.ks.statistic}

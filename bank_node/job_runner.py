@@ -41,6 +41,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from bank_node import feature_selection
+from bank_node.data_account import data_account
 from bank_node.feature_selection import FeatureSelection
 from bank_node.job_reconcile import runner_identity, tell_operator
 from bank_node.job_report import JobOutputs, publish
@@ -282,11 +283,17 @@ class JobRunner:
         options = spec.model.options
         started = time.perf_counter()
         full = ctx.dataset(spec.data.source)
+        if spec.data.max_rejected_share is not None:
+            full.report.check_rejected_share(
+                spec.data.max_rejected_share,
+                f"data.max_rejected_share of {spec.source.name}",
+            )
         dataset, labels, unlabelled = _labelled(full)
         self.progress(
             f"bank data: {full.report.rows_accepted} accepted rows"
-            f" ({full.report.rows_rejected} rejected), {unlabelled} without a label"
-            f" excluded, {len(dataset.ids)} labelled"
+            f" ({full.report.rows_rejected} rejected: "
+            f"{dict(full.report.rejected_by_reason) or 'none'}), {unlabelled} without"
+            f" a label excluded, {len(dataset.ids)} labelled"
         )
         required = (*JOB_CAPABILITIES, *trainer.capabilities)
         with (
@@ -323,6 +330,7 @@ class JobRunner:
             jobs.finish(JobOutcome(self.job_id, True, "model trained"))
         self.watch = None
         outputs = JobOutputs(
+            data=data_account(full.report, unlabelled, len(labels)),
             psi_summary=psi.summary(),
             rows={s: len(p) for s, p in aligned.positions.items()},
             selection=selection,
@@ -336,7 +344,8 @@ class JobRunner:
         )
         self.timings["total"] = round(time.perf_counter() - started, 3)
         self.progress(
-            f"validation AUC {summary['validation_auc']:.4f}, KS"
+            f"validation AUC {summary['validation_auc']:.4f} (bank only, same"
+            f" training: {summary['bank_only_validation_auc']:.4f}), KS"
             f" {summary['validation_ks']:.4f}; report: {html}"
         )
         return JobRun(self.job_id, folder, summary)
@@ -440,6 +449,11 @@ class JobRunner:
             train,
             [f.index for f in decision.features],
             self.ctx.limits,
+            min_bin_rows=(
+                self.spec.binning.min_bin_rows
+                if self.spec.binning.min_bin_rows is not None
+                else decision.min_batch_size
+            ),
         )
         self.progress(
             f"information value: {len(selection.operator_ivs)} operator features in"

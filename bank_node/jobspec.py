@@ -28,44 +28,68 @@ from protocol.binning.messages import Method
 
 @dataclass(frozen=True)
 class JobSection:
+    # The job's name, shown in reports and the model registry.
     name: str
+    # Declared purpose, checked against the operator's policy.purposes.
     purpose: str
+    # The operator's party id (a counterpart in bank.toml).
     counterpart: str = "operator"
+    # Free text shown to the operator with the proposal.
     description: str = ""
 
 
 @dataclass(frozen=True)
 class DataSection:
+    # The bank's data source (declared in bank.toml) with the labels.
     source: str
-    label: str | None = None  # default: the source's declared label
-    bank_features: tuple[str, ...] = ()  # default: all declared features
+    # The label column; unset = the source's declared label.
+    label: str | None = None
+    # The bank's feature columns to consider; unset = all the source declares.
+    bank_features: tuple[str, ...] = ()
+    # Fail the job if the source rejected more than this share of its rows (bad
+    # phone, bad label, ...); unset = the source's own max_rejected_share.
+    max_rejected_share: float | None = None
 
 
 @dataclass(frozen=True)
 class AlignmentSection:
+    # PSI mode of the alignment: training needs both parties to know the aligned
+    # rows.
     mode: Literal["both"] = "both"
 
 
 @dataclass(frozen=True)
 class OperatorSection:
+    # Operator features requested, names or glob patterns (within its policy).
     features: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class SplitSection:
+    # Share of the aligned rows held out for validation (stratified by label).
     validation_fraction: float = 0.3
+    # Seed of the split (drawn over the bank's own row order, so it repeats).
     seed: int = 42
 
 
 @dataclass(frozen=True)
 class BinningSection:
+    # Bins per numeric feature for WOE/IV (2-64; fewer when values tie or bins
+    # merge).
     bins: int = 10
+    # quantile = equal-frequency bins, width = equal-width bins.
     method: Method = "quantile"
+    # Fewest training rows in any occupied bin of the bank's own features (smaller
+    # bins merged); unset = the operator's min_batch_size, as its bins get.
+    min_bin_rows: int | None = None
 
 
 @dataclass(frozen=True)
 class SelectionSection:
+    # Keep features with information value at least this (both parties); unset =
+    # all.
     min_iv: float | None = None
+    # Then keep the k features of highest IV (both parties together); unset = all.
     top_k: int | None = None
 
 
@@ -85,14 +109,19 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ScorecardSection:
+    # Score at the base odds.
     base_points: float = 600.0
+    # Odds (good:bad) that score base_points.
     base_odds: float = 50.0
+    # Points to double the odds.
     pdo: float = 20.0
 
 
 @dataclass(frozen=True)
 class ReportSection:
+    # Report folder ({job_id} is replaced; else a folder per job is made inside).
     output: Path = Path("reports")
+    # Score at or above which a row is predicted positive (confusion matrix).
     threshold: float = 0.5
     scorecard: ScorecardSection = field(default_factory=ScorecardSection)
 
@@ -103,11 +132,17 @@ class DeadlinesSection:
     sides with an error naming the stage and the key. `approve_s` includes waiting
     for a manual approval."""
 
+    # Proposal until approval (manual approvals included).
     approve_s: float = 3600.0
+    # PSI alignment.
     align_s: float = 3600.0
+    # Binding the alignment and the validation split to the job.
     bind_s: float = 300.0
+    # Federated IV and feature selection.
     select_features_s: float = 3600.0
+    # Training.
     train_s: float = 43200.0
+    # Batch prediction and evaluation.
     score_s: float = 1800.0
 
 
@@ -136,6 +171,9 @@ def _validate(loader: TomlLoader, spec: JobSpec) -> None:
         loader.fail("operator.features", "request at least one operator feature")
     if not 0.05 <= spec.split.validation_fraction <= 0.5:
         loader.fail("split.validation_fraction", "must be between 0.05 and 0.5")
+    share = spec.data.max_rejected_share
+    if share is not None and not 0 <= share <= 1:
+        loader.fail("data.max_rejected_share", f"must be between 0 and 1, got {share}")
     if spec.binning.bins < 2:
         loader.fail("binning.bins", f"need at least 2 bins, got {spec.binning.bins}")
     if spec.selection.top_k is not None and spec.selection.top_k < 1:

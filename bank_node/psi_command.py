@@ -89,9 +89,13 @@ def add_psi_command(cli: NodeCli) -> None:
 def _input_source(args: argparse.Namespace, ctx_data: Any) -> tuple[str, Any]:
     if args.source:
         return args.source, ctx_data(args.source)
-    # Formatting variants of a number are one person: keep the first, report the rest.
+    # Formatting variants of a number are one person: keep the first, report the rest
+    # (the report, printed first, lists every rejected row of an ad-hoc list).
     return args.input.stem, DataSourceConfig(
-        path=args.input.resolve(), id=args.id_column, on_duplicate="keep_first"
+        path=args.input.resolve(),
+        id=args.id_column,
+        on_duplicate="keep_first",
+        max_rejected_share=1.0,
     )
 
 

@@ -16,12 +16,19 @@ Bin index layout of one column (``n_bins`` indices in all):
 
 The missing (and other) bins always exist, even when empty at fit time, so new data
 always has somewhere to go and count vectors have a fixed length per column.
+
+**Minimum support** (``min_bin_rows``): every bin that holds rows at fit time holds at
+least that many. Adjacent numeric value bins are merged (an edge removed), categories
+below it join "other", and a missing, "other" or lone value bin still below it is
+redirected into the largest bin (``ColumnBinning.merged``: it stays in the layout,
+empty, and its values go to the bin it was merged into). A per-bin count is then never
+a statement about a handful of rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -72,6 +79,9 @@ class ColumnBinning:
     kind: Literal["numeric", "categorical"]
     edges: tuple[float, ...] = ()
     categories: tuple[Any, ...] = ()
+    # (from, into) bin index pairs: the "from" bin was merged into the "into" bin to
+    # reach the minimum support; it stays in the layout but never receives a row.
+    merged: tuple[tuple[int, int], ...] = ()
 
     @property
     def n_value_bins(self) -> int:
@@ -93,14 +103,20 @@ class ColumnBinning:
         return self.n_value_bins + 1
 
     def labels(self) -> list[str]:
-        """Human-readable bin labels, one per index."""
+        """Human-readable bin labels, one per index; a bin that absorbed another says
+        so ("(1, 5] + missing"), the emptied one reads "missing (merged)"."""
         if self.kind == "categorical":
             names = [str(category) for category in self.categories] + [OTHER_LABEL]
         else:
             bounds = [-np.inf, *self.edges, np.inf]
             names = [f"({low:.6g}, {high:.6g}]" for low, high in pairwise(bounds)]
             names[-1] = names[-1][:-1] + ")"  # the top bin is open: (e, inf)
-        return [*names, MISSING_LABEL]
+        names = [*names, MISSING_LABEL]
+        own = list(names)
+        for source, target in self.merged:
+            names[target] += f" + {own[source]}"
+            names[source] = f"{own[source]} (merged)"
+        return names
 
     def transform(self, series: pd.Series) -> np.ndarray:
         """Bin index of every value (int64)."""
@@ -112,7 +128,74 @@ class ColumnBinning:
             # -1 for categories unseen at fit time (and for missing, overridden below).
             codes = pd.Index(list(self.categories)).get_indexer(series)
             index = np.where(codes < 0, len(self.categories), codes)
-        return np.where(missing, self.missing_index, index).astype(np.int64)
+        index = np.where(missing, self.missing_index, index)
+        for source, target in self.merged:  # targets are final: one pass suffices
+            index = np.where(index == source, target, index)
+        return index.astype(np.int64)
+
+    def with_min_support(self, series: pd.Series, min_rows: int) -> ColumnBinning:
+        """This binning with every bin that `series` occupies holding >= `min_rows`
+        of its rows (see the module docstring); ValueError if `series` itself has
+        fewer rows than that."""
+        if min_rows <= 1:
+            return self
+        if len(series) < min_rows:
+            raise ValueError(
+                f"column {self.name!r}: {len(series)} rows cannot fill a bin of"
+                f" {min_rows}"
+            )
+        counts = np.bincount(self.transform(series), minlength=self.n_bins)
+        spec = self._merged_values(counts, min_rows)
+        counts = np.bincount(spec.transform(series), minlength=spec.n_bins)
+        return spec._redirected(counts, min_rows)
+
+    def _merged_values(self, counts: np.ndarray, min_rows: int) -> ColumnBinning:
+        """Numeric: drop edges between small adjacent value bins; categorical: move
+        small categories to "other"."""
+        if self.kind == "categorical":
+            kept = tuple(
+                c for i, c in enumerate(self.categories) if counts[i] >= min_rows
+            )
+            return replace(self, categories=kept, merged=())
+        edges = list(self.edges)
+        values = list(counts[: len(edges) + 1])
+        while len(values) > 1 and min(values) < min_rows:
+            i = int(np.argmin(values))  # the first of the smallest
+            if i == 0:
+                j = 1
+            elif i == len(values) - 1:
+                j = i - 1
+            else:  # the smaller neighbour, the left one on a tie
+                j = i - 1 if values[i - 1] <= values[i + 1] else i + 1
+            low = min(i, j)
+            values[low : low + 2] = [values[low] + values[low + 1]]
+            del edges[low]  # the edge between bins low and low + 1
+        return replace(self, edges=tuple(edges), merged=())
+
+    def _redirected(self, counts: np.ndarray, min_rows: int) -> ColumnBinning:
+        """Redirect occupied bins still below `min_rows` (missing, other, a lone value
+        bin) into the largest other occupied bin, smallest first, until none is."""
+        group = list(range(len(counts)))  # bin -> the bin it now counts in
+
+        def sizes() -> dict[int, int]:
+            out: dict[int, int] = {}
+            for i, g in enumerate(group):
+                out[g] = out.get(g, 0) + int(counts[i])
+            return {g: n for g, n in out.items() if n > 0}
+
+        while True:
+            occupied = sizes()
+            small = [g for g, n in occupied.items() if n < min_rows]
+            if not small or len(occupied) < 2:
+                break
+            source = min(small, key=lambda g: (occupied[g], g))
+            target = max(
+                (g for g in occupied if g != source),
+                key=lambda g: (occupied[g], -g),
+            )
+            group = [target if g == source else g for g in group]
+        merged = tuple((i, g) for i, g in enumerate(group) if g != i)
+        return replace(self, merged=merged)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(
@@ -121,6 +204,7 @@ class ColumnBinning:
                 "kind": self.kind,
                 "edges": list(self.edges),
                 "categories": list(self.categories),
+                "merged": [list(pair) for pair in self.merged],
             }
         )
 
@@ -131,6 +215,9 @@ class ColumnBinning:
             kind=data["kind"],
             edges=tuple(float(edge) for edge in data.get("edges", ())),
             categories=tuple(data.get("categories", ())),
+            merged=tuple(
+                (int(source), int(target)) for source, target in data.get("merged", ())
+            ),
         )
 
 
@@ -178,13 +265,16 @@ class BinningModel:
         n_bins: int = 10,
         categorical: Sequence[str] = (),
         min_category_share: float = 0.01,
+        min_bin_rows: int = 0,
     ) -> BinningModel:
         """Fit bins on ``df[columns]`` (all columns when None).
 
         Numeric columns get ``n_bins`` equal-frequency (``method="quantile"``) or
         equal-width (``"width"``) value bins, fewer when values tie. Columns in
         ``categorical``, and non-numeric or bool columns, get one bin per category;
-        categories below ``min_category_share`` of all rows go to "other".
+        categories below ``min_category_share`` of all rows go to "other". With
+        ``min_bin_rows``, every bin holding rows of ``df`` holds at least that many
+        (module docstring); ValueError if ``df`` has fewer rows than that.
         """
         names = list(df.columns if columns is None else columns)
         absent = [name for name in [*names, *categorical] if name not in df.columns]
@@ -202,9 +292,10 @@ class BinningModel:
         for name in names:
             series = df[name]
             if name in categorical or _is_categorical(series):
-                fitted[name] = _fit_categorical(series, min_category_share)
+                spec = _fit_categorical(series, min_category_share)
             else:
-                fitted[name] = _fit_numeric(series, method, n_bins)
+                spec = _fit_numeric(series, method, n_bins)
+            fitted[name] = spec.with_min_support(series, min_bin_rows)
         return cls(fitted)
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:

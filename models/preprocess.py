@@ -6,6 +6,9 @@ training mean and standard deviation and clipped to +-clip. Categorical columns:
 for categories holding at least `min_share` of the training rows, plus "other" and
 "missing" indicators where needed. Each party preprocesses its own columns locally; the
 fitted parameters are plain JSON so a stored model can transform new rows.
+`FeaturePreprocessor.preparation` records, per column, what the fit did to the data
+(missing share, indicators made or merged away, categories folded into "other"), for
+the modeler's report.
 """
 
 from __future__ import annotations
@@ -34,12 +37,40 @@ class _Categorical:
     missing: bool
 
 
+@dataclass(frozen=True)
+class ColumnPreparation:
+    """What fitting did to one column on the training rows (report only)."""
+
+    column: str
+    kind: str
+    rows: int
+    missing_rows: int
+    # Numeric: missing values become the median; a 0/1 indicator only if supported.
+    missing_indicator: bool
+    categories_kept: int = 0
+    # Categories below min_share or min_count rows, and their rows, folded into
+    # "other"; "other" gets an indicator only if supported.
+    categories_to_other: int = 0
+    rows_to_other: int = 0
+    other_indicator: bool = False
+
+    @property
+    def missing_share(self) -> float:
+        return self.missing_rows / self.rows if self.rows else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**vars(self), "missing_share": self.missing_share}
+
+
 @dataclass
 class FeaturePreprocessor:
     clip: float  # standardised values are clipped to +-clip (the caller's choice)
     min_share: float = 0.01
     numeric: list[_Numeric] = field(default_factory=list)
     categorical: list[_Categorical] = field(default_factory=list)
+    # Set by fit (not saved with the model): what it did to each column.
+    preparation: list[ColumnPreparation] = field(default_factory=list)
+    min_count: int = 1
 
     @classmethod
     def fit(
@@ -56,7 +87,7 @@ class FeaturePreprocessor:
         `min_count` rows: a party learns its own trained weights, and the weight of a
         column supported on a handful of rows is an aggregate of just their residuals
         (for a single row, the sign of its label)."""
-        pre = cls(clip=clip, min_share=min_share)
+        pre = cls(clip=clip, min_share=min_share, min_count=min_count)
         n = len(frame)
 
         def supported(count: int) -> bool:
@@ -70,14 +101,18 @@ class FeaturePreprocessor:
                 median = float(present.median()) if len(present) else 0.0
                 filled = values.fillna(median)
                 std = float(filled.std(ddof=0))
+                missing = int(values.isna().sum())
                 pre.numeric.append(
                     _Numeric(
                         name,
                         median,
                         float(filled.mean()),
                         std if std > 0 else 1.0,
-                        supported(int(values.isna().sum())),
+                        supported(missing),
                     )
+                )
+                pre.preparation.append(
+                    ColumnPreparation(name, "numeric", n, missing, supported(missing))
                 )
             else:
                 text = column.astype("string")
@@ -88,9 +123,21 @@ class FeaturePreprocessor:
                     if k >= min_share * n and supported(int(k))
                 ]
                 other = int((~text.isin(kept) & text.notna()).sum())
+                missing = int(text.isna().sum())
                 pre.categorical.append(
-                    _Categorical(
-                        name, kept, supported(other), supported(int(text.isna().sum()))
+                    _Categorical(name, kept, supported(other), supported(missing))
+                )
+                pre.preparation.append(
+                    ColumnPreparation(
+                        name,
+                        "categorical",
+                        n,
+                        missing,
+                        supported(missing),
+                        categories_kept=len(kept),
+                        categories_to_other=len(counts) - len(kept),
+                        rows_to_other=other,
+                        other_indicator=supported(other),
                     )
                 )
         return pre

@@ -44,6 +44,11 @@ class ReportInput:
     split...). ``operator_iv`` / ``bank_iv`` map display name → IV. ``coefficients``
     are the bank side's (display name → β). ``validation.psi``, when present, is shown
     as the train-vs-validation stability. ``privacy`` lines say what each party learned.
+    What the job did to the data: ``data`` (rows read / accepted / rejected by reason
+    / without a label), ``notes`` (lines not to miss), ``missing`` (party → feature →
+    missing share, "merged" or None), ``preparation`` (one record per model input
+    column: missing share, indicators, categories folded into "other") and ``bins``
+    (party → feature → its IV bins: label, rows, positives, negatives, WOE).
     """
 
     title: str
@@ -57,6 +62,13 @@ class ReportInput:
     history: Sequence[EpochMetrics] = ()
     scorecard: Scorecard | None = None
     privacy: Sequence[str] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+    notes: Sequence[str] = ()
+    missing: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    preparation: Sequence[Mapping[str, Any]] = ()
+    bins: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]] = field(
+        default_factory=dict
+    )
 
 
 # --- JSON ----------------------------------------------------------------------------
@@ -89,6 +101,11 @@ def report_to_dict(report: ReportInput) -> dict[str, Any]:
             "history": list(report.history),
             "scorecard": report.scorecard,
             "privacy": list(report.privacy),
+            "data": report.data,
+            "notes": list(report.notes),
+            "missing": report.missing,
+            "preparation": list(report.preparation),
+            "bins": report.bins,
         }
     )
 
@@ -305,6 +322,67 @@ def _history_section(history: Sequence[EpochMetrics]) -> str:
     )
 
 
+def _data_section(report: ReportInput) -> str:
+    if not (report.data or report.notes or report.missing):
+        return ""
+    parts = []
+    if report.notes:
+        parts.append("<ul>" + "".join(f"<li>{_esc(n)}</li>" for n in report.notes))
+        parts[-1] += "</ul>"
+    data = dict(report.data)
+    reasons = data.pop("rejected_by_reason", {}) or {}
+    data.pop("notes", None)
+    rows = [[key.replace("_", " "), value] for key, value in data.items()]
+    rows += [[f"rejected: {reason}", count] for reason, count in reasons.items()]
+    if rows:
+        parts.append(_table(["bank data", "value"], rows))
+    missing = [
+        [name, party, share]
+        for party, features in report.missing.items()
+        for name, share in features.items()
+        if share
+    ]
+    if missing:
+        parts.append(
+            "<p>Features with missing values (training rows):</p>"
+            + _table(["feature", "party", "missing share"], missing)
+        )
+    return _section("data", "Data: what the job did to it", *parts)
+
+
+def _preparation_section(report: ReportInput) -> str:
+    if not report.preparation:
+        return ""
+    columns = [
+        "column", "kind", "missing_share", "missing_indicator", "categories_kept",
+        "categories_to_other", "rows_to_other", "other_indicator",
+    ]  # fmt: skip
+    rows = [[record.get(c) for c in columns] for record in report.preparation]
+    return _section(
+        "preparation",
+        "Bank inputs: preparation on the training rows",
+        _table([c.replace("_", " ") for c in columns], rows),
+    )
+
+
+def _bins_section(report: ReportInput) -> str:
+    if not report.bins:
+        return ""
+    parts = []
+    for party, features in report.bins.items():
+        for name, bins in features.items():
+            rows = [
+                [b["bin"], b["rows"], b["positives"], b["negatives"], b["woe"]]
+                for b in bins
+            ]
+            table = _table(["bin", "rows", "positives", "negatives", "WOE"], rows)
+            parts.append(
+                f"<details><summary>{_esc(party)}: {_esc(name)}</summary>"
+                f"{table}</details>"
+            )
+    return _section("bins", "Bins of the information values", *parts)
+
+
 def report_to_html(report: ReportInput) -> str:
     """The whole report as one HTML document."""
     sets = {"validation": report.validation}
@@ -318,6 +396,7 @@ def report_to_html(report: ReportInput) -> str:
         coefficient_rows.insert(0, ["(intercept)", report.intercept])
     parts = [
         _section("job", "Job", metadata),
+        _data_section(report),
         _summary(sets),
         *_evaluation_sections(sets),
         _iv_section(
@@ -331,7 +410,9 @@ def report_to_html(report: ReportInput) -> str:
             if coefficient_rows
             else "<p>Not provided.</p>",
         ),
+        _preparation_section(report),
         _history_section(report.history),
+        _bins_section(report),
     ]
     if report.scorecard is not None:
         parts.append(

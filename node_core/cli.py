@@ -170,23 +170,35 @@ class NodeCli:
         return 0
 
     def _ingest_check(self, args: argparse.Namespace) -> int:
+        """The report of every source, then one line per unusable source (exit 2)."""
         ctx = open_node(args)
         names = [args.source] if args.source else sorted(ctx.config.data)
-        reports = {}
+        reports, errors = {}, []
         for name in names:
-            dataset = load_dataset(name, ctx.config.data_source(name))
-            reports[name] = dataset.report
+            src = ctx.config.data_source(name)
+            try:
+                report = load_dataset(name, src, check_share=False).report
+            except IngestionError as exc:
+                errors.append(str(exc))
+                continue
+            reports[name] = report
             ctx.store.append_audit(
-                "data.validated",
-                subject=name,
-                detail=dataset.report.counts(),
+                "data.validated", subject=name, detail=report.counts()
             )
+            try:
+                report.check_rejected_share(
+                    src.max_rejected_share, f"data.{name}.max_rejected_share"
+                )
+            except IngestionError as exc:
+                errors.append(str(exc))
         if args.json:
             print_json({n: r.to_dict(max_rejections=100) for n, r in reports.items()})
         else:
             for name, report in reports.items():
                 print(f"[{name}] {report.to_text()}")
-        return 0
+        for error in errors:
+            print(f"{self.parser.prog}: error: {error}", file=sys.stderr)
+        return 2 if errors else 0
 
     def _audit_verify(self, args: argparse.Namespace) -> int:
         ctx = open_node(args)

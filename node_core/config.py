@@ -30,7 +30,9 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TlsConfig:
+    # This node's certificate chain (PEM); its DNS name is this party's identity.
     cert: Path
+    # This node's private key (PEM); keep it 0600, it never leaves the node.
     key: Path
     # CA certificate for counterparts without their own `ca`; allowed only when it
     # holds a single certificate (node_core/trust.py).
@@ -39,17 +41,23 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class TransportConfig:
+    # Largest single gRPC message, both ways; bigger payloads are chunked.
     max_message_mb: float = 16.0
+    # Size of the chunks of streamed payloads (ciphertexts, PSI sets).
     chunk_kb: int = 1024
-    # Client deadlines, sized to the call: control calls, calls the peer computes on,
-    # bulk streams (the server also cancels any call running longer than this).
+    # Client deadline of control calls, seconds.
     deadline_s: float = 30.0
+    # Client deadline of calls the peer computes on, seconds.
     compute_deadline_s: float = 300.0
+    # Client deadline of bulk streams, seconds (the server also cancels any call
+    # running longer than this).
     stream_deadline_s: float = 3600.0
     # Server: a stream that waits this long for the peer's next message (or for the
     # peer to take ours) is cancelled and its worker freed.
     stream_idle_s: float = 60.0
+    # On SIGTERM: seconds in-flight calls get to finish while new calls are refused.
     shutdown_grace_s: float = 30.0
+    # Threads serving calls.
     max_workers: int = 16
 
     def limits(self) -> TransportLimits:
@@ -65,8 +73,12 @@ class TransportConfig:
 
 @dataclass(frozen=True)
 class LogConfig:
+    # json (one object per line) or text; logs never hold phone numbers, ids or
+    # names.
     format: Literal["json", "text"] = "text"
+    # Lowest level written.
     level: Literal["debug", "info", "warning", "error"] = "info"
+    # Log file; unset = standard error.
     file: Path | None = None
 
 
@@ -75,23 +87,43 @@ class DataSourceConfig:
     """A declared table: id column (phone), optional label, typed features, and
     identity columns that never become features and never leave the node."""
 
+    # The CSV or Parquet file.
     path: Path
+    # Column of phone numbers, the join key (normalised to 11 digits; bad ones
+    # rejected).
     id: str = "phone"
+    # Column of 0/1 labels (bank); an empty value means no label, any other value is
+    # rejected.
     label: str | None = None
+    # Columns (names, ids, contacts) that are never features and never leave the
+    # node.
     identity: tuple[str, ...] = ()
+    # Identity columns validated as resident ID numbers (GB 11643-1999).
     resident_id_columns: tuple[str, ...] = ()
+    # Numeric feature columns, names or glob patterns.
     numeric: tuple[str, ...] = ()
+    # Categorical feature columns, names or glob patterns (win over numeric
+    # patterns).
     categorical: tuple[str, ...] = ()
+    # Columns that must be present and non-empty in every row.
     required: tuple[str, ...] = ()
+    # Text values read as missing.
     missing_values: tuple[str, ...] = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
+    # A phone number seen twice: refuse the file, or keep the first row and reject
+    # the rest.
     on_duplicate: Literal["error", "keep_first"] = "error"
+    # File format; auto = by the file name's extension.
     format: Literal["auto", "csv", "parquet"] = "auto"
+    # Largest share of rows the source may reject (bad phone, bad type, bad label...)
+    # and still be used; above it, serve, ingest check and jobs stop with exit 2.
+    max_rejected_share: float = 0.05
 
 
 @dataclass(frozen=True)
 class CounterpartLimits:
     """What one counterpart may ask of this node (later protocols add fields)."""
 
+    # Largest payload the counterpart may stream in one call, MB.
     max_transfer_mb: float = 1024.0
     # Calls the counterpart may have in progress at once on this node; more are
     # refused (RESOURCE_EXHAUSTED). Below transport.max_workers, so one counterpart
@@ -103,7 +135,9 @@ class CounterpartLimits:
     # distinct numbers queried) bound how fast such differences can be taken. Sized
     # for a bank's customer base, not for the number space (10^10).
     psi_min_set_size: int = 100
+    # PSI: largest set one request may announce.
     psi_max_set_size: int = 500_000
+    # PSI: daily budget, sum of the set sizes announced per UTC day.
     psi_max_daily_numbers: int = 500_000
     # Unbalanced mode: the counterpart may use the operator's per-epoch cached set
     # (its sessions of an epoch become linkable: protocol/psi/__init__.py).
@@ -117,20 +151,28 @@ class CounterpartPolicy:
     Checked before any work on every job; a refusal names the rule that failed.
     """
 
+    # Purposes a job may declare (e.g. credit_risk, marketing); others are refused.
     purposes: tuple[str, ...] = ()
     # Feature names or glob patterns (e.g. "usage_*") the counterpart may request.
     features: tuple[str, ...] = ()
+    # Most rows a job may align and train on.
     max_rows: int = 1_000_000
+    # auto = approve a job that passes the policy; manual = wait for operator-node
+    # jobs approve.
     approval: Literal["auto", "manual"] = "manual"
     # Smallest training batch the counterpart may choose (protects against small-batch
     # inference even though gradients are never revealed).
     min_batch_size: int = 512
+    # Fewest training rows in any occupied bin of the information-value counts the
+    # counterpart receives (smaller bins are merged first); unset = min_batch_size.
+    min_bin_rows: int | None = None
     # Fewest operator features a model may use: its partial scores, sent once per
     # split for batch prediction, must mix several features, never expose one column.
     min_model_features: int = 2
     # Training passes a job may make (each allows one evaluation of each chunk), and
     # jobs a counterpart may start per day: bounds differencing across evaluations.
     max_epochs: int = 200
+    # Jobs the counterpart may propose per 24 hours.
     max_jobs_per_day: int = 20
     # PSI modes a PSI job (`bank-node psi`, model "psi") may use; a model job always
     # aligns in mode both within its own approval. Intersection and both tell the bank
@@ -143,6 +185,11 @@ class CounterpartPolicy:
     disclose_feature_names: bool = True
     # Data source served to this counterpart in joint jobs.
     source: str = "subscribers"
+
+    @property
+    def bin_rows(self) -> int:
+        """The minimum support of every bin whose counts the counterpart learns."""
+        return self.min_batch_size if self.min_bin_rows is None else self.min_bin_rows
 
 
 @dataclass(frozen=True)
@@ -222,9 +269,11 @@ class SplitNnConfig:
 
 @dataclass(frozen=True)
 class CounterpartConfig:
+    # The counterpart's party id (lowercase letters, digits, '.', '-').
     party_id: str
-    # The DNS subject alternative name its certificate must carry.
+    # DNS name its certificate must carry (the only name a call is accepted from).
     identity: str
+    # host:port to call it on (bank: the operator's); unset = it calls us.
     address: str | None = None
     # PEM of the CA that issues this counterpart's certificates (or its issuing
     # intermediate): the only anchor trusted for it, as server and as client.
@@ -236,9 +285,14 @@ class CounterpartConfig:
 
 @dataclass(frozen=True)
 class NodeConfig:
+    # This node's party id (lowercase letters, digits, '.', '-').
     party_id: str
+    # operator (serves banks: PSI, policy, passive roles) or bank (runs jobs).
     role: Literal["operator", "bank"]
+    # host:port to serve on (port 0 = any free port, written to
+    # state_dir/node.json).
     listen: str
+    # Folder of the node's state: SQLite store, audit chain, models, alignments.
     state_dir: Path
     tls: TlsConfig
     counterparts: tuple[CounterpartConfig, ...]
@@ -449,6 +503,11 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             )
         if src.label and src.label in (*src.numeric, *src.categorical, *src.identity):
             loader.fail(f"{key}.label", "the label column cannot also be declared")
+        if not 0 <= src.max_rejected_share <= 1:
+            loader.fail(
+                f"{key}.max_rejected_share",
+                f"must be between 0 and 1, got {src.max_rejected_share}",
+            )
         for col in src.resident_id_columns:
             if col not in src.identity:
                 loader.fail(

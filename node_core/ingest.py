@@ -12,7 +12,11 @@ Every row is either accepted or rejected with a reason (bad phone, bad resident 
 type, bad label, missing required value, duplicate id); the ValidationReport counts rows
 read / accepted / rejected by reason and lists each rejection by row, column and value
 *class* (never the value). File-level problems (unreadable file, missing column,
-duplicates when they are an error) raise IngestionError naming the file and column.
+duplicates when they are an error) raise IngestionError naming the file and column, and
+so does a source rejecting more than its `max_rejected_share` of rows (a float-typed
+phone column once rejected every row and left a node serving an empty set). Phone
+numbers stored as decimals (13800138000.0) are read as the whole numbers they are, and
+the report says so.
 """
 
 from __future__ import annotations
@@ -27,7 +31,12 @@ import pyarrow.parquet as pq
 
 from node_core import logs
 from node_core.config import DataSourceConfig
-from protocol.identifiers import PHONE_EMPTY, normalize_phones, resident_id_reasons
+from protocol.identifiers import (
+    PHONE_EMPTY,
+    normalize_phones,
+    resident_id_reasons,
+    written_as_decimals,
+)
 
 BAD_PHONE = "bad phone"
 BAD_RESIDENT_ID = "bad resident id"
@@ -60,6 +69,8 @@ class ValidationReport:
     ignored_columns: list[str] = field(default_factory=list)
     missing_by_column: dict[str, int] = field(default_factory=dict)
     label_missing: int = 0
+    # What was done to values on the way in (e.g. decimal phone numbers converted).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -67,6 +78,26 @@ class ValidationReport:
 
     def rejected_rows(self) -> set[int]:
         return {r.row for r in self.rejections}
+
+    @property
+    def rejected_share(self) -> float:
+        return self.rows_rejected / self.rows_read if self.rows_read else 0.0
+
+    def check_rejected_share(self, limit: float, key: str) -> None:
+        """IngestionError, one line, if more than `limit` of the rows were rejected
+        (`key` names the setting in the message)."""
+        if self.rows_read == 0:
+            raise IngestionError(f"{self.source}: no data rows")
+        if self.rejected_share <= limit:
+            return
+        reason, count = max(self.rejected_by_reason.items(), key=lambda kv: kv[1])
+        example = next(r for r in self.rejections if r.reason == reason)
+        raise IngestionError(
+            f"{self.source}: {self.rows_rejected} of {self.rows_read} rows rejected"
+            f" ({self.rejected_share:.1%}), over {key} = {limit:.1%}; most: {reason}"
+            f" ({count} rows, e.g. row {example.row} column {example.column!r}:"
+            f" {example.detail})"
+        )
 
     def counts(self) -> dict[str, Any]:
         """The counts an audit entry records for a load (no values, no row numbers)."""
@@ -89,6 +120,7 @@ class ValidationReport:
             "ignored_columns": list(self.ignored_columns),
             "missing_by_column": dict(self.missing_by_column),
             "label_missing": self.label_missing,
+            "notes": list(self.notes),
         }
 
     def to_text(self, max_lines: int = 10) -> str:
@@ -109,6 +141,7 @@ class ValidationReport:
             lines.append(
                 f"  columns not declared, ignored: {len(self.ignored_columns)}"
             )
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -187,8 +220,12 @@ def _as_missing(column: pd.Series, tokens: set[str]) -> pd.Series:
     return column
 
 
-def load_dataset(name: str, src: DataSourceConfig) -> Dataset:
-    """Read, type and validate a declared data source."""
+def load_dataset(
+    name: str, src: DataSourceConfig, *, check_share: bool = True
+) -> Dataset:
+    """Read, type and validate a declared data source; IngestionError if it is
+    unusable, including (unless `check_share` is False, for a caller that shows the
+    report first) more rejected rows than `src.max_rejected_share`."""
     frame = _read(src)
     columns = list(frame.columns)
     if len(set(columns)) != len(columns):
@@ -230,9 +267,15 @@ def load_dataset(name: str, src: DataSourceConfig) -> Dataset:
         tuple[pd.Series, str, str, pd.Series]
     ] = []  # mask, col, reason, detail
 
-    raw_ids = frame[src.id]
-    phones, phone_reason = normalize_phones(_as_missing(raw_ids, tokens))
+    raw_ids = _as_missing(frame[src.id], tokens)
+    phones, phone_reason = normalize_phones(raw_ids)
     logs.IDENTITIES.register(phones.dropna().to_numpy())
+    decimals = written_as_decimals(raw_ids)
+    if decimals:
+        report.notes.append(
+            f"column {src.id!r}: {decimals} phone numbers stored as decimal numbers"
+            " (e.g. 13800138000.0) were read as whole numbers; store them as text"
+        )
     # The id is required: an empty one is a missing value, anything else a bad phone.
     empty_id = (phone_reason == PHONE_EMPTY).fillna(False)
     problems.append((empty_id, src.id, MISSING_REQUIRED, phone_reason))
@@ -335,6 +378,10 @@ def load_dataset(name: str, src: DataSourceConfig) -> Dataset:
     if label is not None:
         label = label[keep]
         report.label_missing = int(np.isnan(label).sum())
+    if check_share:
+        report.check_rejected_share(
+            src.max_rejected_share, f"data.{name}.max_rejected_share"
+        )
     return Dataset(
         name=name,
         ids=phones[keep].to_numpy(dtype=str),

@@ -2,6 +2,7 @@
 
 `NodeContext` bundles what every command needs (validated config, TLS material, state
 store, transport limits) and opens authenticated channels to counterparts. `serve()`
+validates every declared data source (an unusable one stops it before it listens),
 starts the mutual-TLS server with the common services plus the role's own, writes a
 runtime file (pid, bound port) into the state dir, and on SIGTERM/SIGINT refuses new
 calls while letting in-flight calls finish within the configured grace period.
@@ -25,7 +26,7 @@ import grpc
 
 from node_core.config import ConfigError, NodeConfig
 from node_core.file_cache import FileCache
-from node_core.ingest import Dataset, load_dataset
+from node_core.ingest import Dataset, IngestionError, load_dataset
 from node_core.store import SqliteStateStore
 from node_core.trust import Anchors, load_anchors
 from protocol.auth import PeerDirectory
@@ -113,6 +114,25 @@ class NodeContext:
             return dataset
 
         return self._datasets.get(name, source.path, load)
+
+    def served_dataset(self, name: str) -> Dataset:
+        """`dataset` for a counterpart's call: a source that fails validation (its
+        file changed since serve checked it) is refused with FAILED_PRECONDITION
+        naming the source; the problem itself goes to this node's log only."""
+        try:
+            return self.dataset(name)
+        except IngestionError as exc:
+            log.error("data source unusable", extra={"source": name, "error": str(exc)})
+            raise FailedPrecondition(
+                f"{self.party_id}'s data source {name!r} fails validation; its"
+                " operator has the details in the node's log"
+            ) from None
+
+    def check_data(self) -> None:
+        """Load and validate every declared data source (IngestionError names the
+        first unusable one): a node never serves data it cannot use."""
+        for name in sorted(self.config.data):
+            self.dataset(name)
 
     def directory(self) -> PeerDirectory:
         return PeerDirectory(self.anchors.trust, self.config.party_id)
@@ -212,6 +232,7 @@ def serve(
     cfg = ctx.config
     directory = ctx.directory()
     _check_free(cfg)
+    ctx.check_data()
     try:
         server = start_server(
             cfg.listen,
@@ -240,7 +261,9 @@ def serve(
         "started_at": time.time(),
     }
     path = runtime_file(cfg.state_dir)
-    path.write_text(json.dumps(runtime))
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(runtime))
+    partial.replace(path)  # whoever waits for the file never reads half of it
     ctx.store.append_audit("node.started", detail={"port": server.port})
     log.info(
         "serving",

@@ -1,8 +1,10 @@
 """The operator's side of federated binning: bin locally, sum ciphertexts per bin.
 
 The operator bins each requested feature on the job's training rows with
-models.binning (equal-frequency by default, missing values in their own bin), adds the
-bank's encrypted label indicators per bin and re-randomizes every sum before it leaves
+models.binning (equal-frequency by default, missing values in their own bin), merges
+bins until every occupied one holds at least the policy's minimum of rows
+(policy.min_bin_rows, default min_batch_size), adds the bank's encrypted label
+indicators per bin and re-randomizes every sum before it leaves
 (protocol/binning/__init__.py states what each party learns). It never decrypts
 anything.
 """
@@ -59,10 +61,11 @@ class OperatorBinning:
         if session.taken(STEP):
             raise FailedPrecondition(f"job {params.job_id}: {STEP} was already done")
         policy = self._ctx.config.counterpart(peer.party_id).policy
-        if len(train) < policy.min_batch_size:
+        minimum = max(policy.min_batch_size, policy.bin_rows)
+        if len(train) < minimum:
             raise PermissionDenied(
-                f"information value needs at least {policy.min_batch_size} training"
-                " rows (policy.min_batch_size)"
+                f"information value needs at least {minimum} training rows"
+                " (policy.min_batch_size, policy.min_bin_rows)"
             )
         unknown = [f for f in params.features if not 0 <= f < len(session.columns)]
         if unknown:
@@ -99,6 +102,7 @@ class OperatorBinning:
             method=params.method,
             n_bins=params.bins,
             categorical=categorical,
+            min_bin_rows=policy.bin_rows,
         )
         bins = binning.transform(frame)
         layout = []
@@ -120,8 +124,11 @@ class OperatorBinning:
             counterpart=peer.party_id,
             subject=params.job_id,
             detail={
-                "features": len(columns),
+                "features": columns,  # which of its features the bank asked about
+                "bins": params.bins,
+                "method": params.method,
                 "rows": len(train),
+                "min_bin_rows": policy.bin_rows,
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )

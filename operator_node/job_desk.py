@@ -50,6 +50,7 @@ from protocol.errors import (
 from protocol.jobs.messages import (
     PSI_JOB,
     FeatureKind,
+    FeatureQuery,
     JobBinding,
     JobDecision,
     JobOutcome,
@@ -155,7 +156,7 @@ class JobDesk:
     def _resolve_features(
         self, peer: Peer, policy: CounterpartPolicy, requested: tuple[str, ...]
     ) -> tuple[list[str], list[FeatureKind]]:
-        types = self._ctx.dataset(policy.source).feature_types
+        types = self._ctx.served_dataset(policy.source).feature_types
         # Patterns are matched against the features this counterpart may use only,
         # and every miss gets the same answer: the bank cannot probe for the names of
         # columns outside its policy.
@@ -243,6 +244,27 @@ class JobDesk:
         return JobDecision(job_id, status, message, features, min_batch)
 
     # ---- Jobs service ----------------------------------------------------------
+    def features(self, peer: Peer, query: FeatureQuery) -> tuple[OperatorFeature, ...]:
+        """What the peer's policy offers (narrowed by `query`), as a proposal would
+        name it: real names or aliases by position, and kinds."""
+        policy = self._policy(peer)
+        if query.patterns:
+            columns, kinds = self._resolve_features(peer, policy, query.patterns)
+        else:
+            types = self._ctx.served_dataset(policy.source).feature_types
+            columns = catalog_features(policy, types)
+            kinds = [cast(FeatureKind, types[c]) for c in columns]
+        self._ctx.store.append_audit(
+            "jobs.features_listed",
+            counterpart=peer.party_id,
+            detail={"patterns": len(query.patterns), "features": len(columns)},
+        )
+        disclose = policy.disclose_feature_names
+        return tuple(
+            OperatorFeature(i, c if disclose else f"f{i + 1:03d}", k)
+            for i, (c, k) in enumerate(zip(columns, kinds, strict=True))
+        )
+
     def _existing(
         self, peer: Peer, proposal: JobProposal, spec: dict[str, object]
     ) -> JobDecision | None:
@@ -418,7 +440,7 @@ class JobDesk:
                 f" {binding.job_id}'s own PSI session"
             )
         policy = self._policy(peer)
-        dataset = self._ctx.dataset(policy.source)
+        dataset = self._ctx.served_dataset(policy.source)
         source = self._ctx.config.data_source(policy.source)
         if alignment.fingerprint != data_fingerprint(
             source.path, dataset.report.rows_accepted

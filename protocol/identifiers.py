@@ -24,6 +24,18 @@ PHONE_EMPTY = "empty phone"
 PHONE_NON_DIGIT = "phone has non-digit characters"
 PHONE_WRONG_LENGTH = "phone has wrong number of digits"
 PHONE_NOT_MOBILE = "phone is not a mainland mobile number"
+PHONE_FRACTION = (
+    "phone is a decimal number with a fraction; store phone numbers as text"
+)
+PHONE_SCIENTIFIC = (
+    "phone in scientific notation, digits may have been lost; store phone numbers"
+    " as text"
+)
+# A whole number written as a decimal (13800138000.0, what a float column becomes in
+# a CSV): the digits are all there, so it is read as the number.
+_WHOLE_DECIMAL_RE = r"^([0-9]+)\.0*$"
+_SCIENTIFIC_RE = r"^[+-]?[0-9]*\.?[0-9]+[eE][+-]?[0-9]+$"
+_FRACTION_RE = r"^[0-9]+\.[0-9]*[1-9][0-9]*$"
 
 
 class InvalidPhoneError(ValueError):
@@ -42,16 +54,26 @@ def phone_rejection_reason(raw: object) -> str | None:
 def normalize_phone(raw: object) -> str:
     """Return the 11-digit canonical form of a mainland mobile number.
 
-    Accepts `+86 138-0013-8000`, `8613800138000`, `008613800138000`, `13800138000`
-    and integers. Anything else raises InvalidPhoneError with the reason.
+    Accepts `+86 138-0013-8000`, `8613800138000`, `008613800138000`, `13800138000`,
+    integers, and whole numbers read as decimals (`13800138000.0`, a float from a
+    float-typed column: float64 holds every 13-digit integer exactly). Anything else
+    raises InvalidPhoneError with the reason; a fraction or scientific notation in
+    text (where digits may have been lost) says so.
     """
     if raw is None or raw is pd.NA or (isinstance(raw, float) and np.isnan(raw)):
         raise InvalidPhoneError(PHONE_EMPTY)
-    if isinstance(raw, bool) or isinstance(raw, float):
-        # A float phone was already damaged by a reader (1.38e10 loses nothing, but
-        # a float column means the schema was not declared as text): refuse it.
+    if isinstance(raw, bool):
         raise InvalidPhoneError(PHONE_NON_DIGIT)
+    if isinstance(raw, float | np.floating):
+        if not np.isfinite(raw) or raw != np.floor(raw):
+            raise InvalidPhoneError(PHONE_FRACTION)
+        raw = int(raw)
     text = str(raw).strip()
+    if re.match(_SCIENTIFIC_RE, text):
+        raise InvalidPhoneError(PHONE_SCIENTIFIC)
+    if re.match(_FRACTION_RE, text):
+        raise InvalidPhoneError(PHONE_FRACTION)
+    text = re.sub(_WHOLE_DECIMAL_RE, r"\1", text)
     if not text:
         raise InvalidPhoneError(PHONE_EMPTY)
     text = _SEPARATORS_RE.sub("", text)
@@ -74,17 +96,27 @@ def normalize_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     Returns (canonical, reason): canonical holds the 11-digit string or <NA>; reason
     holds the rejection reason or <NA>. Exactly one of the two is set on every row.
     """
-    text = values.astype("string")
-    is_float = pd.api.types.is_float_dtype(values.dtype)
-    cleaned = text.str.strip().str.replace(r"[\s\-()]", "", regex=True)
-    cleaned = cleaned.str.replace(r"^(?:\+86|0086|86)(?=\d{11}$)", "", regex=True)
     reason = pd.Series(pd.NA, index=values.index, dtype="string")
-    empty = cleaned.isna() | (cleaned == "")
-    non_digit = ~empty & ~cleaned.str.fullmatch(r"[0-9]+").fillna(False)
-    if is_float:
-        non_digit = ~empty
-    wrong_len = ~empty & ~non_digit & (cleaned.str.len() != 11)
-    not_mobile = ~empty & ~non_digit & ~wrong_len
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.astype("float64")
+        whole = np.isfinite(numbers) & (numbers == np.floor(numbers))
+        reason[numbers.notna() & ~whole] = PHONE_FRACTION
+        # Beyond 15 digits no prefix makes a mobile number (and int64 would overflow).
+        too_long = whole & (numbers.abs() >= 1e15)
+        reason[too_long] = PHONE_WRONG_LENGTH
+        text = numbers.where(whole & ~too_long).astype("Int64").astype("string")
+    else:
+        text = values.astype("string").str.strip()
+        reason[text.str.fullmatch(_SCIENTIFIC_RE).fillna(False)] = PHONE_SCIENTIFIC
+        reason[text.str.fullmatch(_FRACTION_RE).fillna(False)] = PHONE_FRACTION
+        text = text.str.replace(_WHOLE_DECIMAL_RE, r"\1", regex=True)
+    refused = reason.notna()  # already, as a decimal
+    cleaned = text.str.replace(r"[\s\-()]", "", regex=True)
+    cleaned = cleaned.str.replace(r"^(?:\+86|0086|86)(?=\d{11}$)", "", regex=True)
+    empty = (cleaned.isna() | (cleaned == "")) & ~refused
+    non_digit = ~empty & ~refused & ~cleaned.str.fullmatch(r"[0-9]+").fillna(False)
+    wrong_len = ~empty & ~refused & ~non_digit & (cleaned.str.len() != 11)
+    not_mobile = ~empty & ~refused & ~non_digit & ~wrong_len
     not_mobile &= ~cleaned.str.fullmatch(r"1[3-9][0-9]{9}").fillna(False)
     reason[empty] = PHONE_EMPTY
     reason[non_digit] = PHONE_NON_DIGIT
@@ -92,6 +124,15 @@ def normalize_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     reason[not_mobile] = PHONE_NOT_MOBILE
     canonical = cleaned.where(reason.isna(), pd.NA)
     return canonical.astype("string"), reason
+
+
+def written_as_decimals(values: pd.Series) -> int:
+    """How many present values of a phone column are decimals (a float column, or
+    text like 13800138000.0): the ingestion report says they were converted."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        return int(values.notna().sum())
+    text = values.astype("string").str.strip()
+    return int(text.str.fullmatch(_WHOLE_DECIMAL_RE).fillna(False).sum())
 
 
 # GB 11643-1999: weights 2^(17-i) mod 11 and the check-character table.

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         ("features used (bank / operator)",
          f"{len(job['features']['bank'])} / {len(job['features']['operator'])}"),
         ("validation AUC, joint model", job["validation_auc"]),
-        ("validation AUC, bank-only model", job["bank_only_validation_auc"]),
+        ("validation AUC, bank-only (same training)", job["bank_only_validation_auc"]),
         ("world's hidden ground-truth AUC", ground.get("auc_ground_truth", "n/a")),
         ("seconds per epoch", job["seconds_per_epoch"]),
         ("information value, seconds", job["iv_seconds"]),

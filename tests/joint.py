@@ -106,3 +106,16 @@ def job_spec(root: Path, **sections: dict[str, Any]) -> JobSpec:
     path = root / "job.toml"
     path.write_text(tomli_w.dumps(doc))
     return parse_job_spec(doc, path)
+
+
+def _refusal_message(setup: JointSetup, feature: str) -> str:
+    """The operator's refusal of a job proposal requesting `feature`."""
+    from bank_node.job_runner import JobRunner
+    from protocol.errors import PeerCallError
+
+    spec = job_spec(setup.root, operator={"features": [feature]})
+    try:
+        JobRunner(setup.bank, spec, progress=lambda _: None).run()
+    except PeerCallError as exc:
+        return exc.details
+    raise AssertionError(f"a proposal requesting {feature!r} was accepted")

@@ -114,8 +114,8 @@ class ModelReport:
     history: tuple[EpochMetrics, ...]
     best_epoch: int
     seconds_per_epoch: float
-    # The same model type trained on the bank's inputs only, same rows and split:
-    # what the bank gets without the operator.
+    # The same model type trained the same way on the bank's inputs only, same rows
+    # and split: what the bank gets without the operator.
     bank_only_auc: float
     bank_only_note: str
     # What each party learned in training and scoring (the runner adds PSI and IV).
@@ -123,6 +123,11 @@ class ModelReport:
     coefficients: Mapping[str, float] = field(default_factory=dict)
     intercept: float | None = None
     scorecard: Scorecard | None = None
+    bank_only_best_epoch: int | None = None
+    # What preparing the model's inputs did to each bank column (missing share,
+    # indicators made or merged away, categories folded into "other").
+    preparation: tuple[Mapping[str, Any], ...] = ()
+    notes: tuple[str, ...] = ()  # lines the modeler should read (report, summary)
 
 
 class Trainer(ABC, Generic[OptionsT, ModelT]):

@@ -5,8 +5,8 @@ clipped to +-clip (or their WOE values, `woe_bank_features`), plus an intercept;
 operator prepares its own the same way. Training is the two-party protocol driven by
 hetero_lr_driver.py; the score stage adds the operator's partial scores (sent once per
 split) to the bank's, and the report gets the bank's coefficients, a scorecard when
-the bank's features are WOE-encoded, and a bank-only logistic regression on the same
-rows as the baseline.
+the bank's features are WOE-encoded, and the bank-only baseline: the same training in
+plaintext on the bank's inputs alone (hetero_lr_baseline.py).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from bank_node.trainers.base import (
     ModelReport,
@@ -24,6 +22,7 @@ from bank_node.trainers.base import (
     Trainer,
     TrainingContext,
 )
+from bank_node.trainers.hetero_lr_baseline import BaselineResult, train_bank_only
 from bank_node.trainers.hetero_lr_driver import BankLrDriver, LrResult, LrSettings
 from models.preprocess import FeaturePreprocessor
 from models.report import EpochMetrics
@@ -45,8 +44,10 @@ PRIVACY = (
     " received an operator feature value or a per-epoch partial logit.",
 )
 BANK_ONLY_NOTE = (
-    "logistic regression on the bank's own inputs only, same rows and split, trained"
-    " locally in plaintext: what the bank gets without the operator"
+    "the same logistic regression on the bank's own inputs only: same rows, split,"
+    " preprocessing and clipping, sigmoid approximation, optimizer, batches, epochs"
+    " and early stopping, trained locally in plaintext: what the bank gets without"
+    " the operator"
 )
 
 
@@ -54,14 +55,23 @@ BANK_ONLY_NOTE = (
 class HeteroLrOptions:
     """The [model] table of a hetero_lr job."""
 
+    # Most training passes over the training rows.
     epochs: int = 30
+    # Rows per gradient step (at least the operator's min_batch_size, at most one
+    # ciphertext's slots).
     batch_size: int = 4096
+    # Step size.
     learning_rate: float = 0.5
+    # sgd, momentum or nesterov (heavy-ball or Nesterov momentum on gradient sums).
     optimizer: Literal["sgd", "momentum", "nesterov"] = "sgd"
+    # Momentum factor of the momentum and nesterov optimizers.
     momentum: float = 0.9
     lr_decay: float = 0.0  # lr_t = lr / (1 + lr_decay * epoch)
+    # L2 penalty, applied as a decoupled weight decay (not on the intercept).
     l2: float = 0.0
     early_stopping_patience: int = 0  # 0 = off; else epochs without val-loss gain
+    # Feed the bank's features as their WOE values (gives a scorecard in the
+    # report).
     woe_bank_features: bool = False
     # Standardised features are clipped to +-clip (same preprocessing as baselines).
     clip: float = DEFAULT_CLIP
@@ -84,6 +94,8 @@ class LrModel:
     result: LrResult
     inputs: np.ndarray  # all aligned rows, preprocessed, intercept last
     preprocessor: FeaturePreprocessor
+    bank_only: BaselineResult  # the same training without the operator's features
+    operator_inputs: int  # the operator's model inputs (from its Setup reply)
 
 
 class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
@@ -131,26 +143,32 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
 
     def train(self, context: TrainingContext, options: HeteroLrOptions) -> LrModel:
         inputs, pre = self._inputs(context, options)
+        labels = context.labels.astype(np.float64)
+        settings = LrSettings(
+            epochs=options.epochs,
+            batch_size=options.batch_size,
+            hyper=options.hyper(),
+            min_batch=context.operator.min_batch,
+            patience=options.early_stopping_patience,
+            clip=options.clip,
+            seed=options.seed,
+        )
         driver = BankLrDriver(
             HeteroLrClient(context.channel, context.limits.compute_deadline_s),
             context.job_id,
             inputs,
-            context.labels.astype(np.float64),
+            labels,
             context.positions,
             context.operator.indexes,
-            LrSettings(
-                epochs=options.epochs,
-                batch_size=options.batch_size,
-                hyper=options.hyper(),
-                min_batch=context.operator.min_batch,
-                patience=options.early_stopping_patience,
-                clip=options.clip,
-                seed=options.seed,
-            ),
+            settings,
             context.progress,
             stable_key=context.stable_key,
         )
-        return LrModel(driver.train(), inputs, pre)
+        result = driver.train()
+        baseline = train_bank_only(
+            inputs, labels, context.positions, settings, context.stable_key
+        )
+        return LrModel(result, inputs, pre, baseline, driver.operator_dim)
 
     # ---- score, report, registry -------------------------------------------------
     def score(
@@ -200,8 +218,17 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
             ),
             best_epoch=model.result.best_epoch,
             seconds_per_epoch=model.result.seconds_per_epoch,
-            bank_only_auc=bank_only_auc(model.inputs, context),
+            bank_only_auc=model.bank_only.validation_auc,
             bank_only_note=BANK_ONLY_NOTE,
+            bank_only_best_epoch=model.bank_only.best_epoch,
+            preparation=tuple(c.to_dict() for c in model.preprocessor.preparation),
+            notes=(
+                f"operator side: its {len(context.operator.indexes)} selected features"
+                f" became {model.operator_inputs} model inputs; its indicator columns"
+                " (missing values, categories, 'other') need at least"
+                f" {context.operator.min_batch} rows on each side, smaller ones are"
+                " merged (its policy.min_batch_size)",
+            ),
             privacy=PRIVACY,
             coefficients=coefficients,
             intercept=float(weights[-1]),
@@ -224,13 +251,3 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
                 "operator_features": list(context.operator.indexes),
             },
         )
-
-
-def bank_only_auc(inputs: np.ndarray, context: TrainingContext) -> float:
-    """Validation AUC of logistic regression on the bank's inputs alone."""
-    train = context.positions[Split.TRAIN]
-    validation = context.positions[Split.VALIDATION]
-    labels = context.labels
-    model = LogisticRegression(max_iter=2000, fit_intercept=False)
-    model.fit(inputs[train], labels[train])
-    return float(roc_auc_score(labels[validation], inputs[validation] @ model.coef_[0]))

@@ -15,8 +15,9 @@ import numpy as np
 
 from node_core.config import NodeConfig
 from node_core.file_cache import FileCache
-from node_core.ingest import load_dataset
+from node_core.ingest import IngestionError, load_dataset
 from node_core.store import StateStore
+from protocol.errors import FailedPrecondition
 from protocol.psi.alignment import data_fingerprint
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,15 @@ class SubscriberSources:
         src = self._config.data_source(name)
 
         def load() -> Subscribers:
-            dataset = load_dataset(name, src)
+            try:
+                dataset = load_dataset(name, src)
+            except IngestionError as exc:  # the bank's call names the source only
+                log.error(
+                    "PSI data unusable", extra={"source": name, "error": str(exc)}
+                )
+                raise FailedPrecondition(
+                    f"the operator's data source {name!r} fails validation"
+                ) from None
             report = dataset.report
             loaded = Subscribers(
                 name=name,

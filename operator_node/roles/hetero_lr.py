@@ -183,7 +183,9 @@ class OperatorLr(PassiveRole[_LrJob]):
             "lr.setup",
             counterpart=peer.party_id,
             subject=request.job_id,
-            detail={"features": len(columns), "bank_dim": request.bank_dim},
+            # What the operator learns at Setup: which of its features passed the
+            # bank's selection, and how many inputs the bank's side has.
+            detail={"features": columns, "bank_dim": request.bank_dim},
         )
         return m.LrSetupReply(
             keys.public_bytes(),
@@ -297,6 +299,14 @@ class OperatorLr(PassiveRole[_LrJob]):
         with job.lock:
             job.advance("keep_best", "ready")
             job.party.keep_best()
+        # The operator learns each epoch whose validation loss improved: the last is
+        # the best epoch, and the Reveal after it tells when training stopped.
+        self.ctx.store.append_audit(
+            "lr.keep_best",
+            counterpart=peer.party_id,
+            subject=request.job_id,
+            detail={"epoch": request.epoch, "training_passes": job.passes},
+        )
 
     def reveal(self, peer: Peer, request: m.LrReveal) -> m.LrRevealReply:
         job = self._job(peer, request.job_id)

@@ -7,10 +7,12 @@ the operator bins each requested feature locally, multiplies the ciphertexts of 
 bin together (a homomorphic sum), re-randomizes every sum and streams them back; the
 bank decrypts one (positives, negatives) pair per bin and computes WOE and IV.
 
-What each party learns: the operator, nothing about the labels (it only ever holds
+What each party learns: the operator, which of its features the bank asks about, the
+number of bins and the method, and nothing about the labels (it only ever holds
 ciphertexts under the bank's key, re-randomized before they leave); the bank, the
 positive and negative counts per bin of each operator feature (the bin labels only if
-the operator discloses feature names), nothing per row.
+the operator discloses feature names), every bin holding rows holding at least the
+policy's min_bin_rows training rows (smaller bins are merged first), nothing per row.
 
 Why Paillier and not CKKS: the operator must add ciphertexts along its own, secret,
 per-feature partition of the rows. With Paillier that is one modular multiplication per

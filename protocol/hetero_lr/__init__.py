@@ -4,7 +4,11 @@ third party. The bank holds the labels and drives; the operator answers. The pro
 
 What each party learns over a whole run: its own inputs; values hidden by the masks
 (party.py); the bank, the training and validation loss summed over the evaluation rows
-once per epoch; at the end, each party its own weights. No party decrypts a ciphertext
+once per epoch; at the end, each party its own weights. The operator also learns, from
+the calls themselves: at Setup which of its features passed the bank's selection, the
+number of the bank's inputs and the hyperparameters; the rows of every batch; and from
+KeepBest each epoch whose validation loss improved, so the best epoch, and from Reveal
+when training stopped (early stopping). No party decrypts a ciphertext
 the other built from nothing but its own data, no decryption is ever sent back (the step
 sums exchanged at the reveal are aggregates of masked decryptions mixed with gradients
 the receiver does not know), and no party sees a weight, logit, residual, gradient or

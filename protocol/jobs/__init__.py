@@ -3,7 +3,10 @@
 What each party learns: the operator learns the job's purpose, requested feature
 patterns, model type, row bound, batch size and, at binding, which aligned positions
 are validation rows; the bank learns the decision and the operator's feature list
-under the names the operator discloses. No personal data crosses here.
+under the names the operator discloses. ListFeatures gives the bank, outside any job,
+the names (or aliases) and kinds of the features its policy offers, and the operator
+the patterns asked for; a pattern outside the policy is refused with the same answer
+as in a proposal. No personal data crosses here.
 
 Modules: messages, serde (its only _pb2 code), service (servicer, client,
 declaration).

@@ -44,6 +44,13 @@ class OperatorFeature:
 
 
 @dataclass(frozen=True)
+class FeatureQuery:
+    """Which offered operator features to list: names or patterns, () = all."""
+
+    patterns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class JobDecision:
     job_id: str
     status: JobStatus

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from protocol.domain import JobStatus
@@ -9,6 +11,7 @@ from protocol.errors import InvalidArgument
 from protocol.jobs.messages import (
     FEATURE_KINDS,
     PSI_JOB,
+    FeatureQuery,
     JobBinding,
     JobDecision,
     JobOutcome,
@@ -92,17 +95,37 @@ def job_ref_from_proto(msg: jobs_pb2.JobRef) -> str:
     return check_job_id(msg.job_id, "JobRef.job_id")
 
 
+def _features_to_proto(
+    features: tuple[OperatorFeature, ...],
+) -> list[jobs_pb2.OperatorFeature]:
+    return [
+        jobs_pb2.OperatorFeature(
+            index=f.index, display_name=f.display_name, kind=f.kind
+        )
+        for f in features
+    ]
+
+
+def _features_from_proto(
+    items: Iterable[jobs_pb2.OperatorFeature], field: str
+) -> tuple[OperatorFeature, ...]:
+    features = []
+    for i, f in enumerate(items):
+        if f.index != i:
+            raise InvalidArgument(f"{field}[{i}].index: must be {i}")
+        kind = next((k for k in FEATURE_KINDS if k == f.kind), None)
+        if kind is None:
+            raise InvalidArgument(f"{field}[{i}].kind: unknown kind")
+        features.append(OperatorFeature(int(f.index), f.display_name, kind))
+    return tuple(features)
+
+
 def job_decision_to_proto(d: JobDecision) -> jobs_pb2.JobDecision:
     return jobs_pb2.JobDecision(
         job_id=d.job_id,
         status=_STATUS_TO_PROTO[d.status],
         message=d.message,
-        features=[
-            jobs_pb2.OperatorFeature(
-                index=f.index, display_name=f.display_name, kind=f.kind
-            )
-            for f in d.features
-        ],
+        features=_features_to_proto(d.features),
         min_batch_size=d.min_batch_size,
     )
 
@@ -112,21 +135,49 @@ def job_decision_from_proto(msg: jobs_pb2.JobDecision) -> JobDecision:
     status = _STATUS_FROM_PROTO.get(msg.status)
     if status is None:
         raise InvalidArgument("JobDecision.status: missing or unknown status")
-    features = []
-    for i, f in enumerate(msg.features):
-        if f.index != i:
-            raise InvalidArgument(f"JobDecision.features[{i}].index: must be {i}")
-        kind = next((k for k in FEATURE_KINDS if k == f.kind), None)
-        if kind is None:
-            raise InvalidArgument(f"JobDecision.features[{i}].kind: unknown kind")
-        features.append(OperatorFeature(int(f.index), f.display_name, kind))
     return JobDecision(
         job_id=msg.job_id,
         status=status,
         message=msg.message,
-        features=tuple(features),
+        features=_features_from_proto(msg.features, "JobDecision.features"),
         min_batch_size=int(msg.min_batch_size),
     )
+
+
+# A catalog query names features the way a proposal does; these bounds keep a query
+# from being a way to make the operator match a huge pattern list.
+MAX_QUERY_PATTERNS = 256
+MAX_PATTERN_CHARS = 256
+
+
+def feature_query_to_proto(q: FeatureQuery) -> jobs_pb2.FeatureQuery:
+    return jobs_pb2.FeatureQuery(patterns=list(q.patterns))
+
+
+def feature_query_from_proto(msg: jobs_pb2.FeatureQuery) -> FeatureQuery:
+    if len(msg.patterns) > MAX_QUERY_PATTERNS:
+        raise InvalidArgument(
+            f"FeatureQuery.patterns: at most {MAX_QUERY_PATTERNS} patterns"
+        )
+    for i, pattern in enumerate(msg.patterns):
+        if not pattern or len(pattern) > MAX_PATTERN_CHARS:
+            raise InvalidArgument(
+                f"FeatureQuery.patterns[{i}]: must be 1 to {MAX_PATTERN_CHARS}"
+                " characters"
+            )
+    return FeatureQuery(tuple(msg.patterns))
+
+
+def feature_catalog_to_proto(
+    features: tuple[OperatorFeature, ...],
+) -> jobs_pb2.FeatureCatalog:
+    return jobs_pb2.FeatureCatalog(features=_features_to_proto(features))
+
+
+def feature_catalog_from_proto(
+    msg: jobs_pb2.FeatureCatalog,
+) -> tuple[OperatorFeature, ...]:
+    return _features_from_proto(msg.features, "FeatureCatalog.features")
 
 
 def job_binding_to_proto(b: JobBinding) -> jobs_pb2.JobBinding:

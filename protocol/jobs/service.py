@@ -10,15 +10,23 @@ import grpc
 from protocol.auth import PeerDirectory
 from protocol.domain import Peer, ProtocolDeclaration
 from protocol.jobs import serde
-from protocol.jobs.messages import JobBinding, JobDecision, JobOutcome, JobProposal
+from protocol.jobs.messages import (
+    FeatureQuery,
+    JobBinding,
+    JobDecision,
+    JobOutcome,
+    JobProposal,
+    OperatorFeature,
+)
 from protocol.proto.duet.v1 import jobs_pb2_grpc
 from protocol.rpc import call_peer, serve_converted
 
-# Propose is idempotent for the same job id and proposal; GetStatus only reads.
+# Propose is idempotent for the same job id and proposal; GetStatus and ListFeatures
+# only read.
 PROTOCOL = ProtocolDeclaration(
     capability="jobs/policy/1",
     service="duet.v1.Jobs",
-    idempotent=("Propose", "GetStatus"),
+    idempotent=("Propose", "GetStatus", "ListFeatures"),
 )
 
 
@@ -29,6 +37,9 @@ class JobsHandler(Protocol):
     def status(self, peer: Peer, job_id: str) -> JobDecision: ...
     def bind(self, peer: Peer, binding: JobBinding) -> JobDecision: ...
     def finish(self, peer: Peer, outcome: JobOutcome) -> JobDecision: ...
+    def features(
+        self, peer: Peer, query: FeatureQuery
+    ) -> tuple[OperatorFeature, ...]: ...
 
 
 class _JobsServicer(jobs_pb2_grpc.JobsServicer):
@@ -62,6 +73,13 @@ class _JobsServicer(jobs_pb2_grpc.JobsServicer):
             context, self._directory, "Jobs/Finish", request,
             serde.job_outcome_from_proto, self._handler.finish,
             serde.job_decision_to_proto,
+        )  # fmt: skip
+
+    def ListFeatures(self, request, context):
+        return serve_converted(
+            context, self._directory, "Jobs/ListFeatures", request,
+            serde.feature_query_from_proto, self._handler.features,
+            serde.feature_catalog_to_proto,
         )  # fmt: skip
 
 
@@ -106,3 +124,11 @@ class JobsClient:
             "Jobs/Finish", lambda: self._stub.Finish(msg, timeout=self._deadline)
         )
         return serde.job_decision_from_proto(reply)
+
+    def features(self, query: FeatureQuery) -> tuple[OperatorFeature, ...]:
+        msg = serde.feature_query_to_proto(query)
+        reply = call_peer(
+            "Jobs/ListFeatures",
+            lambda: self._stub.ListFeatures(msg, timeout=self._deadline),
+        )
+        return serde.feature_catalog_from_proto(reply)

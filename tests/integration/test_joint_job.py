@@ -84,6 +84,30 @@ def test_job_handshakes_once_if_run_to_the_end(
     assert "hetero-lr/ckks-fourier/1" in hellos[0].detail["shared_capabilities"]
 
 
+def test_operator_learns_selected_features_and_best_epoch_if_job_runs(
+    trained: tuple[JointSetup, JobRun],
+) -> None:
+    # Prepare: what the README and protocol docstrings say the operator learns.
+    setup, run = trained
+    entries = [
+        e for e in setup.operator.ctx.store.audit_entries() if e.subject == run.job_id
+    ]
+    # Execute
+    by_action = {e.action: e.detail for e in entries}
+    improved = [e.detail["epoch"] for e in entries if e.action == "lr.keep_best"]
+    # Assert: the features that passed the bank's selection (of the 20 it asked IV
+    # for, with bins and method), the bank's input count, every improving epoch.
+    assert by_action["binning.sums"]["features"] == setup.files.operator_features
+    assert (by_action["binning.sums"]["bins"], by_action["binning.sums"]["method"]) == (
+        10,
+        "quantile",
+    )
+    assert by_action["lr.setup"]["features"] == run.summary["features"]["operator"]
+    assert by_action["lr.setup"]["bank_dim"] == len(run.summary["features"]["bank"]) + 1
+    assert improved and improved[-1] == run.summary["best_epoch"]
+    assert improved == sorted(improved)
+
+
 def test_federated_iv_equals_centralized_iv_if_same_rows(
     trained: tuple[JointSetup, JobRun],
 ) -> None:
@@ -99,10 +123,9 @@ def test_federated_iv_equals_centralized_iv_if_same_rows(
     y = joined["y"].to_numpy()
     train = ~validation_mask(y, job_spec(setup.root).split, alignment.local_rows)
     frame = joined.loc[train, setup.files.operator_features].reset_index(drop=True)
-    # Execute
-    central = woe_iv_table(
-        frame, y[train], binning=BinningModel.fit(frame, list(frame), n_bins=10)
-    )
+    # Execute: the operator's bins hold at least its policy's 64 rows each.
+    binning = BinningModel.fit(frame, list(frame), n_bins=10, min_bin_rows=64)
+    central = woe_iv_table(frame, y[train], binning=binning)
     # Assert
     federated = {row["feature"]: row["iv"] for row in report["operator_iv"]}
     assert federated.keys() == central.keys()

@@ -208,3 +208,109 @@ def test_binning_model_raises_value_error_if_input_is_bad(call, message: str) ->
     # Execute / Assert
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+def _support_frame(rows: int = 2000) -> pd.DataFrame:
+    """Columns that make tiny bins: a long tail (width bins), a rare missing share,
+    rare categories and a rare "other"."""
+    rng = np.random.default_rng(3)
+    skewed = rng.lognormal(0, 2, rows)  # equal widths: nearly all rows in bin 0
+    sparse_missing = rng.normal(size=rows)
+    sparse_missing[rng.choice(rows, 7, replace=False)] = np.nan  # 7 missing
+    plan = rng.choice(["a", "b", "c"], rows, p=[0.6, 0.395, 0.005]).astype(object)
+    plan[rng.choice(rows, 3, replace=False)] = None  # 3 missing
+    tiny_other = np.where(np.arange(rows) < 12, "rare", "common").astype(object)
+    return pd.DataFrame(
+        {
+            "skewed": skewed,
+            "sparse_missing": sparse_missing,
+            "plan": plan,
+            "tiny_other": tiny_other,
+        }
+    )
+
+
+@pytest.mark.parametrize("method", ["quantile", "width"])
+@pytest.mark.parametrize("n_bins", [10, 64])
+def test_binning_model_bins_hold_min_rows_if_min_bin_rows_set(
+    method: str, n_bins: int
+) -> None:
+    # Prepare
+    df = _support_frame()
+    min_rows = 100
+
+    # Execute
+    model = BinningModel.fit(
+        df,
+        method=method,
+        n_bins=n_bins,
+        min_category_share=0.001,  # keep "c" (10 rows) and "rare" (12) as categories
+        min_bin_rows=min_rows,
+    )
+    index = model.transform(df)
+
+    # Assert: every occupied bin (value, missing, other) holds >= min_rows rows.
+    for name in df.columns:
+        counts = np.bincount(index[name], minlength=model.n_bins[name])
+        occupied = counts[counts > 0]
+        assert occupied.min() >= min_rows, (name, counts)
+        assert counts.sum() == len(df)  # no row dropped
+
+
+def test_binning_model_small_bins_exist_if_no_min_bin_rows() -> None:
+    # Prepare: the same data without the minimum (the regression guarded above).
+    df = _support_frame()
+
+    # Execute
+    model = BinningModel.fit(df, method="width", n_bins=64, min_category_share=0.001)
+    index = model.transform(df)
+
+    # Assert
+    smallest = {
+        name: np.bincount(index[name])[np.bincount(index[name]) > 0].min()
+        for name in df.columns
+    }
+    assert smallest == {"skewed": 1, "sparse_missing": 1, "plan": 3, "tiny_other": 12}
+
+
+def test_column_binning_redirects_missing_and_other_if_below_min_rows() -> None:
+    # Prepare
+    df = _support_frame()
+
+    # Execute
+    model = BinningModel.fit(
+        df, ["sparse_missing", "tiny_other"], n_bins=4, min_bin_rows=100
+    )
+
+    # Assert: 7 missing rows go to the largest value bin; the 12 "rare" rows (below
+    # min_category_share's 1%, so "other") go to "common"; both labels say so.
+    numeric, categorical = model.columns["sparse_missing"], model.columns["tiny_other"]
+    assert numeric.merged == ((4, 0),)
+    assert numeric.labels()[0].endswith(" + missing")
+    assert numeric.labels()[4] == "missing (merged)"
+    assert categorical.merged == ((1, 0),)
+    assert categorical.labels() == ["common + other", "other (merged)", "missing"]
+    new = pd.DataFrame({"sparse_missing": [np.nan], "tiny_other": ["never seen"]})
+    np.testing.assert_array_equal(model.transform(new).to_numpy(), [[0, 0]])
+
+
+def test_column_binning_round_trips_merged_bins_if_saved_as_dict() -> None:
+    # Prepare
+    df = _support_frame()
+    model = BinningModel.fit(df, method="width", n_bins=64, min_bin_rows=100)
+
+    # Execute
+    loaded = BinningModel.from_dict(json.loads(json.dumps(model.to_dict())))
+
+    # Assert
+    assert loaded == model
+    pd.testing.assert_frame_equal(loaded.transform(df), model.transform(df))
+
+
+def test_binning_model_raises_if_fewer_rows_than_min_bin_rows() -> None:
+    # Prepare
+    df = pd.DataFrame({"x": np.arange(50.0)})
+
+    # Execute / Assert
+    with pytest.raises(ValueError, match="column 'x': 50 rows cannot fill a bin of 64"):
+        BinningModel.fit(df, min_bin_rows=64)

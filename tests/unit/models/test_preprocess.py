@@ -50,3 +50,25 @@ def test_round_trip_keeps_transform_if_serialised() -> None:
     back = FeaturePreprocessor.from_dict(pre.to_dict())
     # Assert
     assert np.array_equal(back.transform(frame), pre.transform(frame))
+
+
+def test_fit_records_what_it_did_to_each_column_if_rows_are_merged() -> None:
+    # Prepare: 3 missing of 100 numeric values; 2 rare categories (1 and 4 rows).
+    frame = pd.DataFrame(
+        {
+            "n": [np.nan] * 3 + [1.0] * 97,
+            "c": ["rare"] + ["odd"] * 4 + ["x"] * 45 + ["y"] * 50,
+        }
+    )
+    kinds = {"n": "numeric", "c": "categorical"}
+    # Execute
+    pre = FeaturePreprocessor.fit(frame, kinds, clip=8.0, min_share=0.0, min_count=10)
+    # Assert
+    numeric, categorical = pre.preparation
+    assert numeric.to_dict() == {
+        "column": "n", "kind": "numeric", "rows": 100, "missing_rows": 3,
+        "missing_indicator": False, "categories_kept": 0, "categories_to_other": 0,
+        "rows_to_other": 0, "other_indicator": False, "missing_share": 0.03,
+    }  # fmt: skip
+    assert (categorical.categories_kept, categorical.categories_to_other) == (2, 2)
+    assert (categorical.rows_to_other, categorical.other_indicator) == (5, False)

@@ -177,3 +177,47 @@ def test_models_import_leaves_matplotlib_unloaded_if_report_not_written() -> Non
 
     # Assert
     assert result.stdout.strip() == "False"
+
+
+def test_write_report_shows_what_the_job_did_to_the_data_if_given(
+    tmp_path: Path, full_input: ReportInput
+) -> None:
+    # Prepare
+    attack = "<b>x</b>"
+    bins = [
+        {"bin": "(-inf, 3]", "rows": 120, "positives": 9, "negatives": 111, "woe": 0.2},
+        {"bin": "(3, inf) + missing", "rows": 80, "positives": 4, "negatives": 76,
+         "woe": -0.1},
+        {"bin": "missing (merged)", "rows": 0, "positives": 0, "negatives": 0,
+         "woe": 0.0},
+    ]  # fmt: skip
+    report = ReportInput(
+        title="data",
+        validation=full_input.validation,
+        data={"rows_read": 569, "rejected_by_reason": {"bad label": 5}},
+        notes=["5 of 569 rows were rejected", attack],
+        missing={"operator": {"usage": "merged", "age": None}, "bank": {"x0": 0.03}},
+        preparation=[
+            {
+                "column": "x0",
+                "kind": "numeric",
+                "missing_share": 0.03,
+                "missing_indicator": False,
+            }
+        ],  # fmt: skip
+        bins={"operator": {attack: bins}},
+    )
+    # Execute
+    html_path, json_path = write_report(tmp_path, report)
+    page = html_path.read_text(encoding="utf-8")
+    document = _strict_json(json_path)
+    # Assert
+    for section in ("data", "preparation", "bins"):
+        assert f'<section id="{section}">' in page, section
+    assert "<td>rejected: bad label</td><td>5</td>" in page
+    assert "<td>usage</td><td>operator</td><td>merged</td>" in page
+    assert "<td>age</td>" not in page  # unknown shares are not listed
+    assert "<b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert document["bins"]["operator"][attack][1]["bin"] == "(3, inf) + missing"
+    assert document["notes"] == ["5 of 569 rows were rejected", attack]
+    assert document["preparation"][0]["missing_share"] == 0.03

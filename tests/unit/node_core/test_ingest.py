@@ -44,6 +44,7 @@ def source(tmp_path: Path, text: str = CSV, **overrides) -> DataSourceConfig:
         "numeric": ("age",),
         "categorical": ("income_band",),
         "on_duplicate": "keep_first",
+        "max_rejected_share": 1.0,  # the sample rejects most of its rows on purpose
         **overrides,
     }
     return DataSourceConfig(**fields)
@@ -162,8 +163,8 @@ def test_load_dataset_reads_parquet_with_glob_patterns_if_declared(
     path = tmp_path / "subs.parquet"
     frame.to_parquet(path)
     src = DataSourceConfig(path=path, numeric=("usage_*",), categorical=("device_*",))
-    # Execute
-    ds = load_dataset("subscribers", src)
+    # Execute: one of two rows rejected, so the share is checked separately.
+    ds = load_dataset("subscribers", src, check_share=False)
     # Assert
     assert ds.report.rejected_by_reason == {BAD_TYPE: 1}
     assert ds.report.rejections[0].column == "usage_calls"
@@ -254,3 +255,77 @@ def test_load_dataset_rejects_exactly_the_planted_rows_if_world_is_dirty(
     assert variants <= set(ds.source_rows.tolist())
     for reason in {reason for _, reason in planted}:
         assert ds.report.rejected_by_reason[reason] > 0
+
+
+GOOD_ROWS = "".join(f"1380013{i:04d},{20 + i % 50}\n" for i in range(40))
+
+
+def test_load_dataset_raises_one_line_if_rejected_share_over_limit(
+    tmp_path: Path,
+) -> None:
+    # Prepare: 40 good rows and 3 with a bad phone (7.0% > 5%).
+    text = "phone,age\n" + GOOD_ROWS + "123,1\n456,2\n789,3\n"
+    src = source(
+        tmp_path, text, label=None, identity=(), resident_id_columns=(),
+        categorical=(), max_rejected_share=0.05,
+    )  # fmt: skip
+    # Execute
+    with pytest.raises(IngestionError) as info:
+        load_dataset("customers", src)
+    # Assert
+    assert str(info.value) == (
+        f"{src.path}: 3 of 43 rows rejected (7.0%), over"
+        " data.customers.max_rejected_share = 5.0%; most: bad phone (3 rows, e.g."
+        " row 40 column 'phone': phone has wrong number of digits)"
+    )
+    assert "\n" not in str(info.value)
+
+
+def test_load_dataset_accepts_rejections_if_share_within_limit(tmp_path: Path) -> None:
+    # Prepare: 2 bad rows of 42 (4.8%).
+    text = "phone,age\n" + GOOD_ROWS + "123,1\n456,2\n"
+    src = source(
+        tmp_path, text, label=None, identity=(), resident_id_columns=(),
+        categorical=(), max_rejected_share=0.05,
+    )  # fmt: skip
+    # Execute
+    report = load_dataset("customers", src).report
+    # Assert
+    assert (report.rows_accepted, report.rows_rejected) == (40, 2)
+
+
+def test_load_dataset_converts_phones_if_parquet_column_is_float(
+    tmp_path: Path,
+) -> None:
+    # Prepare: the phone column written as float64 (13800138000.0).
+    path = tmp_path / "subscribers.parquet"
+    phones = [13800130000.0 + i for i in range(40)]
+    pd.DataFrame({"phone": phones, "age": range(40)}).to_parquet(path)
+    src = DataSourceConfig(path=path, numeric=("age",))
+    # Execute
+    dataset = load_dataset("subscribers", src)
+    # Assert
+    assert dataset.report.rows_accepted == 40
+    assert dataset.ids[0] == "13800130000"
+    assert dataset.report.notes == [
+        "column 'phone': 40 phone numbers stored as decimal numbers (e.g."
+        " 13800138000.0) were read as whole numbers; store them as text"
+    ]
+    assert "note: column 'phone': 40 phone numbers" in dataset.report.to_text()
+
+
+def test_load_dataset_refuses_phones_with_fractions_if_column_is_float(
+    tmp_path: Path,
+) -> None:
+    # Prepare: a float column whose values are not whole numbers: every row fails.
+    path = tmp_path / "subscribers.parquet"
+    pd.DataFrame({"phone": [13800130000.5 + i for i in range(40)]}).to_parquet(path)
+    src = DataSourceConfig(path=path)
+    # Execute
+    with pytest.raises(IngestionError) as info:
+        load_dataset("subscribers", src)
+    # Assert: the one line says why, and how to fix it.
+    assert "40 of 40 rows rejected (100.0%)" in str(info.value)
+    assert "phone is a decimal number with a fraction; store phone numbers as text" in (
+        str(info.value)
+    )

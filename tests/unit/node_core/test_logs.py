@@ -107,7 +107,12 @@ def test_load_dataset_registers_identity_columns_if_declared(tmp_path: Path) -> 
             "balance": ["77123", "5"],
         }
     ).to_csv(csv, index=False)
-    src = DataSourceConfig(csv, identity=("name", "customer_id"), numeric=("balance",))
+    src = DataSourceConfig(
+        csv,
+        identity=("name", "customer_id"),
+        numeric=("balance",),
+        max_rejected_share=0.5,
+    )
     # Execute
     load_dataset("customers", src)
     # Assert: identity values (rejected rows' too) are masked; feature values not.

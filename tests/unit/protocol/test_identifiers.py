@@ -7,8 +7,10 @@ import pytest
 
 from protocol.identifiers import (
     PHONE_EMPTY,
+    PHONE_FRACTION,
     PHONE_NON_DIGIT,
     PHONE_NOT_MOBILE,
+    PHONE_SCIENTIFIC,
     PHONE_WRONG_LENGTH,
     RESIDENT_ID_BAD_CHECKSUM,
     RESIDENT_ID_BAD_DATE,
@@ -19,10 +21,12 @@ from protocol.identifiers import (
     resident_id_check_char,
     resident_id_reasons,
     resident_id_rejection_reason,
+    written_as_decimals,
 )
 
 ACCEPTED = ["+86 138-0013-8000", "8613800138000", "13800138000", "+8613800138000",
-            "0086 138 0013 8000", " 138 0013 8000 ", 13800138000]  # fmt: skip
+            "0086 138 0013 8000", " 138 0013 8000 ", 13800138000,
+            "13800138000.0", 13800138000.0, 8613800138000.0]  # fmt: skip
 REJECTED = [
     ("1380013800", PHONE_WRONG_LENGTH),
     ("138001380001", PHONE_WRONG_LENGTH),
@@ -35,7 +39,10 @@ REJECTED = [
     ("", PHONE_EMPTY),
     ("   ", PHONE_EMPTY),
     (None, PHONE_EMPTY),
-    (1.38e10, PHONE_NON_DIGIT),
+    (13800138000.5, PHONE_FRACTION),
+    ("1.3800138E+10", PHONE_SCIENTIFIC),
+    ("1.38001e10", PHONE_SCIENTIFIC),
+    ("13800138000.5", PHONE_FRACTION),
 ]
 
 
@@ -130,3 +137,21 @@ def test_normalize_phone_reports_empty_if_pandas_na() -> None:
         normalize_phone(pd.NA)
     _, reasons = normalize_phones(pd.Series([pd.NA], dtype="string"))
     assert reasons.tolist() == [PHONE_EMPTY]
+
+
+def test_normalize_phones_converts_whole_floats_if_column_is_float_typed() -> None:
+    # Prepare: what a Parquet float column (or pandas' float inference) gives.
+    values = pd.Series([13800138000.0, 8613900139000.0, 13800138000.25, None, 1e20])
+    # Execute
+    canonical, reasons = normalize_phones(values)
+    # Assert
+    assert canonical.tolist()[:2] == ["13800138000", "13900139000"]
+    assert reasons.tolist()[2:] == [PHONE_FRACTION, PHONE_EMPTY, PHONE_WRONG_LENGTH]
+    assert written_as_decimals(values) == 4
+
+
+def test_written_as_decimals_counts_decimal_text_if_csv_column() -> None:
+    # Prepare
+    values = pd.Series(["13800138000.0", "13800138000", " 13900139000.00 ", None])
+    # Execute / Assert
+    assert written_as_decimals(values) == 2

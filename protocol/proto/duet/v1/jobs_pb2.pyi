@@ -90,6 +90,18 @@ class JobBinding(_message.Message):
     validation_bitmap: bytes
     def __init__(self, job_id: _Optional[str] = ..., alignment_id: _Optional[str] = ..., rows: _Optional[int] = ..., validation_bitmap: _Optional[bytes] = ...) -> None: ...
 
+class FeatureQuery(_message.Message):
+    __slots__ = ("patterns",)
+    PATTERNS_FIELD_NUMBER: _ClassVar[int]
+    patterns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, patterns: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FeatureCatalog(_message.Message):
+    __slots__ = ("features",)
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    features: _containers.RepeatedCompositeFieldContainer[OperatorFeature]
+    def __init__(self, features: _Optional[_Iterable[_Union[OperatorFeature, _Mapping]]] = ...) -> None: ...
+
 class JobOutcome(_message.Message):
     __slots__ = ("job_id", "succeeded", "message")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]

@@ -54,6 +54,11 @@ class JobsStub:
                 request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.JobOutcome.SerializeToString,
                 response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.JobDecision.FromString,
                 _registered_method=True)
+        self.ListFeatures = channel.unary_unary(
+                '/duet.v1.Jobs/ListFeatures',
+                request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.FeatureQuery.SerializeToString,
+                response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.FeatureCatalog.FromString,
+                _registered_method=True)
 
 
 class JobsServicer:
@@ -92,6 +97,16 @@ class JobsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFeatures(self, request, context):
+        """The operator features the caller's policy offers (names or aliases, and kinds),
+        optionally narrowed by patterns; a pattern matching nothing the policy offers is
+        refused exactly as in Propose, so the caller cannot probe for other columns.
+        Nothing about the data itself is returned. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,6 +129,11 @@ def add_JobsServicer_to_server(servicer, server):
                     servicer.Finish,
                     request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.JobOutcome.FromString,
                     response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.JobDecision.SerializeToString,
+            ),
+            'ListFeatures': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFeatures,
+                    request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.FeatureQuery.FromString,
+                    response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.FeatureCatalog.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +244,33 @@ class Jobs:
             '/duet.v1.Jobs/Finish',
             protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.JobOutcome.SerializeToString,
             protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.JobDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFeatures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/duet.v1.Jobs/ListFeatures',
+            protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.FeatureQuery.SerializeToString,
+            protocol_dot_proto_dot_duet_dot_v1_dot_jobs__pb2.FeatureCatalog.FromString,
             options,
             channel_credentials,
             insecure,

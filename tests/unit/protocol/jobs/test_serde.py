@@ -13,6 +13,7 @@ from protocol.errors import InvalidArgument
 from protocol.jobs import serde
 from protocol.jobs.messages import (
     PSI_JOB,
+    FeatureQuery,
     JobBinding,
     JobDecision,
     JobOutcome,
@@ -46,8 +47,15 @@ ALIGNMENT = "0123456789abcdef" * 2
          serde.job_outcome_to_proto, serde.job_outcome_from_proto),
         (JobOutcome(JOB, False, "PeerCallError"),
          serde.job_outcome_to_proto, serde.job_outcome_from_proto),
+        (FeatureQuery(("usage_*", "age")),
+         serde.feature_query_to_proto, serde.feature_query_from_proto),
+        (FeatureQuery(), serde.feature_query_to_proto, serde.feature_query_from_proto),
+        ((OperatorFeature(0, "age", "numeric"),
+          OperatorFeature(1, "plan", "categorical")),
+         serde.feature_catalog_to_proto, serde.feature_catalog_from_proto),
     ],
-    ids=["proposal", "psi_proposal", "ref", "decision", "outcome", "failed_outcome"],
+    ids=["proposal", "psi_proposal", "ref", "decision", "outcome", "failed_outcome",
+         "query", "query_all", "catalog"],
 )  # fmt: skip
 def test_jobs_message_round_trips_if_valid(
     value: Any, to_proto: Callable[[Any], Any], from_proto: Callable[[Any], Any]
@@ -150,6 +158,17 @@ BAD_JOB_ID = "job id must be 8-64 lowercase letters, digits or '-'"
          "JobBinding.validation_bitmap: expected 2 bytes for 9 rows, got 1"),
         (serde.job_outcome_from_proto, jobs_pb2.JobOutcome(job_id="a b"),
          f"JobOutcome.job_id: {BAD_JOB_ID}"),
+        (serde.feature_query_from_proto, jobs_pb2.FeatureQuery(patterns=["a"] * 257),
+         "FeatureQuery.patterns: at most 256 patterns"),
+        (serde.feature_query_from_proto, jobs_pb2.FeatureQuery(patterns=["a", ""]),
+         "FeatureQuery.patterns[1]: must be 1 to 256 characters"),
+        (serde.feature_query_from_proto,
+         jobs_pb2.FeatureQuery(patterns=["x" * 257]),
+         "FeatureQuery.patterns[0]: must be 1 to 256 characters"),
+        (serde.feature_catalog_from_proto,
+         jobs_pb2.FeatureCatalog(
+             features=[jobs_pb2.OperatorFeature(index=0, kind="text")]),
+         "FeatureCatalog.features[0].kind: unknown kind"),
     ],
 )  # fmt: skip
 def test_jobs_message_from_proto_raises_if_field_malformed(

@@ -1,0 +1,62 @@
+"""The bank-only baseline is the joint training minus the operator's features: with
+operator features that carry nothing (constant columns), the joint protocol and the
+plaintext baseline reach the same model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bank_node.job_runner import JobRunner
+from node_core.node import NodeContext
+from operator_node.cli import operator_services
+from scripts.fate_data import write_party_files
+from tests.joint import bank_config, job_spec, operator_config
+from tests.nodes import Pki, running_node
+
+
+def test_bank_only_baseline_equals_joint_model_if_operator_features_are_constant(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Prepare: the operator's two features are constants (standardised to 0), so the
+    # joint model is the bank's model, trained through the protocol.
+    files = write_party_files("breast", tmp_path / "data")
+    operator = pd.read_csv(files.operator, dtype={"phone": str})[["phone"]]
+    operator["o_c1"], operator["o_c2"] = 1.0, 2.0
+    operator.to_csv(files.operator, index=False)
+    spec = job_spec(
+        tmp_path,
+        model={
+            "epochs": 20,
+            "batch_size": 128,
+            "learning_rate": 1.0,
+            "optimizer": "nesterov",
+            "momentum": 0.5,
+            "lr_decay": 0.1,
+            "l2": 0.01,
+            "early_stopping_patience": 2,
+        },
+    )
+    with running_node(
+        operator_config(tmp_path, pki, files, {}), operator_services
+    ) as node:
+        bank = NodeContext.open(bank_config(tmp_path, pki, files, node.address))
+        try:
+            # Execute
+            run = JobRunner(bank, spec, progress=lambda _: None).run()
+        finally:
+            bank.store.close()
+    report = json.loads((run.report_dir / "report.json").read_text())
+    # Assert: same AUC (up to CKKS precision) and the same early-stopping decision.
+    summary = run.summary
+    assert summary["validation_auc"] == pytest.approx(
+        summary["bank_only_validation_auc"], abs=2e-4
+    )
+    assert summary["best_epoch"] == summary["bank_only_best_epoch"]
+    assert summary["epochs_run"] < 20  # early stopping decided on both sides
+    assert report["metadata"]["bank_only_model"].startswith(
+        "the same logistic regression on the bank's own inputs only"
+    )

@@ -247,6 +247,7 @@ class SplitNnConfig:
     # Bank: the SuperLink's TLS certificate and key, issued by the bank's CA (the one
     # the operator pins for it) for the bank's identity and superlink_host.
     superlink_cert: Path | None = None
+    # Bank: the private key of superlink_cert (mode 0600).
     superlink_key: Path | None = None
     # Bank: the CA that issued superlink_cert (unset = tls.ca).
     superlink_ca: Path | None = None

@@ -60,21 +60,27 @@ class SplitNnOptions:
     """The [model] table of a split_nn job (models/split_nn.py, label_protection.py)."""
 
     rounds: int = 10  # FedBCD rounds: one Flower round trip each
+    # Rows per minibatch of both parties' local passes (at least the operator's
+    # policy.min_batch_size).
     batch_size: int = 512
-    learning_rate: float = 2e-3
-    optimizer: Literal["adam", "sgd"] = "adam"
+    learning_rate: float = 2e-3  # of both parties' optimizers, at round 1
+    optimizer: Literal["adam", "sgd"] = "adam"  # both parties'
     lr_floor: float = 0.1  # cosine decay to this fraction of learning_rate
-    bank_local_epochs: int = 2
-    operator_local_epochs: int = 1
-    embedding: int = 8
-    operator_hidden: tuple[int, ...] = (32,)
-    bank_hidden: tuple[int, ...] = (16,)
-    top_hidden: tuple[int, ...] = (16,)
-    activation: str = "relu"
+    bank_local_epochs: int = 2  # the bank's passes per round over fixed embeddings
+    operator_local_epochs: int = 1  # the operator's passes per round
+    embedding: int = 8  # width of the operator's embedding (what the bank receives)
+    operator_hidden: tuple[int, ...] = (32,)  # hidden widths of the operator's bottom
+    bank_hidden: tuple[int, ...] = (
+        16,
+    )  # the bank's bottom ([] = features as they are)
+    top_hidden: tuple[int, ...] = (16,)  # the top model's hidden widths
+    activation: str = "relu"  # relu, tanh or gelu
+    # Label protection of the gradients the operator receives: "marvell" (optimised
+    # noise, models/label_protection.py) or "none".
     defence: Literal["marvell", "none"] = "marvell"
-    defence_scale: float = 24.0
-    defence_batch: int = 4096
-    defence_floor: float = 16.0
+    defence_scale: float = 24.0  # Marvell's s: noise power relative to the class gap
+    defence_batch: int = 4096  # rows per protection batch
+    defence_floor: float = 16.0  # noise floor across the class gap
     clip: float = 5.0  # standardised bank features clipped to +-clip
     seed: int = 7  # of the operator's bottom-model initialisation
     round_timeout_s: float = 0.0  # 0 = the node's split_nn.round_timeout_s

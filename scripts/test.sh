@@ -9,5 +9,5 @@ echo "[test] mypy"
 .venv/bin/mypy protocol node_core operator_node bank_node models
 echo "[test] generated code is current"
 .venv/bin/python -m scripts.gen_protos --check
-echo "[test] pytest (everything, slow end-to-end tests included; pass -m \"not slow\" to skip them)"
+echo "[test] pytest (slow end-to-end tests included; -m \"not slow\" skips them, --extended adds the multi-minute ones)"
 .venv/bin/python -m pytest -q "$@"

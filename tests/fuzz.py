@@ -33,6 +33,7 @@ from protocol.proto.duet.v1 import (
     hetero_lr_pb2,
     jobs_pb2,
     psi_pb2,
+    secureboost_pb2,
     session_pb2,
 )
 
@@ -43,6 +44,7 @@ MODULES = (
     binning_pb2,
     hetero_lr_pb2,
     psi_pb2,
+    secureboost_pb2,
     health_pb2,
 )
 F = FieldDescriptor
@@ -167,7 +169,7 @@ class Fuzzer:
             values = list(items)
             if values and f.type == F.TYPE_BYTES and self.rng.random() < 0.5:
                 i = self.rng.randrange(len(values))
-                values[i] = self._damaged(values[i])
+                values[i] = self.damaged(values[i])
             elif values and self.rng.random() < 0.5:
                 del values[self.rng.randrange(len(values))]
             else:
@@ -175,12 +177,13 @@ class Fuzzer:
             del items[:]
             items.extend(values)
         elif f.type == F.TYPE_BYTES and getattr(msg, f.name):
-            setattr(msg, f.name, self._damaged(getattr(msg, f.name)))
+            setattr(msg, f.name, self.damaged(getattr(msg, f.name)))
         else:
             setattr(msg, f.name, self._scalar(f))
         return msg
 
-    def _damaged(self, data: bytes) -> bytes:
+    def damaged(self, data: bytes) -> bytes:
+        """Bits flipped, truncated, extended or replaced by random bytes."""
         r = self.rng.random()
         if r < 0.4:
             out = bytearray(data)
@@ -224,6 +227,13 @@ _KINDS = {
     "duet.v1.Psi.UploadBankSet": "psi.bank_blinded",
     "duet.v1.Psi.Finish": "psi.matches",
     "duet.v1.Binning.BinSums": "binning.labels",
+    "duet.v1.SecureBoost.Gradients": "secureboost.gradients",
+}
+# Client streams that open with a request message before their chunks: the upload
+# message's field for the request, and for the chunks.
+_OPENED = {
+    "duet.v1.Binning.BinSums": ("request", "labels"),
+    "duet.v1.SecureBoost.Gradients": ("tree", "gradients"),
 }
 
 
@@ -250,10 +260,13 @@ def cases(
     for i, chunks in enumerate(_stream_mistakes(kind, session)):
         if method.input_type.full_name == "duet.v1.Chunk":
             messages = list(chunks)
-        else:  # BinSums: a fuzzed request first, then the labels' chunks
-            request = fuzzer.message(binning_pb2.BinSumsRequest.DESCRIPTOR)
-            messages = [binning_pb2.BinSumsUpload(request=request)]
-            messages += [binning_pb2.BinSumsUpload(labels=c) for c in chunks]
+        else:  # a fuzzed request first, then the chunks
+            head, body = _OPENED[method.full_name]
+            upload = GetMessageClass(method.input_type)
+            opening = method.input_type.fields_by_name[head].message_type
+            request = fuzzer.message(opening)
+            messages = [upload(**{head: request})]
+            messages += [upload(**{body: c}) for c in chunks]
         yield Case(method, f"stream-{i}", [m.SerializeToString() for m in messages])
 
 

@@ -3,10 +3,14 @@
 The bank chooses the batches (a fresh permutation of the training rows every epoch,
 drawn over the bank's own row order so a seed gives the same batches whatever order
 the PSI session aligned the rows in; batches of at least the operator's minimum
-size), runs the three calls per batch,
-evaluates the training and validation loss after every epoch (each a flooded sum, the
-only values it learns), keeps the best epoch for early stopping, and finally learns its
-own weights while the operator learns its own.
+size), runs the three calls per batch, evaluates the training and validation loss
+after every epoch (sums over evaluation chunks of the series loss, which is the
+logistic loss to within 0.007 per row for |z| <= 8 and 0.13 at the range's edge), keeps
+the best epoch for early stopping, and finally learns its own weights while the
+operator learns its own. Every batch and chunk also tells it whether a logit left the
+sigmoid's range: it then moves both parties to the next range level (a wider period,
+more terms) and repeats an interrupted evaluation at the new level, or stops with an
+error at the last level (protocol.hetero_lr.party, "Range levels").
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from protocol.hetero_lr.party import (
     DEFAULT_CLIP,
     BankLrParty,
     LrHyper,
+    ProtocolStateError,
     evaluation_chunks,
 )
 from protocol.hetero_lr.service import HeteroLrClient
@@ -48,6 +53,7 @@ class LrHistory:
     train_loss: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    range_level: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,7 @@ class BankLrDriver:
             h,
             own_intercept=features.shape[1] - 1,
             labels=labels,
+            clip=max(settings.clip, 1.0),
         )
         slots = self.party.slots
         # The operator's fixed evaluation chunks: the validation split, and the first
@@ -154,6 +161,27 @@ class BankLrDriver:
         self._pending = ()
         return pending, epoch
 
+    def _check_range(self) -> bool:
+        """After a batch or chunk: if a logit left the range, move to the next range
+        level (the next Forward carries it) and return True."""
+        party = self.party
+        if not party.out_of_range():
+            return False
+        level = party.series
+        if party.level >= party.hyper.max_level:
+            raise ProtocolStateError(
+                f"a logit left +-{level.fit_range:g}, the sigmoid's widest range"
+                f" (period {level.period:g}, {level.terms} terms): lower the learning"
+                " rate, the clip or the number of features"
+            )
+        party.set_level(party.level + 1)
+        wider = party.series
+        self._progress(
+            f"a logit left +-{level.fit_range:g}: the sigmoid now covers"
+            f" +-{wider.fit_range:g} (period {wider.period:g}, {wider.terms} terms)"
+        )
+        return True
+
     def _batch(self, rows: np.ndarray, epoch: int) -> None:
         party = self.party
         party.start(self._positions[Split.TRAIN][rows])
@@ -161,12 +189,14 @@ class BankLrDriver:
         fwd = self._client.forward(
             m.LrForward(
                 self._job, epoch, Split.TRAIN, tuple(int(r) for r in rows),
-                party.masked_logits(), step, step_epoch,
+                party.masked_logits(), step, step_epoch, range_level=party.level,
             )
         )  # fmt: skip
         harmonics = party.sigmoid_request(fwd.operator_logits)
         sig = self._client.sigmoid(m.LrSigmoid(self._job, tuple(harmonics)))
-        share, products = party.backward_request(sig.masked_sigmoid, sig.negated_mask)
+        share, products = party.backward_request(
+            sig.masked_sigmoid, sig.negated_mask, sig.zone_mask
+        )
         back = self._client.backward(
             m.LrBackward(self._job, epoch, share, tuple(products))
         )
@@ -175,25 +205,36 @@ class BankLrDriver:
             party.masked_peer_step(list(back.operator_products), epoch)
         )
         self._pending_epoch = epoch
+        self._check_range()
 
     def _loss(self, split: Split, epoch: int) -> float:
-        """Mean logistic loss over the split's evaluation chunks."""
+        """Mean logistic loss over the split's evaluation chunks, all evaluated at
+        one range level (the evaluation restarts at the next level if a chunk had a
+        logit out of range)."""
+        while True:
+            total, count = 0.0, 0
+            for chunk in self._chunks[split]:
+                total += self._chunk_loss(split, chunk, epoch) * len(chunk)
+                count += len(chunk)
+                if self._check_range():
+                    break
+            else:
+                return total / count
+
+    def _chunk_loss(self, split: Split, chunk: np.ndarray, epoch: int) -> float:
         party = self.party
-        total, count = 0.0, 0
-        for chunk in self._chunks[split]:
-            party.start(self._positions[split][chunk])
-            step, step_epoch = self._take_pending()
-            fwd = self._client.forward(
-                m.LrForward(
-                    self._job, epoch, split, tuple(int(r) for r in chunk),
-                    party.masked_logits(), step, step_epoch, evaluation=True,
-                )
-            )  # fmt: skip
-            terms = party.loss_terms(fwd.operator_logits)
-            reply = self._client.loss(m.LrLoss(self._job, tuple(terms)))
-            total += party.loss_value(reply.masked_loss, reply.mask_sum) * len(chunk)
-            count += len(chunk)
-        return total / count
+        party.start(self._positions[split][chunk])
+        step, step_epoch = self._take_pending()
+        fwd = self._client.forward(
+            m.LrForward(
+                self._job, epoch, split, tuple(int(r) for r in chunk),
+                party.masked_logits(), step, step_epoch, evaluation=True,
+                range_level=party.level,
+            )
+        )  # fmt: skip
+        terms = party.loss_terms(fwd.operator_logits)
+        reply = self._client.loss(m.LrLoss(self._job, tuple(terms)))
+        return party.loss_value(reply.masked_loss, reply.mask_constant, reply.zone_mask)
 
     def train(self) -> LrResult:
         s = self._settings
@@ -213,6 +254,7 @@ class BankLrDriver:
             history.train_loss.append(train_loss)
             history.validation_loss.append(val_loss)
             history.seconds.append(seconds)
+            history.range_level.append(self.party.level)
             self._progress(
                 f"epoch {epoch + 1}/{s.epochs}: train loss {train_loss:.4f}, "
                 f"validation loss {val_loss:.4f} ({seconds:.1f} s)"
@@ -226,9 +268,10 @@ class BankLrDriver:
                 if s.patience and stale >= s.patience:
                     self._progress(f"early stop: no validation gain for {stale} epochs")
                     break
-        # The reveal needs no decryption: each side sends the sum of the masked steps
-        # it sent the other, up to the best epoch (see protocol.hetero_lr.party).
-        sent = tuple(float(v) for v in self.party.reveal_sum())
+        # Each side sends the exact integer sum of the masked steps it sent the other
+        # (computed from flooded decryptions), up to the best epoch
+        # (see protocol.hetero_lr.party).
+        sent = tuple(self.party.reveal_sum())
         reveal = self._client.reveal(m.LrReveal(self._job, sent))
-        weights = self.party.own_weights(np.asarray(reveal.bank_step_sum))
+        weights = self.party.own_weights(reveal.bank_step_units)
         return LrResult(weights, best_epoch, history, float(np.mean(history.seconds)))

@@ -11,6 +11,7 @@ from typing import Any
 
 from bank_node.trainers.base import Trainer
 from bank_node.trainers.hetero_lr import HeteroLrTrainer
+from bank_node.trainers.secureboost import SecureBoostTrainer
 from bank_node.trainers.split_nn import SplitNnTrainer
 
 DEFAULT_MODEL_TYPE = "hetero_lr"
@@ -18,6 +19,7 @@ DEFAULT_MODEL_TYPE = "hetero_lr"
 # One line per model type.
 TRAINERS: Sequence[Trainer[Any, Any]] = [
     HeteroLrTrainer(),
+    SecureBoostTrainer(),
     SplitNnTrainer(),
 ]
 

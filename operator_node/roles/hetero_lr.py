@@ -61,7 +61,7 @@ class _LrJob:
     epoch: int = 0
     trained_rows: int = 0  # epochs are counted here, never taken from the bank
     step_due: bool = False  # the bank owes the step computed in the last Backward
-    evaluated: set[tuple[int, Split, int]] = field(default_factory=set)
+    evaluated: set[tuple[int, Split, int, int]] = field(default_factory=set)
     bank_logits: bytes = b""
     weights: np.ndarray | None = None
     scored: set[Split] = field(default_factory=set)
@@ -112,6 +112,8 @@ class OperatorLr(PassiveRole[_LrJob]):
     def setup(self, peer: Peer, request: m.LrSetup) -> m.LrSetupReply:
         session = self.desk.session(peer, request.job_id)
         positions = session.positions()
+        if session.state(self.state_key) is not None:  # before any key generation
+            raise FailedPrecondition(f"job {request.job_id}: already set up")
         policy = self.ctx.config.counterpart(peer.party_id).policy
         if request.batch_size < policy.min_batch_size:
             raise PermissionDenied(
@@ -145,7 +147,11 @@ class OperatorLr(PassiveRole[_LrJob]):
             )
         columns = [session.columns[f] for f in features]
         frame = session.features()[columns]
-        clip = min(request.clip or MAX_CLIP, MAX_CLIP)  # 0: the protocol maximum
+        if request.clip and not 1.0 <= request.clip <= MAX_CLIP:
+            raise InvalidArgument(
+                f"LrSetupRequest.clip: must be 0 or in [1, {MAX_CLIP:g}]"
+            )
+        clip = request.clip or MAX_CLIP  # 0: the protocol maximum
         kinds = {c: session.kind(c) for c in columns}
         pre = FeaturePreprocessor.fit(
             frame.iloc[positions[Split.TRAIN]],
@@ -154,14 +160,18 @@ class OperatorLr(PassiveRole[_LrJob]):
             min_count=policy.min_batch_size,
         )
         keys = CkksContext.create(PRECISE, galois_keys=False)
-        party = OperatorLrParty(
-            pre.transform(frame),
-            request.bank_dim,
-            keys,
-            bank_context,
-            hyper,
-            peer_intercept=request.bank_dim - 1,
-        )
+        try:
+            party = OperatorLrParty(
+                pre.transform(frame),
+                request.bank_dim,
+                keys,
+                bank_context,
+                hyper,
+                peer_intercept=request.bank_dim - 1,
+                clip=clip,
+            )
+        except ValueError as exc:
+            raise InvalidArgument(f"LrSetupRequest: {exc}") from None
         # The fixed evaluation chunks: the validation split, and the first N/2
         # positions of the train split as a sample (the bank computes the same).
         chunks = {
@@ -194,8 +204,13 @@ class OperatorLr(PassiveRole[_LrJob]):
             len(positions[Split.VALIDATION]),
         )
 
-    def _check_rows(self, job: _LrJob, request: m.LrForward) -> np.ndarray:
+    def _check_rows(
+        self, job: _LrJob, request: m.LrForward
+    ) -> tuple[np.ndarray, tuple[int, Split, int, int] | None]:
+        """The split's aligned positions of the request's rows, and the evaluation
+        key to record once the call is known to be valid (nothing is changed here)."""
         rows = np.asarray(request.rows, dtype=np.int64)
+        evaluated = None
         if len(np.unique(rows)) != len(rows):
             raise InvalidArgument("LrForwardRequest.rows: positions must be distinct")
         if request.evaluation:
@@ -208,13 +223,12 @@ class OperatorLr(PassiveRole[_LrJob]):
                     "LrForwardRequest.rows: evaluation rows must be one of the split's"
                     " fixed evaluation chunks"
                 )
-            key = (job.passes, request.split, index)
-            if key in job.evaluated:
+            evaluated = (job.passes, request.split, index, request.range_level)
+            if evaluated in job.evaluated:
                 raise PermissionDenied(
                     f"the {request.split.value} chunk {index} was already evaluated"
-                    " since the last full training pass"
+                    " at this range level since the last full training pass"
                 )
-            job.evaluated.add(key)
         else:
             if request.split is not Split.TRAIN:
                 raise InvalidArgument("training batches come from the train split")
@@ -233,7 +247,7 @@ class OperatorLr(PassiveRole[_LrJob]):
             raise InvalidArgument(
                 f"row position out of range for the {request.split.value} split"
             )
-        return positions[rows]
+        return positions[rows], evaluated
 
     def forward(self, peer: Peer, request: m.LrForward) -> m.LrForwardReply:
         job = self._job(peer, request.job_id)
@@ -247,52 +261,83 @@ class OperatorLr(PassiveRole[_LrJob]):
                     "HeteroLr: a Forward must carry the operator's step from the"
                     " previous Backward, and only then"
                 )
-            rows = self._check_rows(job, request)
+            if not job.party.level <= request.range_level <= job.party.hyper.max_level:
+                raise InvalidArgument(
+                    "LrForwardRequest.range_level: must be"
+                    f" {job.party.level}..{job.party.hyper.max_level}"
+                )
+            rows, evaluated = self._check_rows(job, request)
             try:
-                if request.operator_step:
-                    job.party.apply_step(
-                        list(request.operator_step), request.step_epoch
-                    )
-                job.party.start(rows)
-            except (ValueError, ProtocolStateError) as exc:
-                raise InvalidArgument(f"LrForwardRequest: {exc}") from None
+                job.party.check_peer_logits(request.bank_logits)
+            except ValueError as exc:
+                raise InvalidArgument(f"LrForwardRequest.bank_logits: {exc}") from None
+            try:
+                step = job.party.load_steps(list(request.operator_step))
+            except ValueError as exc:
+                raise InvalidArgument(
+                    f"LrForwardRequest.operator_step: {exc}"
+                ) from None
+            # Everything is valid: from here on the call changes the job's state.
+            if evaluated is not None:
+                job.evaluated.add(evaluated)
+            job.party.set_level(request.range_level)
+            if step:
+                job.party.apply_step(step, request.step_epoch)
+            job.party.start(rows)
             job.advance(call, call)
             job.step_due = False
             job.epoch = request.epoch
             if not request.evaluation:
                 job.trained_rows += len(rows)
             job.bank_logits = request.bank_logits
-            return m.LrForwardReply(job.party.masked_logits())
+            try:
+                return m.LrForwardReply(job.party.masked_logits())
+            except ProtocolStateError as exc:  # the weights' bound outgrew the masks
+                raise FailedPrecondition(f"HeteroLr: {exc}") from None
 
     def sigmoid(self, peer: Peer, request: m.LrSigmoid) -> m.LrSigmoidReply:
         job = self._job(peer, request.job_id)
         with job.lock:
+            job.allow("sigmoid")
+            try:
+                masked, negated, zone = job.party.sigmoid(
+                    job.bank_logits, list(request.bank_harmonics)
+                )
+            except ValueError as exc:
+                raise InvalidArgument(f"LrSigmoidRequest: {exc}") from None
             job.advance("sigmoid", "sigmoid")
-            masked, negated = job.party.sigmoid(
-                job.bank_logits, list(request.bank_harmonics)
-            )
-            return m.LrSigmoidReply(masked, negated)
+            return m.LrSigmoidReply(masked, negated, zone)
 
     def backward(self, peer: Peer, request: m.LrBackward) -> m.LrBackwardReply:
         job = self._job(peer, request.job_id)
         with job.lock:
-            job.advance("backward", "ready")
-            job.step_due = True
-            products = job.party.backward(request.residual_share)
+            job.allow("backward")
             try:
-                step = job.party.masked_peer_step(
-                    list(request.bank_products), request.epoch
-                )
+                share = job.party.load_share(request.residual_share)
+                products = job.party.load_products(list(request.bank_products))
+            except ValueError as exc:
+                raise InvalidArgument(f"LrBackwardRequest: {exc}") from None
+            try:
+                step = job.party.masked_peer_step(products, request.epoch)
+                own = job.party.backward(share)
             except ProtocolStateError as exc:
                 raise FailedPrecondition(str(exc)) from None
-            return m.LrBackwardReply(tuple(products), tuple(step))
+            job.advance("backward", "ready")
+            job.step_due = True
+            return m.LrBackwardReply(tuple(own), tuple(step))
 
     def loss(self, peer: Peer, request: m.LrLoss) -> m.LrLossReply:
         job = self._job(peer, request.job_id)
         with job.lock:
+            job.allow("loss")
+            try:
+                masked, constant, zone = job.party.loss(
+                    job.bank_logits, list(request.loss_terms)
+                )
+            except ValueError as exc:
+                raise InvalidArgument(f"LrLossRequest: {exc}") from None
             job.advance("loss", "ready")
-            masked, mask_sum = job.party.loss(job.bank_logits, list(request.loss_terms))
-            return m.LrLossReply(masked, mask_sum)
+            return m.LrLossReply(masked, constant, zone)
 
     def keep_best(self, peer: Peer, request: m.LrKeepBest) -> None:
         job = self._job(peer, request.job_id)
@@ -311,14 +356,14 @@ class OperatorLr(PassiveRole[_LrJob]):
     def reveal(self, peer: Peer, request: m.LrReveal) -> m.LrRevealReply:
         job = self._job(peer, request.job_id)
         with job.lock:
-            job.advance("reveal", "revealed")
+            job.allow("reveal")
             try:
-                job.weights = job.party.own_weights(
-                    np.asarray(request.operator_step_sum)
-                )
+                weights = job.party.own_weights(request.operator_step_units)
             except ValueError as exc:
                 raise InvalidArgument(f"LrRevealRequest: {exc}") from None
-            reply = m.LrRevealReply(tuple(float(v) for v in job.party.reveal_sum()))
+            job.weights = weights
+            job.advance("reveal", "revealed")
+            reply = m.LrRevealReply(tuple(job.party.reveal_sum()))
         self.save_model_part(peer, request.job_id, job)
         return reply
 

@@ -176,7 +176,10 @@ class CkksContext:
             raise ValueError(f"unknown CKKS preset {preset_name!r}")
         if has_secret and not allow_secret_key:
             raise ValueError("the CKKS context carries a secret key")
-        context = ts.context_from(data[_CONTEXT_HEADER.size :])
+        try:
+            context = ts.context_from(data[_CONTEXT_HEADER.size :])
+        except (RuntimeError, ValueError) as exc:  # TenSEAL's and SEAL's parse errors
+            raise ValueError(f"the CKKS context does not parse: {exc}") from None
         if context.is_private() and not allow_secret_key:
             raise ValueError("the CKKS context carries a secret key")
         if context.global_scale != 2.0**preset.scale_bits:

@@ -21,13 +21,14 @@ through SEAL (`seal_codec` for SEAL's format, `rns` for the arithmetic):
   from the NTT values without an inverse transform; sum_j Re z_j = (N/2) m_0 / D is
   the sum of every slot's real part (`slot_sum`). `decrypt_polynomial` gives every
   coefficient, then the slots in double-double precision (`ckks_decode`) or their real
-  parts modulo a period. The masking party computes the same quantities of -U
-  (`CoefficientMask`), so the two shares add up to the plaintext exactly (constant
-  coefficient) or to ~2^-104 of the slots' magnitude (slots).
-- Products without rescaling (`weighted_sum`: ciphertext scale 2^a times plaintext
-  weights encoded at a small scale 2^b) keep the masked value at the full modulus q,
-  so K can be close to log2(q): PRECISE's first level has log2(q) ~ 157.9, and
-  K = 157 leaves 2^156 (2^0.9 - 1) of headroom for m.
+  parts modulo a period, or the sum of their imaginary parts (`imaginary_sum`, in
+  exact integers at a fixed point). The masking party computes the same quantities
+  of -U (`CoefficientMask`), so the two shares add up to the plaintext exactly
+  (constant coefficient) or to ~2^-104 of the slots' magnitude (slots).
+- Products without rescaling (`weighted_sum`: ciphertext scale 2^a times real or
+  complex plaintext weights encoded at a small scale 2^b) keep the masked value at
+  the full modulus q, so K can be close to log2(q): PRECISE's first level has
+  log2(q) ~ 157.9, and K = 157 leaves 2^156 (2^0.9 - 1) of headroom for m.
 - Exact re-encryption: `encrypt_constant` encrypts the constant polynomial
   round(value 2^s), i.e. a value replicated in every slot, so a huge masked value sent
   back cancels exactly modulo q against the owner's exact mask part;
@@ -100,6 +101,10 @@ class CoefficientMask:
         -U_0)."""
         return ints_of_limbs(self.limbs[:, :1], self.offset)[0]
 
+    def imaginary_sum(self, fraction_bits: int) -> int:
+        """round(2^fraction_bits sum_j Im(U's slot j)) (see `imaginary_sum`)."""
+        return imaginary_sum(self.slots(), fraction_bits)
+
     def slots(self) -> ckks_decode.DD:
         """U's slots (rows [re, im]) in double-double precision."""
         coefficients = ckks_decode.dd_of_limbs(self.limbs, self.offset, self.scale_bits)
@@ -143,6 +148,10 @@ class DecryptedPolynomial:
         """Each slot's real part modulo period: the key owner's share."""
         return slots_mod(self.slots(), period)
 
+    def imaginary_sum(self, fraction_bits: int) -> int:
+        """round(2^fraction_bits sum_j Im(slot j)) (see `imaginary_sum`)."""
+        return imaginary_sum(self.slots(), fraction_bits)
+
     def shifted_residues(self, shift_bits: int) -> U64:
         """Residues of floor(x / 2^shift_bits) for the centered coefficients x: a
         rescale in the clear (the masking party shifts U the same way, and the two
@@ -152,6 +161,25 @@ class DecryptedPolynomial:
             raise ValueError("shift out of range")
         shifted = shift_limbs(self.basis.limbs(self.residues), shift_bits)
         return self.basis.residues_of_limbs(shifted, -(lift >> shift_bits))
+
+
+def imaginary_sum(slots: ckks_decode.DD, fraction_bits: int) -> int:
+    """round(2^fraction_bits sum_j Im z_j) over all N/2 slots, summed in exact
+    integers (a float64 sum of slots carrying a 2^73 mask would keep no bit of a
+    small difference). Each double-double slot is accurate to ~2^-104 of its
+    magnitude and each term is rounded once, so two parties' sums of m + U and of U
+    differ from sum Im(m) by ~N 2^-30 at most."""
+    scale = 2.0**fraction_bits
+    hi, lo = slots[0][1] * scale, slots[1][1] * scale
+    return sum(int(v) for v in np.rint(hi).tolist()) + sum(
+        int(v) for v in np.rint(lo).tolist()
+    )
+
+
+def negated(residues: U64, basis: RnsBasis) -> U64:
+    """Residues of -x for the residues (L, n) of x."""
+    p = np.array(basis.primes, dtype=np.uint64)[:, None]
+    return np.where(residues == 0, residues, p - residues)
 
 
 def slots_mod(slots: ckks_decode.DD, period: float) -> npt.NDArray[np.float64]:
@@ -180,10 +208,12 @@ class ExactCkks:
         self._encryptor = sealapi.Encryptor(
             self._seal, tenseal_context.public_key().data
         )
+        secret = tenseal_context.secret_key().data if context.is_private else None
         self._decryptor = (
-            sealapi.Decryptor(self._seal, tenseal_context.secret_key().data)
-            if context.is_private
-            else None
+            sealapi.Decryptor(self._seal, secret) if secret is not None else None
+        )
+        self._symmetric = (
+            sealapi.Encryptor(self._seal, secret) if secret is not None else None
         )
         self._key_parts: dict[tuple[int, int], Ciphertext] = {}
 
@@ -219,9 +249,11 @@ class ExactCkks:
             )
         return ciphertext
 
-    # ---- encryption (public key) ----------------------------------------------------
+    # ---- encryption (secret key if held, else public key) ---------------------------
     def _plain(self, values: npt.ArrayLike, scale_bits: int) -> sealapi.Plaintext:
-        x = np.asarray(values, dtype=np.float64).ravel()
+        """Up to N/2 real or complex slot values, encoded at scale 2^scale_bits."""
+        raw = np.asarray(values).ravel()
+        x = raw.astype(np.complex128 if np.iscomplexobj(raw) else np.float64)
         if len(x) > self.slots:
             raise ValueError(f"at most {self.slots} values per ciphertext")
         if not np.isfinite(x).all():
@@ -245,9 +277,18 @@ class ExactCkks:
         return CiphertextData.from_bytes(save_bytes(carrier)).data[0]
 
     def encrypt(self, values: npt.ArrayLike, *, scale_bits: int) -> Ciphertext:
-        """Encrypt up to N/2 reals (zero-padded) at scale 2^scale_bits."""
+        """Encrypt up to N/2 reals or complex numbers (zero-padded) at scale
+        2^scale_bits: with the secret key when this party holds it (symmetric
+        encryption: ~2.4x faster and a smaller fresh error), else with the public
+        key. Either is an RLWE encryption the peer cannot tell apart."""
+        return self._encrypt_plain(self._plain(values, scale_bits))
+
+    def _encrypt_plain(self, plain: sealapi.Plaintext) -> Ciphertext:
         ciphertext = sealapi.Ciphertext()
-        self._encryptor.encrypt(self._plain(values, scale_bits), ciphertext)
+        if self._symmetric is not None:
+            self._symmetric.encrypt_symmetric(plain, ciphertext)
+        else:
+            self._encryptor.encrypt(plain, ciphertext)
         return ciphertext
 
     def _constant_plain(self, value: int, scale_bits: int) -> sealapi.Plaintext:
@@ -261,9 +302,7 @@ class ExactCkks:
     def encrypt_constant(self, value: int, *, scale_bits: int) -> Ciphertext:
         """Exact encryption of the constant polynomial `value`: every slot holds
         value / 2^scale_bits (e.g. value = round(step * 2^scale_bits))."""
-        ciphertext = sealapi.Ciphertext()
-        self._encryptor.encrypt(self._constant_plain(value, scale_bits), ciphertext)
-        return ciphertext
+        return self._encrypt_plain(self._constant_plain(value, scale_bits))
 
     def encrypt_integers(self, residues: U64, *, scale_bits: int) -> Ciphertext:
         """Exact encryption of an integer polynomial given by its residues (L, N)."""
@@ -278,9 +317,11 @@ class ExactCkks:
         weight_scale_bits: int,
         offset: npt.ArrayLike | None = None,
     ) -> Ciphertext:
-        """sum_k ciphertexts[k] * weights[k] (+ offset), weights encoded at scale
-        2^weight_scale_bits and not rescaled: the result's scale is the product."""
-        w = np.asarray(weights, dtype=np.float64)
+        """sum_k ciphertexts[k] * weights[k] (+ offset), weights (real or complex
+        slot values) encoded at scale 2^weight_scale_bits and not rescaled: the
+        result's scale is the product."""
+        w = np.asarray(weights)
+        w = w.astype(np.complex128 if np.iscomplexobj(w) else np.float64)
         if w.ndim != 2 or len(w) != len(ciphertexts) or not ciphertexts:
             raise ValueError("need one weight row per ciphertext")
         total: Ciphertext | None = None

@@ -240,7 +240,13 @@ def save_bytes(obj: _Serializable) -> bytes:
 
 
 def load_ciphertext(context: sealapi.SEALContext, data: bytes) -> sealapi.Ciphertext:
-    """Load and validate a ciphertext for `context` (ValueError if invalid)."""
+    """Load and validate a ciphertext for `context` (ValueError if invalid). The blob
+    must be exactly as long as its header says: SEAL itself ignores trailing bytes."""
+    if len(data) < _HEADER.size or _HEADER.unpack_from(data)[-1] != len(data):
+        raise ValueError(
+            "not a valid SEAL ciphertext for this context: its length does not"
+            " match its header"
+        )
     ciphertext = sealapi.Ciphertext()
     path = _scratch_path()
     try:

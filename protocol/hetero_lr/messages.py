@@ -43,6 +43,7 @@ class LrForward:
     operator_step: tuple[bytes, ...]
     step_epoch: int
     evaluation: bool = False
+    range_level: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class LrSigmoid:
 class LrSigmoidReply:
     masked_sigmoid: bytes
     negated_mask: bytes
+    zone_mask: int
 
 
 @dataclass(frozen=True)
@@ -85,18 +87,19 @@ class LrLoss:
 @dataclass(frozen=True)
 class LrLossReply:
     masked_loss: bytes
-    mask_sum: float
+    mask_constant: int
+    zone_mask: int
 
 
 @dataclass(frozen=True)
 class LrReveal:
     job_id: str
-    operator_step_sum: tuple[float, ...]
+    operator_step_units: tuple[int, ...]
 
 
 @dataclass(frozen=True)
 class LrRevealReply:
-    bank_step_sum: tuple[float, ...]
+    bank_step_units: tuple[int, ...]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,21 @@ from protocol.serde import check_job_id, split_from_proto, split_to_proto
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov")
 MAX_DIM = 2048  # weights per party: bounds the work a peer can ask for
+MAX_INT_BYTES = 80  # signed integers on the wire: masks and step sums (< 2^639)
+MAX_LEVEL = 8
+
+
+def int_to_bytes(value: int) -> bytes:
+    """A signed integer as minimal big-endian two's complement."""
+    return value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+
+
+def int_from_bytes(data: bytes, field: str) -> int:
+    if not 0 < len(data) <= MAX_INT_BYTES:
+        raise InvalidArgument(
+            f"{field}: expected a signed integer of 1..{MAX_INT_BYTES} bytes"
+        )
+    return int.from_bytes(data, "big", signed=True)
 
 
 def _rows_to_bytes(rows: tuple[int, ...]) -> bytes:
@@ -133,6 +148,7 @@ def forward_to_proto(f: m.LrForward) -> pb.LrForwardRequest:
         operator_step=list(f.operator_step),
         step_epoch=f.step_epoch,
         evaluation=f.evaluation,
+        range_level=f.range_level,
     )
 
 
@@ -140,6 +156,8 @@ def forward_from_proto(msg: pb.LrForwardRequest) -> m.LrForward:
     check_job_id(msg.job_id, "LrForwardRequest.job_id")
     if not msg.bank_logits:
         raise InvalidArgument("LrForwardRequest.bank_logits: missing")
+    if msg.range_level > MAX_LEVEL:
+        raise InvalidArgument(f"LrForwardRequest.range_level: at most {MAX_LEVEL}")
     return m.LrForward(
         job_id=msg.job_id,
         epoch=int(msg.epoch),
@@ -149,6 +167,7 @@ def forward_from_proto(msg: pb.LrForwardRequest) -> m.LrForward:
         operator_step=_nonempty(msg.operator_step, "LrForwardRequest.operator_step"),
         step_epoch=int(msg.step_epoch),
         evaluation=bool(msg.evaluation),
+        range_level=int(msg.range_level),
     )
 
 
@@ -175,14 +194,20 @@ def sigmoid_from_proto(msg: pb.LrSigmoidRequest) -> m.LrSigmoid:
 
 def sigmoid_reply_to_proto(r: m.LrSigmoidReply) -> pb.LrSigmoidReply:
     return pb.LrSigmoidReply(
-        masked_sigmoid=r.masked_sigmoid, negated_mask=r.negated_mask
+        masked_sigmoid=r.masked_sigmoid,
+        negated_mask=r.negated_mask,
+        zone_mask=int_to_bytes(r.zone_mask),
     )
 
 
 def sigmoid_reply_from_proto(msg: pb.LrSigmoidReply) -> m.LrSigmoidReply:
     if not msg.masked_sigmoid or not msg.negated_mask:
         raise InvalidArgument("LrSigmoidReply: missing ciphertext")
-    return m.LrSigmoidReply(bytes(msg.masked_sigmoid), bytes(msg.negated_mask))
+    return m.LrSigmoidReply(
+        bytes(msg.masked_sigmoid),
+        bytes(msg.negated_mask),
+        int_from_bytes(msg.zone_mask, "LrSigmoidReply.zone_mask"),
+    )
 
 
 def backward_to_proto(b: m.LrBackward) -> pb.LrBackwardRequest:
@@ -229,13 +254,21 @@ def loss_from_proto(msg: pb.LrLossRequest) -> m.LrLoss:
 
 
 def loss_reply_to_proto(r: m.LrLossReply) -> pb.LrLossReply:
-    return pb.LrLossReply(masked_loss=r.masked_loss, mask_sum=r.mask_sum)
+    return pb.LrLossReply(
+        masked_loss=r.masked_loss,
+        mask_constant=int_to_bytes(r.mask_constant),
+        zone_mask=int_to_bytes(r.zone_mask),
+    )
 
 
 def loss_reply_from_proto(msg: pb.LrLossReply) -> m.LrLossReply:
-    if not msg.masked_loss or not np.isfinite(msg.mask_sum):
-        raise InvalidArgument("LrLossReply: missing ciphertext or mask sum")
-    return m.LrLossReply(bytes(msg.masked_loss), float(msg.mask_sum))
+    if not msg.masked_loss:
+        raise InvalidArgument("LrLossReply: missing ciphertext")
+    return m.LrLossReply(
+        bytes(msg.masked_loss),
+        int_from_bytes(msg.mask_constant, "LrLossReply.mask_constant"),
+        int_from_bytes(msg.zone_mask, "LrLossReply.zone_mask"),
+    )
 
 
 def keep_best_to_proto(k: m.LrKeepBest) -> pb.LrKeepBestRequest:
@@ -247,32 +280,36 @@ def keep_best_from_proto(msg: pb.LrKeepBestRequest) -> m.LrKeepBest:
     return m.LrKeepBest(msg.job_id, int(msg.epoch))
 
 
-def _finite(values: Iterable[float], field: str) -> tuple[float, ...]:
-    out = tuple(float(v) for v in values)
-    if not out or not all(np.isfinite(out)):
-        raise InvalidArgument(f"{field}: expected finite numbers")
+def _ints(values: Iterable[bytes], field: str) -> tuple[int, ...]:
+    out = tuple(int_from_bytes(bytes(v), field) for v in values)
+    if not out or len(out) > MAX_DIM:
+        raise InvalidArgument(f"{field}: expected 1..{MAX_DIM} integers")
     return out
 
 
 def reveal_to_proto(r: m.LrReveal) -> pb.LrRevealRequest:
     return pb.LrRevealRequest(
-        job_id=r.job_id, operator_step_sum=list(r.operator_step_sum)
+        job_id=r.job_id,
+        operator_step_units=[int_to_bytes(v) for v in r.operator_step_units],
     )
 
 
 def reveal_from_proto(msg: pb.LrRevealRequest) -> m.LrReveal:
     check_job_id(msg.job_id, "LrRevealRequest.job_id")
     return m.LrReveal(
-        msg.job_id, _finite(msg.operator_step_sum, "LrRevealRequest.operator_step_sum")
+        msg.job_id,
+        _ints(msg.operator_step_units, "LrRevealRequest.operator_step_units"),
     )
 
 
 def reveal_reply_to_proto(r: m.LrRevealReply) -> pb.LrRevealReply:
-    return pb.LrRevealReply(bank_step_sum=list(r.bank_step_sum))
+    return pb.LrRevealReply(
+        bank_step_units=[int_to_bytes(v) for v in r.bank_step_units]
+    )
 
 
 def reveal_reply_from_proto(msg: pb.LrRevealReply) -> m.LrRevealReply:
-    return m.LrRevealReply(_finite(msg.bank_step_sum, "LrRevealReply.bank_step_sum"))
+    return m.LrRevealReply(_ints(msg.bank_step_units, "LrRevealReply.bank_step_units"))
 
 
 def scores_request_to_proto(s: m.LrScores) -> pb.LrScoresRequest:

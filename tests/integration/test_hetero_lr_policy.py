@@ -189,7 +189,8 @@ def test_evaluation_is_refused_if_no_full_training_pass_since_the_last(
     # Assert
     assert error.code == "PERMISSION_DENIED"
     assert error.details == (
-        "the validation chunk 0 was already evaluated since the last full training pass"
+        "the validation chunk 0 was already evaluated at this range level since the"
+        " last full training pass"
     )
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from protocol.proto.duet.v1 import common_pb2 as protocol_dot_proto_dot_duet_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&protocol/proto/duet/v1/hetero_lr.proto\x12\x07\x64uet.v1\x1a#protocol/proto/duet/v1/common.proto\"\xa5\x02\n\x0eLrSetupRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0c\x62\x61nk_context\x18\x02 \x01(\x0c\x12\x10\n\x08\x62\x61nk_dim\x18\x03 \x01(\r\x12\x19\n\x11operator_features\x18\x04 \x03(\r\x12\x15\n\rlearning_rate\x18\x05 \x01(\x01\x12\x11\n\toptimizer\x18\x06 \x01(\t\x12\x10\n\x08momentum\x18\x07 \x01(\x01\x12\x10\n\x08lr_decay\x18\x08 \x01(\x01\x12\n\n\x02l2\x18\t \x01(\x01\x12\x12\n\nbatch_size\x18\n \x01(\r\x12\x15\n\rsigmoid_terms\x18\x0b \x01(\r\x12\x15\n\rsigmoid_range\x18\x0c \x01(\x01\x12\x16\n\x0esigmoid_period\x18\r \x01(\x01\x12\x0c\n\x04\x63lip\x18\x0e \x01(\x01\"k\n\x0cLrSetupReply\x12\x18\n\x10operator_context\x18\x01 \x01(\x0c\x12\x14\n\x0coperator_dim\x18\x02 \x01(\r\x12\x12\n\ntrain_rows\x18\x03 \x01(\x04\x12\x17\n\x0fvalidation_rows\x18\x04 \x01(\x04\"\xb6\x01\n\x10LrForwardRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12!\n\x05split\x18\x03 \x01(\x0e\x32\x12.duet.v1.DataSplit\x12\x0c\n\x04rows\x18\x04 \x01(\x0c\x12\x13\n\x0b\x62\x61nk_logits\x18\x05 \x01(\x0c\x12\x15\n\roperator_step\x18\x06 \x03(\x0c\x12\x12\n\nstep_epoch\x18\x07 \x01(\r\x12\x12\n\nevaluation\x18\x08 \x01(\x08\")\n\x0eLrForwardReply\x12\x17\n\x0foperator_logits\x18\x01 \x01(\x0c\":\n\x10LrSigmoidRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x16\n\x0e\x62\x61nk_harmonics\x18\x02 \x03(\x0c\">\n\x0eLrSigmoidReply\x12\x16\n\x0emasked_sigmoid\x18\x01 \x01(\x0c\x12\x14\n\x0cnegated_mask\x18\x02 \x01(\x0c\"a\n\x11LrBackwardRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x16\n\x0eresidual_share\x18\x03 \x01(\x0c\x12\x15\n\rbank_products\x18\x04 \x03(\x0c\"?\n\x0fLrBackwardReply\x12\x19\n\x11operator_products\x18\x01 \x03(\x0c\x12\x11\n\tbank_step\x18\x02 \x03(\x0c\"3\n\rLrLossRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nloss_terms\x18\x02 \x03(\x0c\"4\n\x0bLrLossReply\x12\x13\n\x0bmasked_loss\x18\x01 \x01(\x0c\x12\x10\n\x08mask_sum\x18\x02 \x01(\x01\"2\n\x11LrKeepBestRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\"<\n\x0fLrRevealRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x19\n\x11operator_step_sum\x18\x02 \x03(\x01\"&\n\rLrRevealReply\x12\x15\n\rbank_step_sum\x18\x01 \x03(\x01\"D\n\x0fLrScoresRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x05split\x18\x02 \x01(\x0e\x32\x12.duet.v1.DataSplit\"\'\n\rLrScoresReply\x12\x16\n\x0epartial_scores\x18\x01 \x01(\x0c\"\x07\n\x05LrAck2\xf0\x03\n\x08HeteroLr\x12\x37\n\x05Setup\x12\x17.duet.v1.LrSetupRequest\x1a\x15.duet.v1.LrSetupReply\x12=\n\x07\x46orward\x12\x19.duet.v1.LrForwardRequest\x1a\x17.duet.v1.LrForwardReply\x12=\n\x07Sigmoid\x12\x19.duet.v1.LrSigmoidRequest\x1a\x17.duet.v1.LrSigmoidReply\x12@\n\x08\x42\x61\x63kward\x12\x1a.duet.v1.LrBackwardRequest\x1a\x18.duet.v1.LrBackwardReply\x12\x34\n\x04Loss\x12\x16.duet.v1.LrLossRequest\x1a\x14.duet.v1.LrLossReply\x12\x36\n\x08KeepBest\x12\x1a.duet.v1.LrKeepBestRequest\x1a\x0e.duet.v1.LrAck\x12:\n\x06Reveal\x12\x18.duet.v1.LrRevealRequest\x1a\x16.duet.v1.LrRevealReply\x12\x41\n\rPartialScores\x12\x18.duet.v1.LrScoresRequest\x1a\x16.duet.v1.LrScoresReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&protocol/proto/duet/v1/hetero_lr.proto\x12\x07\x64uet.v1\x1a#protocol/proto/duet/v1/common.proto\"\xa5\x02\n\x0eLrSetupRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0c\x62\x61nk_context\x18\x02 \x01(\x0c\x12\x10\n\x08\x62\x61nk_dim\x18\x03 \x01(\r\x12\x19\n\x11operator_features\x18\x04 \x03(\r\x12\x15\n\rlearning_rate\x18\x05 \x01(\x01\x12\x11\n\toptimizer\x18\x06 \x01(\t\x12\x10\n\x08momentum\x18\x07 \x01(\x01\x12\x10\n\x08lr_decay\x18\x08 \x01(\x01\x12\n\n\x02l2\x18\t \x01(\x01\x12\x12\n\nbatch_size\x18\n \x01(\r\x12\x15\n\rsigmoid_terms\x18\x0b \x01(\r\x12\x15\n\rsigmoid_range\x18\x0c \x01(\x01\x12\x16\n\x0esigmoid_period\x18\r \x01(\x01\x12\x0c\n\x04\x63lip\x18\x0e \x01(\x01\"k\n\x0cLrSetupReply\x12\x18\n\x10operator_context\x18\x01 \x01(\x0c\x12\x14\n\x0coperator_dim\x18\x02 \x01(\r\x12\x12\n\ntrain_rows\x18\x03 \x01(\x04\x12\x17\n\x0fvalidation_rows\x18\x04 \x01(\x04\"\xcb\x01\n\x10LrForwardRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12!\n\x05split\x18\x03 \x01(\x0e\x32\x12.duet.v1.DataSplit\x12\x0c\n\x04rows\x18\x04 \x01(\x0c\x12\x13\n\x0b\x62\x61nk_logits\x18\x05 \x01(\x0c\x12\x15\n\roperator_step\x18\x06 \x03(\x0c\x12\x12\n\nstep_epoch\x18\x07 \x01(\r\x12\x12\n\nevaluation\x18\x08 \x01(\x08\x12\x13\n\x0brange_level\x18\t \x01(\r\")\n\x0eLrForwardReply\x12\x17\n\x0foperator_logits\x18\x01 \x01(\x0c\":\n\x10LrSigmoidRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x16\n\x0e\x62\x61nk_harmonics\x18\x02 \x03(\x0c\"Q\n\x0eLrSigmoidReply\x12\x16\n\x0emasked_sigmoid\x18\x01 \x01(\x0c\x12\x14\n\x0cnegated_mask\x18\x02 \x01(\x0c\x12\x11\n\tzone_mask\x18\x03 \x01(\x0c\"a\n\x11LrBackwardRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12\x16\n\x0eresidual_share\x18\x03 \x01(\x0c\x12\x15\n\rbank_products\x18\x04 \x03(\x0c\"?\n\x0fLrBackwardReply\x12\x19\n\x11operator_products\x18\x01 \x03(\x0c\x12\x11\n\tbank_step\x18\x02 \x03(\x0c\"3\n\rLrLossRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\nloss_terms\x18\x02 \x03(\x0c\"R\n\x0bLrLossReply\x12\x13\n\x0bmasked_loss\x18\x01 \x01(\x0c\x12\x15\n\rmask_constant\x18\x03 \x01(\x0c\x12\x11\n\tzone_mask\x18\x04 \x01(\x0cJ\x04\x08\x02\x10\x03\"2\n\x11LrKeepBestRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\r\"D\n\x0fLrRevealRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1b\n\x13operator_step_units\x18\x03 \x03(\x0cJ\x04\x08\x02\x10\x03\".\n\rLrRevealReply\x12\x17\n\x0f\x62\x61nk_step_units\x18\x02 \x03(\x0cJ\x04\x08\x01\x10\x02\"D\n\x0fLrScoresRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x05split\x18\x02 \x01(\x0e\x32\x12.duet.v1.DataSplit\"\'\n\rLrScoresReply\x12\x16\n\x0epartial_scores\x18\x01 \x01(\x0c\"\x07\n\x05LrAck2\xf0\x03\n\x08HeteroLr\x12\x37\n\x05Setup\x12\x17.duet.v1.LrSetupRequest\x1a\x15.duet.v1.LrSetupReply\x12=\n\x07\x46orward\x12\x19.duet.v1.LrForwardRequest\x1a\x17.duet.v1.LrForwardReply\x12=\n\x07Sigmoid\x12\x19.duet.v1.LrSigmoidRequest\x1a\x17.duet.v1.LrSigmoidReply\x12@\n\x08\x42\x61\x63kward\x12\x1a.duet.v1.LrBackwardRequest\x1a\x18.duet.v1.LrBackwardReply\x12\x34\n\x04Loss\x12\x16.duet.v1.LrLossRequest\x1a\x14.duet.v1.LrLossReply\x12\x36\n\x08KeepBest\x12\x1a.duet.v1.LrKeepBestRequest\x1a\x0e.duet.v1.LrAck\x12:\n\x06Reveal\x12\x18.duet.v1.LrRevealRequest\x1a\x16.duet.v1.LrRevealReply\x12\x41\n\rPartialScores\x12\x18.duet.v1.LrScoresRequest\x1a\x16.duet.v1.LrScoresReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,33 +37,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LRSETUPREPLY']._serialized_start=384
   _globals['_LRSETUPREPLY']._serialized_end=491
   _globals['_LRFORWARDREQUEST']._serialized_start=494
-  _globals['_LRFORWARDREQUEST']._serialized_end=676
-  _globals['_LRFORWARDREPLY']._serialized_start=678
-  _globals['_LRFORWARDREPLY']._serialized_end=719
-  _globals['_LRSIGMOIDREQUEST']._serialized_start=721
-  _globals['_LRSIGMOIDREQUEST']._serialized_end=779
-  _globals['_LRSIGMOIDREPLY']._serialized_start=781
-  _globals['_LRSIGMOIDREPLY']._serialized_end=843
-  _globals['_LRBACKWARDREQUEST']._serialized_start=845
-  _globals['_LRBACKWARDREQUEST']._serialized_end=942
-  _globals['_LRBACKWARDREPLY']._serialized_start=944
-  _globals['_LRBACKWARDREPLY']._serialized_end=1007
-  _globals['_LRLOSSREQUEST']._serialized_start=1009
-  _globals['_LRLOSSREQUEST']._serialized_end=1060
-  _globals['_LRLOSSREPLY']._serialized_start=1062
-  _globals['_LRLOSSREPLY']._serialized_end=1114
-  _globals['_LRKEEPBESTREQUEST']._serialized_start=1116
-  _globals['_LRKEEPBESTREQUEST']._serialized_end=1166
-  _globals['_LRREVEALREQUEST']._serialized_start=1168
-  _globals['_LRREVEALREQUEST']._serialized_end=1228
-  _globals['_LRREVEALREPLY']._serialized_start=1230
-  _globals['_LRREVEALREPLY']._serialized_end=1268
-  _globals['_LRSCORESREQUEST']._serialized_start=1270
-  _globals['_LRSCORESREQUEST']._serialized_end=1338
-  _globals['_LRSCORESREPLY']._serialized_start=1340
-  _globals['_LRSCORESREPLY']._serialized_end=1379
-  _globals['_LRACK']._serialized_start=1381
-  _globals['_LRACK']._serialized_end=1388
-  _globals['_HETEROLR']._serialized_start=1391
-  _globals['_HETEROLR']._serialized_end=1887
+  _globals['_LRFORWARDREQUEST']._serialized_end=697
+  _globals['_LRFORWARDREPLY']._serialized_start=699
+  _globals['_LRFORWARDREPLY']._serialized_end=740
+  _globals['_LRSIGMOIDREQUEST']._serialized_start=742
+  _globals['_LRSIGMOIDREQUEST']._serialized_end=800
+  _globals['_LRSIGMOIDREPLY']._serialized_start=802
+  _globals['_LRSIGMOIDREPLY']._serialized_end=883
+  _globals['_LRBACKWARDREQUEST']._serialized_start=885
+  _globals['_LRBACKWARDREQUEST']._serialized_end=982
+  _globals['_LRBACKWARDREPLY']._serialized_start=984
+  _globals['_LRBACKWARDREPLY']._serialized_end=1047
+  _globals['_LRLOSSREQUEST']._serialized_start=1049
+  _globals['_LRLOSSREQUEST']._serialized_end=1100
+  _globals['_LRLOSSREPLY']._serialized_start=1102
+  _globals['_LRLOSSREPLY']._serialized_end=1184
+  _globals['_LRKEEPBESTREQUEST']._serialized_start=1186
+  _globals['_LRKEEPBESTREQUEST']._serialized_end=1236
+  _globals['_LRREVEALREQUEST']._serialized_start=1238
+  _globals['_LRREVEALREQUEST']._serialized_end=1306
+  _globals['_LRREVEALREPLY']._serialized_start=1308
+  _globals['_LRREVEALREPLY']._serialized_end=1354
+  _globals['_LRSCORESREQUEST']._serialized_start=1356
+  _globals['_LRSCORESREQUEST']._serialized_end=1424
+  _globals['_LRSCORESREPLY']._serialized_start=1426
+  _globals['_LRSCORESREPLY']._serialized_end=1465
+  _globals['_LRACK']._serialized_start=1467
+  _globals['_LRACK']._serialized_end=1474
+  _globals['_HETEROLR']._serialized_start=1477
+  _globals['_HETEROLR']._serialized_end=1973
 # @@protoc_insertion_point(module_scope)

@@ -52,7 +52,7 @@ class LrSetupReply(_message.Message):
     def __init__(self, operator_context: _Optional[bytes] = ..., operator_dim: _Optional[int] = ..., train_rows: _Optional[int] = ..., validation_rows: _Optional[int] = ...) -> None: ...
 
 class LrForwardRequest(_message.Message):
-    __slots__ = ("job_id", "epoch", "split", "rows", "bank_logits", "operator_step", "step_epoch", "evaluation")
+    __slots__ = ("job_id", "epoch", "split", "rows", "bank_logits", "operator_step", "step_epoch", "evaluation", "range_level")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +61,7 @@ class LrForwardRequest(_message.Message):
     OPERATOR_STEP_FIELD_NUMBER: _ClassVar[int]
     STEP_EPOCH_FIELD_NUMBER: _ClassVar[int]
     EVALUATION_FIELD_NUMBER: _ClassVar[int]
+    RANGE_LEVEL_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     epoch: int
     split: _common_pb2.DataSplit
@@ -69,7 +70,8 @@ class LrForwardRequest(_message.Message):
     operator_step: _containers.RepeatedScalarFieldContainer[bytes]
     step_epoch: int
     evaluation: bool
-    def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ..., split: _Optional[_Union[_common_pb2.DataSplit, str]] = ..., rows: _Optional[bytes] = ..., bank_logits: _Optional[bytes] = ..., operator_step: _Optional[_Iterable[bytes]] = ..., step_epoch: _Optional[int] = ..., evaluation: _Optional[bool] = ...) -> None: ...
+    range_level: int
+    def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ..., split: _Optional[_Union[_common_pb2.DataSplit, str]] = ..., rows: _Optional[bytes] = ..., bank_logits: _Optional[bytes] = ..., operator_step: _Optional[_Iterable[bytes]] = ..., step_epoch: _Optional[int] = ..., evaluation: _Optional[bool] = ..., range_level: _Optional[int] = ...) -> None: ...
 
 class LrForwardReply(_message.Message):
     __slots__ = ("operator_logits",)
@@ -86,12 +88,14 @@ class LrSigmoidRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., bank_harmonics: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class LrSigmoidReply(_message.Message):
-    __slots__ = ("masked_sigmoid", "negated_mask")
+    __slots__ = ("masked_sigmoid", "negated_mask", "zone_mask")
     MASKED_SIGMOID_FIELD_NUMBER: _ClassVar[int]
     NEGATED_MASK_FIELD_NUMBER: _ClassVar[int]
+    ZONE_MASK_FIELD_NUMBER: _ClassVar[int]
     masked_sigmoid: bytes
     negated_mask: bytes
-    def __init__(self, masked_sigmoid: _Optional[bytes] = ..., negated_mask: _Optional[bytes] = ...) -> None: ...
+    zone_mask: bytes
+    def __init__(self, masked_sigmoid: _Optional[bytes] = ..., negated_mask: _Optional[bytes] = ..., zone_mask: _Optional[bytes] = ...) -> None: ...
 
 class LrBackwardRequest(_message.Message):
     __slots__ = ("job_id", "epoch", "residual_share", "bank_products")
@@ -122,12 +126,14 @@ class LrLossRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., loss_terms: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class LrLossReply(_message.Message):
-    __slots__ = ("masked_loss", "mask_sum")
+    __slots__ = ("masked_loss", "mask_constant", "zone_mask")
     MASKED_LOSS_FIELD_NUMBER: _ClassVar[int]
-    MASK_SUM_FIELD_NUMBER: _ClassVar[int]
+    MASK_CONSTANT_FIELD_NUMBER: _ClassVar[int]
+    ZONE_MASK_FIELD_NUMBER: _ClassVar[int]
     masked_loss: bytes
-    mask_sum: float
-    def __init__(self, masked_loss: _Optional[bytes] = ..., mask_sum: _Optional[float] = ...) -> None: ...
+    mask_constant: bytes
+    zone_mask: bytes
+    def __init__(self, masked_loss: _Optional[bytes] = ..., mask_constant: _Optional[bytes] = ..., zone_mask: _Optional[bytes] = ...) -> None: ...
 
 class LrKeepBestRequest(_message.Message):
     __slots__ = ("job_id", "epoch")
@@ -138,18 +144,18 @@ class LrKeepBestRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class LrRevealRequest(_message.Message):
-    __slots__ = ("job_id", "operator_step_sum")
+    __slots__ = ("job_id", "operator_step_units")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    OPERATOR_STEP_SUM_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_STEP_UNITS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
-    operator_step_sum: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, job_id: _Optional[str] = ..., operator_step_sum: _Optional[_Iterable[float]] = ...) -> None: ...
+    operator_step_units: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, job_id: _Optional[str] = ..., operator_step_units: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class LrRevealReply(_message.Message):
-    __slots__ = ("bank_step_sum",)
-    BANK_STEP_SUM_FIELD_NUMBER: _ClassVar[int]
-    bank_step_sum: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, bank_step_sum: _Optional[_Iterable[float]] = ...) -> None: ...
+    __slots__ = ("bank_step_units",)
+    BANK_STEP_UNITS_FIELD_NUMBER: _ClassVar[int]
+    bank_step_units: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, bank_step_units: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class LrScoresRequest(_message.Message):
     __slots__ = ("job_id", "split")

@@ -341,6 +341,16 @@ def test_load_refuses_if_the_bytes_are_not_a_seal_ciphertext(peer: ExactCkks):
         peer.load(b"\x5e\xa1" + b"\0" * 100, scale_bits=A)
 
 
+def test_load_refuses_if_bytes_follow_the_ciphertext(owner: ExactCkks, peer: ExactCkks):
+    # Prepare: SEAL alone would load the ciphertext and ignore the rest
+    data = owner.dump(owner.encrypt([1.0], scale_bits=A))
+
+    # Execute / Assert
+    with pytest.raises(ValueError, match="its length does not match its header"):
+        peer.load(data + b"\0", scale_bits=A)
+    assert peer.load(data, scale_bits=A).size() == 2
+
+
 def test_public_context_cannot_decrypt_if_it_has_no_secret_key(
     owner: ExactCkks, peer: ExactCkks
 ):
@@ -451,3 +461,36 @@ def test_plaintext_layout_round_trips_if_saved_by_seal(owner: ExactCkks):
     # Assert
     assert data.data.shape == (len(owner.basis.primes), N)
     assert data.scale == 2.0**A and data.parms_id == owner.parms_id
+
+
+def test_imaginary_sums_of_both_parties_give_the_plaintexts_if_complex_products(
+    owner: ExactCkks, peer: ExactCkks
+):
+    # Prepare: complex slots e^{i theta} times complex plaintext weights, as in the
+    # LR protocol's sigmoid (real part: the function, imaginary part: an indicator)
+    rng = np.random.default_rng(11)
+    theta = rng.uniform(0, 2 * np.pi, SLOTS)
+    weights = 0.3j * np.exp(1j * rng.uniform(0, 2 * np.pi, SLOTS))
+    encrypted = send(owner, peer, owner.encrypt(np.exp(1j * theta), scale_bits=A), A)
+    value = peer.weighted_sum([encrypted], weights[None, :], weight_scale_bits=B)
+    expected = (np.exp(1j * theta) * weights).imag.sum()
+    # Execute
+    masked, mask = peer.mask(value, bits=K, value_bound=2.0)
+    received = owner.decrypt_polynomial(send(peer, owner, masked, PRODUCT))
+    total = received.imaginary_sum(40) - mask.imaginary_sum(40)
+    # Assert: to the encoding error of the weights at 2^19 summed over the slots
+    assert abs(total / 2.0**40 - expected) < 0.05
+    assert abs(received.imaginary_sum(40)) > 2**100  # alone it is noise
+
+
+def test_symmetric_encryption_is_used_and_decrypts_if_the_party_holds_the_key(
+    owner: ExactCkks, peer: ExactCkks
+):
+    # Execute
+    own = owner.encrypt([1.25, -2.5], scale_bits=A)
+    public = peer.encrypt([1.25, -2.5], scale_bits=A)
+    # Assert: both decrypt to the values; the symmetric one has the smaller error
+    for ciphertext in (own, send(peer, owner, public, A)):
+        slots = seal_slots(owner, ciphertext)
+        assert np.abs(slots[:2].real - [1.25, -2.5]).max() < 2.0**-50
+    assert owner._symmetric is not None and peer._symmetric is None

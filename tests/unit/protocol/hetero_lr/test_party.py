@@ -1,6 +1,7 @@
 """The two LR parties in one process: the protocol reproduces plaintext gradient
-descent with the same Fourier sigmoid, the reveal needs no decryption, every key stays
-with its owner, and nothing a party decrypts carries the other's plaintext."""
+descent with the same Fourier sigmoid, the reveal is exact, every key stays with its
+owner, nothing a party decrypts carries the other's plaintext, malformed ciphertexts
+are refused before any state changes, and the masks' value bounds hold."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 import tenseal.sealapi as sealapi
 
-from models.fourier import sigmoid_series, softplus_series
 from protocol.crypto.ckks import PRECISE, CkksContext
+from protocol.crypto.ckks_exact import ExactCkks
 from protocol.hetero_lr.party import (
     BankLrParty,
     LrHyper,
@@ -43,15 +44,16 @@ def data(n: int = 900) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def make_parties(
-    contexts: Contexts, hyper: LrHyper
+    contexts: Contexts, hyper: LrHyper, clip: float = 4.0
 ) -> tuple[BankLrParty, OperatorLrParty, np.ndarray, np.ndarray, np.ndarray]:
     bank_keys, op_keys, bank_pub, op_pub = contexts
     xb, xo, y = data()
     bank = BankLrParty(
-        xb, xo.shape[1], bank_keys, op_pub, hyper, own_intercept=3, labels=y
-    )
+        xb, xo.shape[1], bank_keys, op_pub, hyper, own_intercept=3, labels=y,
+        clip=clip,
+    )  # fmt: skip
     operator = OperatorLrParty(
-        xo, xb.shape[1], op_keys, bank_pub, hyper, peer_intercept=3
+        xo, xb.shape[1], op_keys, bank_pub, hyper, peer_intercept=3, clip=clip
     )
     return bank, operator, xb, xo, y
 
@@ -66,10 +68,10 @@ def run_batches(bank, operator, batches, epoch, record=None):
             operator.apply_step(pending, epoch)
         operator.start(rows)
         op_logits = operator.masked_logits()
-        masked, neg_mask = operator.sigmoid(
+        masked, neg_mask, zone = operator.sigmoid(
             bank_logits, bank.sigmoid_request(op_logits)
         )
-        share, products = bank.backward_request(masked, neg_mask)
+        share, products = bank.backward_request(masked, neg_mask, zone)
         op_products = operator.backward(share)
         if record is not None:
             record["operator"] += [bank_logits, *products]
@@ -95,7 +97,7 @@ def test_protocol_weights_match_plaintext_descent_if_same_batches(
     hyper = LrHyper(learning_rate=0.4, optimizer=optimizer, momentum=0.5, l2=0.01)
     bank, operator, xb, xo, y = make_parties(contexts, hyper)
     batches = [np.arange(0, 450), np.arange(450, 900), np.arange(100, 550)]
-    series = sigmoid_series()
+    series = hyper.level(0).sigmoid
     x = np.c_[xb, xo]
     w, v = np.zeros(x.shape[1]), np.zeros(x.shape[1])
     decay = np.r_[np.ones(3), 0.0, np.ones(4)]  # no L2 on the intercept
@@ -126,25 +128,32 @@ def test_loss_matches_plaintext_loss_if_evaluated_on_a_chunk(
     bank_logits = bank.masked_logits()
     operator.start(rows)
     terms = bank.loss_terms(operator.masked_logits())
-    masked, mask_sum = operator.loss(bank_logits, terms)
-    loss = bank.loss_value(masked, mask_sum)
+    masked, constant, zone = operator.loss(bank_logits, terms)
+    loss = bank.loss_value(masked, constant, zone)
     # Assert
     z = np.c_[xb, xo][rows] @ reveal(bank, operator)
-    odd, even = softplus_series()
+    level = LrHyper().level(0)
+    odd, even = level.odd, level.even
     expected = np.mean(even.evaluate(z) + (1 - 2 * y[rows]) * odd.evaluate(z))
     assert loss == pytest.approx(expected, abs=1e-4)
-    assert loss == pytest.approx(np.mean(np.logaddexp(0, z) - y[rows] * z), abs=0.02)
+    assert loss == pytest.approx(np.mean(np.logaddexp(0, z) - y[rows] * z), abs=0.01)
+    assert abs(bank.zone) < 1e-3  # no logit near the range's edge
 
 
 def _all_slots(owner: CkksContext, blob: bytes) -> np.ndarray:
     """Every slot of a received ciphertext as complex numbers, as its key holder can
-    decode them (TenSEAL only shows the real parts)."""
-    vec = owner.vector_from_bytes(blob)
-    seal_context = owner.tenseal_context.seal_context().data
-    decryptor = sealapi.Decryptor(seal_context, owner.tenseal_context.secret_key().data)
+    decode them with SEAL's own decoder."""
+    exact = ExactCkks(owner)
+    ciphertext = exact.load(blob, scale_bits=int(np.log2(_scale(blob))))
     plaintext = sealapi.Plaintext()
-    decryptor.decrypt(vec.chunks[0].ciphertext()[0], plaintext)
-    return np.array(sealapi.CKKSEncoder(seal_context).decode_complex(plaintext))
+    exact._decryptor.decrypt(ciphertext, plaintext)
+    return np.array(sealapi.CKKSEncoder(exact._seal).decode_complex(plaintext))
+
+
+def _scale(blob: bytes) -> float:
+    from protocol.crypto.seal_codec import CiphertextData
+
+    return CiphertextData.from_bytes(blob).scale
 
 
 def test_decrypted_imaginary_parts_are_masked_if_peer_decodes_complex_slots(
@@ -155,13 +164,15 @@ def test_decrypted_imaginary_parts_are_masked_if_peer_decodes_complex_slots(
     record: dict[str, list[bytes]] = {"bank": [], "operator": []}
     # Execute
     run_batches(bank, operator, [np.arange(0, 500), np.arange(400, 900)], 0, record)
-    # Assert: a product's imaginary part would be ~x * (input error) < 1; masked, it
-    # is uniform over +-2^36 and uncorrelated with the other party's features.
+    # Assert: a product's imaginary part would be ~x * (input error) < 1; masked, every
+    # real and imaginary part of every slot is of the mask's size (~2^73) and
+    # uncorrelated with the other party's features.
     owners = {"bank": contexts[0], "operator": contexts[1]}
     for who, blobs in record.items():
         for blob in blobs:
-            imaginary = _all_slots(owners[who], blob).imag
-            assert np.abs(imaginary).mean() > 2.0**30
+            slots = _all_slots(owners[who], blob)
+            assert np.abs(slots.imag).min() > 2.0**40
+            assert np.abs(slots.real).min() > 2.0**40
     last = _all_slots(contexts[0], record["bank"][-1]).imag[:500]
     assert abs(np.corrcoef(last, xo[400:900, -1])[0, 1]) < 0.2
 
@@ -216,3 +227,59 @@ def test_evaluation_chunks_cover_the_split_once_if_larger_than_a_ciphertext() ->
     # Assert
     assert [len(c) for c in chunks] == [3000, 3000, 3000]
     assert np.array_equal(np.concatenate(chunks), np.arange(9000))
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_range_threshold_separates_one_edge_row_from_a_batch_near_zero_if_any_level(
+    level: int,
+) -> None:
+    # Prepare
+    series = LrHyper().level(level)
+    edge = np.array([series.fit_range])
+    bulk = np.linspace(-0.2 * series.period, 0.2 * series.period, 4096)
+    # Execute
+    one_row = float(series.zone.evaluate(edge).sum())
+    many_rows = float(series.zone.evaluate(bulk).sum())
+    # Assert: one row at the range's edge trips it, 4,096 rows spread over +-P/5
+    # (+-8 at level 0, where default_credit's logits stay) do not
+    assert one_row >= 2 * series.threshold
+    assert many_rows < series.threshold
+    assert series.period == 40 * 2**level and series.terms == 8 * 2**level
+
+
+def test_hyper_levels_stop_at_32_terms_if_the_base_has_8() -> None:
+    # Execute / Assert
+    assert LrHyper().max_level == 2
+    assert LrHyper(terms=32).max_level == 0
+    with pytest.raises(ValueError, match="range level must be 0..2"):
+        LrHyper().level(3)
+
+
+def test_masked_step_is_flooded_if_the_same_products_are_decrypted_twice(
+    contexts: Contexts,
+) -> None:
+    # Prepare: one batch's products, decrypted by two bank parties in the same state
+    bank, operator, _, _, _ = make_parties(contexts, LrHyper())
+    twin, _, _, _, _ = make_parties(contexts, LrHyper())
+    rows = np.arange(0, 450)
+    for party in (bank, twin):
+        party.start(rows)
+    operator.start(rows)
+    bank_logits = bank.masked_logits()
+    twin._logit_mask = bank._logit_mask
+    masked, part, zone = operator.sigmoid(
+        bank_logits, bank.sigmoid_request(operator.masked_logits())
+    )
+    share, _ = bank.backward_request(masked, part, zone)
+    products = operator.backward(share)
+    # Execute
+    steps = [
+        p.masked_peer_step(products, 0) and p._sent_steps[-1] for p in (bank, twin)
+    ]
+    # Assert: the flooding noise differs between the two and stays within its width:
+    # (N/2) 2^40 E / 2^89 on the gradient sum, times rate / m, in units of 2^-70
+    bound = 4096 * 2.0**40 * bank._flood_bound / 2.0**89 * 0.5 / 450 * 2.0**70
+    differences = [abs(a - b) for a, b in zip(*steps, strict=True)]
+    assert min(differences) > 0
+    assert max(differences) <= 2 * bound
+    assert max(differences) > bound / 100

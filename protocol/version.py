@@ -16,6 +16,7 @@ from protocol.psi.service import PROTOCOL as PSI
 from protocol.secureboost.service import PROTOCOL as SECUREBOOST
 from protocol.session.messages import Hello
 from protocol.session.service import PROTOCOL as SESSION
+from protocol.split_nn.service import PROTOCOL as SPLIT_NN
 
 # Major version of the duet wire protocol. Two parties must speak the same major
 # version; a change that breaks a message or a protocol step increments it.
@@ -31,6 +32,7 @@ PROTOCOLS: tuple[ProtocolDeclaration, ...] = (
     HETERO_LR,
     PSI,
     SECUREBOOST,
+    SPLIT_NN,
 )
 
 # Capabilities this build implements: "<protocol>/<suite>/<version>". The handshake

@@ -35,7 +35,7 @@ from models.binning import BinningModel
 from models.report import EpochMetrics, ReportTable
 from models.scorecard import Scorecard, ScorecardScale
 from models.woe import WoeIv
-from node_core.config import TomlLoader
+from node_core.config import NodeConfig, TomlLoader
 from node_core.model_registry import ModelPart
 from protocol.domain import Split
 from protocol.transport import TransportLimits
@@ -92,6 +92,8 @@ class TrainingContext:
     operator: OperatorInputs
     scorecard_scale: ScorecardScale
     progress: Progress = field(default=lambda _: None)
+    # The bank node's configuration (state_dir, per-model-type sections).
+    config: NodeConfig | None = None
 
 
 @dataclass(frozen=True)

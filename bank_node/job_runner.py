@@ -498,4 +498,5 @@ class JobRunner:
                 scale.base_points, scale.base_odds, scale.pdo
             ),
             progress=self.progress,
+            config=self.ctx.config,
         )

@@ -255,6 +255,40 @@ class JobsConfig:
 
 
 @dataclass(frozen=True)
+class SplitNnConfig:
+    """Split-NN training over Flower (protocol/split_nn, model type "split_nn")."""
+
+    # Bank: the address its SuperLink listens on for the operator's SuperNode (one
+    # SuperLink per job, stopped when the job ends); it must be in the SuperLink
+    # certificate's subject alternative names.
+    superlink_host: str = "127.0.0.1"
+    # Bank: the SuperLink's port; 0 = a free port per job.
+    superlink_port: int = 0
+    # Bank: the SuperLink's TLS certificate and key, issued by the bank's CA (the one
+    # the operator pins for it) for the bank's identity and superlink_host.
+    superlink_cert: Path | None = None
+    # Bank: the private key of superlink_cert (mode 0600).
+    superlink_key: Path | None = None
+    # Bank: the CA that issued superlink_cert (unset = tls.ca).
+    superlink_ca: Path | None = None
+    # Operator: the SuperLink hosts a bank may ask its SuperNode to dial (the
+    # SuperLink must still present the bank's identity from the bank's CA).
+    allowed_superlink_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+    # Operator: where each split-NN job's aligned features and bottom model live
+    # (<data_dir>/<job id>/); unset = <state_dir>/split_nn.
+    data_dir: Path | None = None
+    # Operator: the most rounds one job may run (the bank learns one embedding per
+    # row and round).
+    max_rounds: int = 50
+    # Operator: SHA-256 digests of the Flower app bundles its SuperNode runs; empty =
+    # the bundle this build ships (protocol/split_nn/fab.py).
+    trusted_fabs: tuple[str, ...] = ()
+    # Bank: the longest a round (one message to the operator and its reply) may take
+    # before the run fails; operator: how long its SuperNode waits for the SuperLink.
+    round_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class CounterpartConfig:
     # The counterpart's party id (lowercase letters, digits, '.', '-').
     party_id: str
@@ -288,6 +322,7 @@ class NodeConfig:
     data: dict[str, DataSourceConfig] = field(default_factory=dict)
     psi: PsiConfig = field(default_factory=PsiConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
+    split_nn: SplitNnConfig = field(default_factory=SplitNnConfig)
     # Where the config was read from (not a TOML key).
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 
@@ -416,6 +451,22 @@ def _validate_evaluation_policy(
         )
 
 
+def _validate_split_nn(loader: TomlLoader, nn: SplitNnConfig) -> None:
+    if nn.superlink_port > 65535:
+        loader.fail("split_nn.superlink_port", "must be 0..65535")
+    if (nn.superlink_cert is None) != (nn.superlink_key is None):
+        loader.fail("split_nn.superlink_key", "set both superlink_cert and its key")
+    if not 1 <= nn.max_rounds <= 1000:
+        loader.fail("split_nn.max_rounds", "must be 1..1000")
+    if not 1 <= nn.round_timeout_s <= 3600:
+        loader.fail("split_nn.round_timeout_s", "must be between 1 and 3600")
+    for digest in nn.trusted_fabs:
+        if len(digest) != 64 or set(digest) - set("0123456789abcdef"):
+            loader.fail(
+                "split_nn.trusted_fabs", f"not a SHA-256 hex digest: {digest!r}"
+            )
+
+
 def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
     _check_party(loader, "party_id", cfg.party_id)
     _check_address(loader, "listen", cfg.listen)
@@ -432,6 +483,7 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
         loader.fail(
             "jobs.heartbeat_s", f"must be below jobs.heartbeat_timeout_s ({timeout:g})"
         )
+    _validate_split_nn(loader, cfg.split_nn)
     seen: set[tuple[str, str]] = set()
     for i, cp in enumerate(cfg.counterparts):
         key = f"counterparts[{i}]"

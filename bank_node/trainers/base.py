@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from models.binning import BinningModel
-from models.report import EpochMetrics
+from models.report import EpochMetrics, ReportTable
 from models.scorecard import Scorecard, ScorecardScale
 from models.woe import WoeIv
-from node_core.config import TomlLoader
+from node_core.config import NodeConfig, TomlLoader
 from node_core.model_registry import ModelPart
 from protocol.domain import Split
 from protocol.transport import TransportLimits
@@ -92,6 +92,8 @@ class TrainingContext:
     operator: OperatorInputs
     scorecard_scale: ScorecardScale
     progress: Progress = field(default=lambda _: None)
+    # The bank node's configuration (state_dir, per-model-type sections).
+    config: NodeConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,10 @@ class ModelReport:
     warnings: tuple[str, ...] = ()
     # Wall time per epoch of the per-epoch validation evaluation (e.g. its AUC).
     evaluation_seconds_per_epoch: float = 0.0
+    # The model's own report tables (feature importance, trees, ...).
+    tables: tuple[ReportTable, ...] = ()
+    # Training figures for the job summary's "training" (times by step, ...).
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Trainer(ABC, Generic[OptionsT, ModelT]):

@@ -36,6 +36,7 @@ from protocol.proto.duet.v1 import (
     psi_pb2,
     secureboost_pb2,
     session_pb2,
+    split_nn_pb2,
 )
 
 MODULES = (
@@ -47,6 +48,7 @@ MODULES = (
     hetero_lr_pb2,
     psi_pb2,
     secureboost_pb2,
+    split_nn_pb2,
     health_pb2,
 )
 F = FieldDescriptor
@@ -230,12 +232,14 @@ _KINDS = {
     "duet.v1.Psi.Finish": "psi.matches",
     "duet.v1.Binning.BinSums": "binning.labels",
     "duet.v1.SecureBoost.Gradients": "secureboost.gradients",
+    "duet.v1.Evaluation.Evaluate": "evaluation.values",
 }
 # Client streams that open with a request message before their chunks: the upload
 # message's field for the request, and for the chunks.
 _OPENED = {
     "duet.v1.Binning.BinSums": ("request", "labels"),
     "duet.v1.SecureBoost.Gradients": ("tree", "gradients"),
+    "duet.v1.Evaluation.Evaluate": ("request", "values"),
 }
 
 

@@ -166,14 +166,34 @@ class CounterpartPolicy:
     # Fewest training rows in any occupied bin of the information-value counts the
     # counterpart receives (smaller bins are merged first); unset = min_batch_size.
     min_bin_rows: int | None = None
-    # Fewest operator features a model may use: its partial scores, sent once per
-    # split for batch prediction, must mix several features, never expose one column.
+    # Fewest operator features a model may use: its partial scores, added into the
+    # evaluation's joint scores, must mix several features, never follow one column.
     min_model_features: int = 2
     # Training passes a job may make (each allows one evaluation of each chunk), and
     # jobs a counterpart may start per day: bounds differencing across evaluations.
     max_epochs: int = 200
     # Jobs the counterpart may propose per 24 hours.
     max_jobs_per_day: int = 20
+    # Evaluation (protocol/evaluation) shows the bank the multiset of joint scores;
+    # bunched operator scores could be read out of it for their rows
+    # (operator_node/evaluation_rules.py): at most max_score_share of a split's rows
+    # within 1/100 of the scores' spread, falling with the square root of the window
+    # (the Poisson tail where chance coincidences are few), never fewer than
+    # max_rows_per_score rows (checked on identical feature rows at setup and on the
+    # scores before answering).
+    max_rows_per_score: int = 2
+    # The share of a split's rows allowed within 1/100 of the spread in the rule
+    # above (0.15: a bunch of 2.6 standard deviations of the chance coincidences).
+    max_score_share: float = 0.15
+    # Rows the operator's scores must move each row past in the bank's order, about
+    # n * spread(operator) / spread(bank): flatter, and the joint scores' order
+    # follows the bank's (at 200, the bank's rank-matched guess is right for ~1%).
+    min_rank_mixing: float = 200.0
+    # Jobs evaluated on the same rows (>= min_batch_size in common) per period: two
+    # score vectors of the same rows could be solved for the features behind them.
+    max_models_per_rows: int = 1
+    # The period of that budget, in days.
+    model_budget_days: int = 30
     # PSI modes a PSI job (`bank-node psi`, model "psi") may use; a model job always
     # aligns in mode both within its own approval. Intersection and both tell the bank
     # which of its numbers are subscribers: enable them for a purpose that needs it.
@@ -418,6 +438,19 @@ def _check_party(loader: TomlLoader, key: str, value: str) -> None:
         loader.fail(key, "party id must be lowercase letters, digits, '.' or '-'")
 
 
+def _validate_evaluation_policy(
+    loader: TomlLoader, key: str, policy: CounterpartPolicy
+) -> None:
+    for name in ("max_rows_per_score", "max_models_per_rows", "model_budget_days"):
+        if getattr(policy, name) < 1:
+            loader.fail(f"{key}.{name}", f"must be >= 1, got {getattr(policy, name)}")
+    if not 0 < policy.max_score_share <= 1:
+        loader.fail(
+            f"{key}.max_score_share",
+            f"must be in (0, 1], got {policy.max_score_share}",
+        )
+
+
 def _validate_split_nn(loader: TomlLoader, nn: SplitNnConfig) -> None:
     if nn.superlink_port > 65535:
         loader.fail("split_nn.superlink_port", "must be 0..65535")
@@ -472,6 +505,7 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             if (what, value) in seen:
                 loader.fail(f"{key}.{what}", f"duplicate {what} {value!r}")
             seen.add((what, value))
+        _validate_evaluation_policy(loader, f"{key}.policy", cp.policy)
         if set(cp.policy.psi_without_job) - {"cardinality"}:
             loader.fail(
                 f"{key}.policy.psi_without_job",

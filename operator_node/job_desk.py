@@ -38,6 +38,7 @@ from node_core.reconcile import reconcile_jobs
 from node_core.store import Job, StoreError
 from operator_node.idle_jobs import IdleJobs
 from operator_node.job_session import JobSession
+from operator_node.model_budget import ModelBudget
 from operator_node.psi.jobs import PsiJobSessions
 from operator_node.psi.quota import DailyBudget
 from protocol.domain import ACTIVE_JOB_STATUSES, JobStatus, Peer
@@ -91,6 +92,8 @@ class JobDesk:
         # Guards the tables below only; never held for I/O or policy work.
         self._lock = threading.Lock()
         self._sessions: dict[str, JobSession] = {}
+        # Models per set of rows: checked at Bind, spent at a job's first evaluation.
+        self.budget = ModelBudget(ctx.config.state_dir)
         self._psi_jobs = PsiJobSessions(ctx.config.state_dir)
         self._propose_locks: dict[str, threading.Lock] = {}
         self.idle = IdleJobs(ctx.config.jobs.session_idle_s, self._expire)
@@ -486,6 +489,7 @@ class JobDesk:
             validation = binding.validation
             rows = np.asarray(alignment.local_rows, dtype=np.int64)
             self._check_differencing(peer, binding.job_id, rows[~validation])
+            self.budget.check(peer.party_id, binding.job_id, rows, self._policy(peer))
         except BaseException:
             session.release("binding to an alignment")
             raise

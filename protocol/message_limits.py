@@ -39,6 +39,7 @@ SIZES: dict[str, int] = {
     "PsiOpenRequest.cached_set_id": 64,
     # A Paillier public key: 4096-bit n and its header fit easily.
     "BinSumsRequest.public_key": 2048,
+    "EvaluateRequest.public_key": 2048,
     "SbtSetupRequest.public_key": 2048,
     # One ciphertext under a key of up to 4096 bits (1024 bytes) and its header.
     "SbtNodeRequest.total": 2048,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from protocol.binning.service import PROTOCOL as BINNING
 from protocol.diagnostics.service import PROTOCOL as DIAGNOSTICS
 from protocol.domain import ProtocolDeclaration
+from protocol.evaluation.service import PROTOCOL as EVALUATION
 from protocol.hetero_lr.service import PROTOCOL as HETERO_LR
 from protocol.jobs.service import PROTOCOL as JOBS
 from protocol.psi.service import PROTOCOL as PSI
@@ -31,6 +32,7 @@ PROTOCOLS: tuple[ProtocolDeclaration, ...] = (
     BINNING,
     HETERO_LR,
     PSI,
+    EVALUATION,
     SECUREBOOST,
     SPLIT_NN,
 )

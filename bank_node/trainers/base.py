@@ -128,6 +128,10 @@ class ModelReport:
     # indicators made or merged away, categories folded into "other").
     preparation: tuple[Mapping[str, Any], ...] = ()
     notes: tuple[str, ...] = ()  # lines the modeler should read (report, summary)
+    # What the modeler should know about the training (e.g. no convergence signal).
+    warnings: tuple[str, ...] = ()
+    # Wall time per epoch of the per-epoch validation evaluation (e.g. its AUC).
+    evaluation_seconds_per_epoch: float = 0.0
     # The model's own report tables (feature importance, trees, ...).
     tables: tuple[ReportTable, ...] = ()
     # Training figures for the job summary's "training" (times by step, ...).

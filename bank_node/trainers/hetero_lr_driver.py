@@ -6,11 +6,14 @@ the PSI session aligned the rows in; batches of at least the operator's minimum
 size), runs the three calls per batch, evaluates the training and validation loss
 after every epoch (sums over evaluation chunks of the series loss, which is the
 logistic loss to within 0.007 per row for |z| <= 8 and 0.13 at the range's edge), keeps
-the best epoch for early stopping, and finally learns its own weights while the
-operator learns its own. Every batch and chunk also tells it whether a logit left the
-sigmoid's range: it then moves both parties to the next range level (a wider period,
-more terms) and repeats an interrupted evaluation at the new level, or stops with an
-error at the last level (protocol.hetero_lr.party, "Range levels").
+its logit shares of the validation split of every epoch (the trainer gets each epoch's
+validation AUC from them with protocol.evaluation once training is over), keeps the
+best epoch for early stopping, warns when the best epoch is the last one, and finally
+learns its own weights while the operator learns its own. Every batch and chunk also
+tells it whether a logit left the sigmoid's range: it then moves both parties to the
+next range level (a wider period, more terms) and repeats an interrupted evaluation at
+the new level, or stops with an error at the last level (protocol.hetero_lr.party,
+"Range levels").
 """
 
 from __future__ import annotations
@@ -52,7 +55,10 @@ class LrHistory:
     epochs: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+    validation_auc: list[float | None] = field(default_factory=list)  # set later
+    seconds: list[float] = field(default_factory=list)  # training batches
+    evaluation_seconds: list[float] = field(default_factory=list)  # the losses
+    auc_seconds: float = 0.0  # every epoch's validation AUC, after training
     range_level: list[int] = field(default_factory=list)
 
 
@@ -62,6 +68,22 @@ class LrResult:
     best_epoch: int
     history: LrHistory
     seconds_per_epoch: float
+    warnings: tuple[str, ...] = ()
+    # The bank's logit shares of the validation split (position order) after each
+    # epoch, and their modulus (LrHyper.evaluation_modulus), for the epochs' AUC.
+    validation_shares: dict[int, np.ndarray] = field(default_factory=dict)
+    period: float = 0.0
+
+
+def convergence_warning(best_epoch: int, epochs_run: int) -> str | None:
+    """A warning when the best validation loss came at the last epoch run."""
+    if epochs_run < 1 or best_epoch != epochs_run:
+        return None
+    return (
+        f"the best validation loss came at the last epoch ({best_epoch} of"
+        f" {epochs_run}): training may not have converged; more epochs or a larger"
+        " learning rate may give a better model"
+    )
 
 
 def draw_batches(
@@ -151,6 +173,7 @@ class BankLrDriver:
             Split.VALIDATION: evaluation_chunks(len(validation), slots),
         }
         self._pending: tuple[bytes, ...] = ()
+        self.shares = np.zeros(0)  # bank's logit shares of the last evaluated split
         self._pending_epoch = 0
         self._rng = np.random.default_rng(settings.seed)
         key = np.arange(len(features)) if stable_key is None else stable_key
@@ -210,9 +233,11 @@ class BankLrDriver:
     def _loss(self, split: Split, epoch: int) -> float:
         """Mean logistic loss over the split's evaluation chunks, all evaluated at
         one range level (the evaluation restarts at the next level if a chunk had a
-        logit out of range)."""
+        logit out of range); keeps the bank's logit shares of the split's rows in
+        `self.shares` (validation split)."""
         while True:
             total, count = 0.0, 0
+            self.shares = np.zeros(len(self._positions[split]))
             for chunk in self._chunks[split]:
                 total += self._chunk_loss(split, chunk, epoch) * len(chunk)
                 count += len(chunk)
@@ -233,12 +258,19 @@ class BankLrDriver:
             )
         )  # fmt: skip
         terms = party.loss_terms(fwd.operator_logits)
+        if split is Split.VALIDATION:
+            # Modulo the last level's period, whatever this chunk's level: every
+            # epoch's shares then sum to the logits modulo one public number.
+            modulus = party.hyper.evaluation_modulus
+            share = party.logit_share(fwd.operator_logits, modulus)
+            self.shares[chunk] = share[: len(chunk)]
         reply = self._client.loss(m.LrLoss(self._job, tuple(terms)))
         return party.loss_value(reply.masked_loss, reply.mask_constant, reply.zone_mask)
 
     def train(self) -> LrResult:
         s = self._settings
         history = LrHistory()
+        shares: dict[int, np.ndarray] = {}
         best, best_epoch, stale = np.inf, 0, 0
         for epoch in range(s.epochs):
             started = time.perf_counter()
@@ -250,10 +282,13 @@ class BankLrDriver:
             seconds = time.perf_counter() - started
             train_loss = self._loss(Split.TRAIN, epoch)
             val_loss = self._loss(Split.VALIDATION, epoch)
+            shares[epoch + 1] = self.shares
             history.epochs.append(epoch + 1)
             history.train_loss.append(train_loss)
             history.validation_loss.append(val_loss)
+            history.validation_auc.append(None)
             history.seconds.append(seconds)
+            history.evaluation_seconds.append(time.perf_counter() - started - seconds)
             history.range_level.append(self.party.level)
             self._progress(
                 f"epoch {epoch + 1}/{s.epochs}: train loss {train_loss:.4f}, "
@@ -268,10 +303,21 @@ class BankLrDriver:
                 if s.patience and stale >= s.patience:
                     self._progress(f"early stop: no validation gain for {stale} epochs")
                     break
+        warning = convergence_warning(best_epoch, len(history.epochs))
+        if warning is not None:
+            self._progress(f"warning: {warning}")
         # Each side sends the exact integer sum of the masked steps it sent the other
         # (computed from flooded decryptions), up to the best epoch
         # (see protocol.hetero_lr.party).
         sent = tuple(self.party.reveal_sum())
         reveal = self._client.reveal(m.LrReveal(self._job, sent))
         weights = self.party.own_weights(reveal.bank_step_units)
-        return LrResult(weights, best_epoch, history, float(np.mean(history.seconds)))
+        return LrResult(
+            weights,
+            best_epoch,
+            history,
+            float(np.mean(history.seconds)),
+            () if warning is None else (warning,),
+            shares,
+            s.hyper.evaluation_modulus,
+        )

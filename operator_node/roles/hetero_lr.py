@@ -5,8 +5,13 @@ its CKKS key, holds its own weights encrypted under the bank's key and answers t
 bank's calls in the only order the protocol allows (Setup once; Forward, Sigmoid,
 Backward per batch of at least the policy's minimum of distinct rows; evaluation
 chunks fixed in advance, each evaluated at most once per epoch; Reveal once, which ends
-training; PartialScores once per split). At the end it learns its own weights, stores
-its part of the model and computes its partial scores for batch prediction.
+training). At the end it learns its own weights and stores its part of the model.
+
+Evaluation goes through protocol.evaluation (operator_node/evaluation.py): after the
+reveal the role offers its partial scores of each split once, and its logit shares of
+the validation split of every training pass whose validation chunks were all
+evaluated (kept from training), once each. Setup refuses features that give too many
+rows one score under any weights (operator_node/evaluation_rules.py).
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ import numpy as np
 from models.preprocess import FeaturePreprocessor
 from node_core.model_registry import ModelPart
 from node_core.node import Registration
+from operator_node.evaluation import SCORE_ADDENDS, Addend
+from operator_node.evaluation_rules import check_feature_rows
 from operator_node.roles.base import PassiveRole
 from protocol.auth import PeerDirectory
 from protocol.crypto.ckks import PRECISE, CkksContext
 from protocol.domain import Peer, Split
 from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from protocol.evaluation.messages import FINAL_ROUND, ScoreKind
 from protocol.hetero_lr import messages as m
 from protocol.hetero_lr.party import (
     MAX_CLIP,
@@ -39,12 +47,12 @@ from protocol.hetero_lr.service import PROTOCOL, hetero_lr_service
 log = logging.getLogger(__name__)
 
 # Calls allowed after each phase.
-_NEXT = {
+_NEXT: dict[str, set[str]] = {
     "ready": {"forward", "eval", "keep_best", "reveal"},
     "forward": {"sigmoid"},
     "sigmoid": {"backward"},
     "eval": {"loss"},
-    "revealed": {"scores"},
+    "revealed": set(),
 }
 
 
@@ -64,7 +72,15 @@ class _LrJob:
     evaluated: set[tuple[int, Split, int, int]] = field(default_factory=set)
     bank_logits: bytes = b""
     weights: np.ndarray | None = None
-    scored: set[Split] = field(default_factory=set)
+    # The evaluation chunk of the pending Forward; my logit shares of the validation
+    # split collected in training pass `shares_pass` (chunks done), and those of
+    # every pass whose chunks were all evaluated (kept for the evaluation rounds).
+    chunk: tuple[Split, int] | None = None
+    shares: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    shares_pass: int = -1
+    shared_chunks: set[int] = field(default_factory=set)
+    pass_shares: dict[int, np.ndarray] = field(default_factory=dict)
+    evaluated_rounds: set[tuple[str, object]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def allow(self, call: str) -> None:
@@ -81,6 +97,74 @@ class _LrJob:
     def advance(self, call: str, then: str) -> None:
         self.allow(call)
         self.phase = then
+
+    def keep_share(self) -> None:
+        """After an evaluation Loss: my share of the chunk's logits (validation)."""
+        if self.chunk is None or self.chunk[0] is not Split.VALIDATION:
+            return
+        if self.shares_pass != self.passes:
+            validation = len(self.positions[Split.VALIDATION])
+            self.shares, self.shares_pass = np.zeros(validation), self.passes
+            self.shared_chunks = set()
+        index = self.chunk[1]
+        # Modulo the last level's period, as the bank's (LrHyper.evaluation_modulus).
+        modulus = self.party.hyper.evaluation_modulus
+        share = self.party.logit_share(self.bank_logits, modulus)
+        chunk = self.chunks[Split.VALIDATION][index]
+        self.shares[chunk] = share[: len(self.party.rows)]
+        self.shared_chunks.add(index)
+        if len(self.shared_chunks) == len(self.chunks[Split.VALIDATION]):
+            self.pass_shares[self.passes] = self.shares.copy()
+
+
+class LrAddends:
+    """The role's part of every evaluation (operator_node/evaluation.ScoreAddends)."""
+
+    def __init__(self, job: _LrJob) -> None:
+        self._job = job
+
+    def addend(self, split: Split, round: int, kind: ScoreKind) -> Addend:
+        job = self._job
+        with job.lock:
+            if kind is ScoreKind.SHARE:
+                return self._shares(job, split, round)
+            if round != FINAL_ROUND:
+                raise InvalidArgument(
+                    "EvaluateRequest.round: partial scores are the trained model's"
+                    f" (round {FINAL_ROUND})"
+                )
+            if job.weights is None:
+                raise FailedPrecondition("logistic regression weights not revealed yet")
+            if ("partial", split) in job.evaluated_rounds:
+                raise PermissionDenied(
+                    f"the {split.value} split of the trained model was already"
+                    " evaluated"
+                )
+            job.evaluated_rounds.add(("partial", split))
+            rows = job.positions[split]
+            return Addend(job.party.features[rows] @ job.weights, ScoreKind.PARTIAL)
+
+    @staticmethod
+    def _shares(job: _LrJob, split: Split, round: int) -> Addend:
+        """My logit shares of the validation split in the evaluation after training
+        pass `round` (the bank's epoch), once, after the reveal."""
+        if split is not Split.VALIDATION:
+            raise PermissionDenied(
+                "evaluations in training are of the validation split only"
+            )
+        if job.weights is None:
+            raise FailedPrecondition("logistic regression weights not revealed yet")
+        shares = job.pass_shares.get(round)
+        if shares is None:
+            raise FailedPrecondition(
+                f"the validation split was not evaluated after training pass {round}"
+            )
+        if ("share", round) in job.evaluated_rounds:
+            raise PermissionDenied(
+                f"the validation split of training pass {round} was already evaluated"
+            )
+        job.evaluated_rounds.add(("share", round))
+        return Addend(shares, ScoreKind.SHARE, job.party.hyper.evaluation_modulus)
 
 
 class OperatorLr(PassiveRole[_LrJob]):
@@ -159,10 +243,12 @@ class OperatorLr(PassiveRole[_LrJob]):
             clip=clip,
             min_count=policy.min_batch_size,
         )
+        x = pre.transform(frame)
+        check_feature_rows(x, positions, policy)
         keys = CkksContext.create(PRECISE, galois_keys=False)
         try:
             party = OperatorLrParty(
-                pre.transform(frame),
+                x,
                 request.bank_dim,
                 keys,
                 bank_context,
@@ -182,13 +268,12 @@ class OperatorLr(PassiveRole[_LrJob]):
                 len(positions[Split.VALIDATION]), PRECISE.slots
             ),
         }
-        session.attach(
-            self.state_key,
-            _LrJob(
-                party, pre, columns, positions, chunks, policy.min_batch_size,
-                policy.max_epochs,
-            ),
+        job = _LrJob(
+            party, pre, columns, positions, chunks, policy.min_batch_size,
+            policy.max_epochs,
         )  # fmt: skip
+        session.attach(self.state_key, job)
+        session.attach(SCORE_ADDENDS, LrAddends(job))
         self.ctx.store.append_audit(
             "lr.setup",
             counterpart=peer.party_id,
@@ -280,6 +365,7 @@ class OperatorLr(PassiveRole[_LrJob]):
             # Everything is valid: from here on the call changes the job's state.
             if evaluated is not None:
                 job.evaluated.add(evaluated)
+            job.chunk = None if evaluated is None else (evaluated[1], evaluated[2])
             job.party.set_level(request.range_level)
             if step:
                 job.party.apply_step(step, request.step_epoch)
@@ -337,6 +423,7 @@ class OperatorLr(PassiveRole[_LrJob]):
             except ValueError as exc:
                 raise InvalidArgument(f"LrLossRequest: {exc}") from None
             job.advance("loss", "ready")
+            job.keep_share()
             return m.LrLossReply(masked, constant, zone)
 
     def keep_best(self, peer: Peer, request: m.LrKeepBest) -> None:
@@ -366,23 +453,3 @@ class OperatorLr(PassiveRole[_LrJob]):
             reply = m.LrRevealReply(tuple(job.party.reveal_sum()))
         self.save_model_part(peer, request.job_id, job)
         return reply
-
-    def partial_scores(self, peer: Peer, request: m.LrScores) -> np.ndarray:
-        job_id, split = request.job_id, request.split
-        job = self._job(peer, job_id)
-        with job.lock:
-            if job.phase != "revealed" or job.weights is None:
-                raise FailedPrecondition(f"job {job_id}: weights not revealed yet")
-            if split in job.scored:
-                raise PermissionDenied(
-                    f"job {job_id}: the {split.value} split was already scored once"
-                )
-            job.scored.add(split)
-            scores = job.party.features[job.positions[split]] @ job.weights
-        self.ctx.store.append_audit(
-            "lr.partial_scores",
-            counterpart=peer.party_id,
-            subject=job_id,
-            detail={"split": split.value, "rows": len(scores)},
-        )
-        return scores

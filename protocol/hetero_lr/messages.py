@@ -106,11 +106,3 @@ class LrRevealReply:
 class LrKeepBest:
     job_id: str
     epoch: int
-
-
-@dataclass(frozen=True)
-class LrScores:
-    """Ask for the operator's partial scores of one split (after the reveal)."""
-
-    job_id: str
-    split: Split

@@ -151,6 +151,8 @@ class SplitNnTrainer(Trainer[SplitNnOptions, NnModel]):
     model_type: ClassVar[str] = MODEL_TYPE
     capabilities: ClassVar[tuple[str, ...]] = (PROTOCOL.capability,)
     options_type: ClassVar[type[Any]] = SplitNnOptions
+    # Lookalike: the same protocol on seed-membership labels (bank_node/lookalike.py).
+    tasks: ClassVar[tuple[str, ...]] = ("credit", "lookalike")
 
     def check_options(self, loader: TomlLoader, options: SplitNnOptions) -> None:
         from models.split_nn import SplitNnSpecError

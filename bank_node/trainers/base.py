@@ -35,6 +35,7 @@ from models.binning import BinningModel
 from models.report import EpochMetrics
 from models.scorecard import Scorecard, ScorecardScale
 from models.woe import WoeIv
+from node_core.checkpoint import JobCheckpoints
 from node_core.config import TomlLoader
 from node_core.model_registry import ModelPart
 from protocol.domain import Split
@@ -92,6 +93,10 @@ class TrainingContext:
     operator: OperatorInputs
     scorecard_scale: ScorecardScale
     progress: Progress = field(default=lambda _: None)
+    # Where the trainer checkpoints its state at epoch boundaries (none: it does
+    # not), and whether it continues from the last checkpoint (`job resume`).
+    checkpoints: JobCheckpoints | None = None
+    resume: bool = False
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from node_core.checkpoint import purge_checkpoints
 from node_core.config import ConfigError, CounterpartConfig
 from node_core.ingest import IngestionError
 from node_core.node import NodeContext, Registration
@@ -539,10 +540,17 @@ class OperatorPsi:
         old = purge_alignments(
             self._ctx.config.state_dir, self._psi.retention_days, now
         )
-        if old:
+        checkpoints = purge_checkpoints(
+            self._ctx.config.state_dir, self._psi.retention_days, now
+        )
+        if old or checkpoints:
             self._ctx.store.append_audit(
                 "retention.deleted",
-                detail={"alignments": old, "retention_days": self._psi.retention_days},
+                detail={
+                    "alignments": old,
+                    "checkpoints": checkpoints,
+                    "retention_days": self._psi.retention_days,
+                },
             )
         current = epoch_of(now, self._psi.epoch_days)
         for counterpart, epoch in self._epochs.expire(current):

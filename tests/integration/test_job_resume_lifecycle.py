@@ -10,8 +10,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from bank_node.job_reconcile import RUNNER_GONE, reconcile_bank_jobs
+import pytest
+
+from bank_node.job_command import resumable_runner
+from bank_node.job_reconcile import RUNNER_GONE, reconcile_bank_jobs, runner_identity
 from node_core.checkpoint import JobCheckpoints, blob_array
+from node_core.config import ConfigError
 from node_core.node import NodeContext
 from node_core.reconcile import Interrupted
 from operator_node.cli import operator_services
@@ -117,3 +121,30 @@ def test_bank_keeps_a_dead_runners_checkpointed_job_if_reconciled(
     assert kept.latest() is not None
     assert (failed.status, failed.error) == (JobStatus.FAILED, RUNNER_GONE)
     assert not unagreed.folder.exists()
+
+
+def test_job_resume_is_refused_by_the_cli_if_the_job_cannot_resume(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Prepare: an ended job, one whose runner is alive, one without a checkpoint
+    with _bank(tmp_path, pki, "127.0.0.1:9") as bank:
+        _running_job(bank, JOB, {"runner": runner_identity()})
+        _agreed_checkpoint(bank, JOB)
+        _running_job(bank, OTHER, {})
+        bank.store.create_job("hetero_lr", "operator", {}, "feed4444feed4444")
+        bank.store.set_job_status("feed4444feed4444", JobStatus.FAILED, error="x")
+        # Execute
+        errors = {}
+        for job_id in ("feed9999feed9999", "feed4444feed4444", JOB, OTHER):
+            with pytest.raises(ConfigError) as info:
+                resumable_runner(bank, job_id)
+            errors[job_id] = str(info.value)
+    # Assert
+    assert errors == {
+        "feed9999feed9999": "job resume: no job feed9999feed9999",
+        "feed4444feed4444": "job resume: job feed4444feed4444 is failed; only an"
+        " interrupted running job can resume",
+        JOB: f"job resume: job {JOB} is still running",
+        OTHER: f"job resume: job {OTHER} has no checkpoint both parties agreed on;"
+        " it cannot resume",
+    }

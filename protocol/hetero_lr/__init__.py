@@ -39,6 +39,14 @@ stay with the bank. After training, the bank receives the operator's partial sco
 X_o w_o once per split (batch prediction; a model needs at least the policy's
 minimum of operator features).
 
-Modules: messages, serde (its only _pb2 code), party (each side's math), service
-(servicer, client, declaration).
+Checkpoints and resume (checkpoint.py, node_core/checkpoint.py): each party keeps
+its own state at every epoch boundary in its own state dir; what crosses is the
+SHA-256 commitment of each party's checkpoint file (the peer learns only that hash
+and that the epoch ended) and, at a resume, the epoch both hold. A resume restores
+the operator's records with its state: it adds no evaluation, step or reveal an
+uninterrupted run would not have, except that the work after the checkpoint is done
+again under fresh masks (its losses are recomputed, not re-read).
+
+Modules: messages, serde (its only _pb2 code), party (each side's math), checkpoint
+(a party's state at an epoch boundary), service (servicer, client, declaration).
 """

@@ -120,8 +120,10 @@ def purge_psi_outputs(ctx: NodeContext, now: float) -> dict[str, int]:
     removed = {
         "row_files": len(old),
         "alignments": purge_alignments(ctx.config.state_dir, days, now),
-        "checkpoints": purge_checkpoints(ctx.config.state_dir, days, now),
     }
+    checkpoints = purge_checkpoints(ctx.config.state_dir, days, now)
+    if checkpoints:  # job checkpoints hold aligned rows too
+        removed["checkpoints"] = checkpoints
     for cp in ctx.config.counterparts:  # unbalanced epoch sets whose epoch ended
         OperatorSetCache(ctx.config.state_dir, cp.party_id).purge_expired(now)
     if any(removed.values()):

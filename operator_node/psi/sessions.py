@@ -540,18 +540,15 @@ class OperatorPsi:
         old = purge_alignments(
             self._ctx.config.state_dir, self._psi.retention_days, now
         )
+        # Job checkpoints hold aligned rows too.
         checkpoints = purge_checkpoints(
             self._ctx.config.state_dir, self._psi.retention_days, now
         )
         if old or checkpoints:
-            self._ctx.store.append_audit(
-                "retention.deleted",
-                detail={
-                    "alignments": old,
-                    "checkpoints": checkpoints,
-                    "retention_days": self._psi.retention_days,
-                },
-            )
+            detail = {"alignments": old, "retention_days": self._psi.retention_days}
+            if checkpoints:
+                detail["checkpoints"] = checkpoints
+            self._ctx.store.append_audit("retention.deleted", detail=detail)
         current = epoch_of(now, self._psi.epoch_days)
         for counterpart, epoch in self._epochs.expire(current):
             self._ctx.store.append_audit(

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from bank_node.features_command import add_features_command
 from bank_node.job_command import add_job_command
 from bank_node.job_reconcile import reconcile_bank_jobs
+from bank_node.models_command import add_models_command
 from bank_node.psi_command import add_psi_command
 from bank_node.psi_outputs import purge_psi_outputs
 from node_core.cli import NodeCli
@@ -51,6 +52,7 @@ def build_cli() -> NodeCli:
     cli = NodeCli("bank-node", "bank", bank_services)
     add_psi_command(cli)
     add_job_command(cli)
+    add_models_command(cli)
     add_features_command(cli)
     return cli
 

@@ -97,6 +97,8 @@ def publish(
         },
         "timings": timings,
     }
+    if model.details:
+        summary["training"] = dict(model.details)
     html, _ = write_report(
         folder,
         ReportInput(
@@ -124,6 +126,7 @@ def publish(
             history=model.history,
             scorecard=model.scorecard,
             privacy=(PSI_STATEMENT, IV_STATEMENT, *model.privacy),
+            tables=model.tables,
             data=out.data,
             notes=notes,
             missing=missing_shares(bins),

@@ -37,6 +37,18 @@ class EpochMetrics:
 
 
 @dataclass(frozen=True)
+class ReportTable:
+    """A model's own table (feature importance, trees, ...): a section of the HTML
+    report and an entry of the JSON's "tables", keyed by `key`."""
+
+    key: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ReportInput:
     """Everything a report shows. Only ``title`` and ``validation`` are required.
 
@@ -62,6 +74,7 @@ class ReportInput:
     history: Sequence[EpochMetrics] = ()
     scorecard: Scorecard | None = None
     privacy: Sequence[str] = ()
+    tables: Sequence[ReportTable] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
     notes: Sequence[str] = ()
     missing: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -101,6 +114,14 @@ def report_to_dict(report: ReportInput) -> dict[str, Any]:
             "history": list(report.history),
             "scorecard": report.scorecard,
             "privacy": list(report.privacy),
+            "tables": {
+                t.key: {
+                    "title": t.title,
+                    "note": t.note,
+                    "rows": [dict(zip(t.columns, row, strict=True)) for row in t.rows],
+                }
+                for t in report.tables
+            },
             "data": report.data,
             "notes": list(report.notes),
             "missing": report.missing,
@@ -414,6 +435,16 @@ def report_to_html(report: ReportInput) -> str:
         _history_section(report.history),
         _bins_section(report),
     ]
+    for table in report.tables:
+        note = f"<p>{_esc(table.note)}</p>" if table.note else ""
+        parts.append(
+            _section(
+                f"table-{table.key}",
+                table.title,
+                note,
+                _table(table.columns, table.rows),
+            )
+        )
     if report.scorecard is not None:
         parts.append(
             _section(

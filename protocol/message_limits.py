@@ -39,12 +39,21 @@ SIZES: dict[str, int] = {
     "PsiOpenRequest.cached_set_id": 64,
     # A Paillier public key: 4096-bit n and its header fit easily.
     "BinSumsRequest.public_key": 2048,
+    "SbtSetupRequest.public_key": 2048,
+    # One ciphertext under a key of up to 4096 bits (1024 bytes) and its header.
+    "SbtNodeRequest.total": 2048,
 }
 # Per-field bounds on the number of items of a repeated field.
 ITEMS: dict[str, int] = {
     "JobProposal.features": 256,
     "HelloRequest.capabilities": 64,
     "BinSumsRequest.features": 1024,
+    # SecureBoost: a level's nodes (depth <= 16, protocol/secureboost/serde.py), a
+    # tree's internal nodes, rounds x classes of a model.
+    "SbtHistogramRequest.nodes": 1 << 15,
+    "SbtSplitRequest.splits": 1 << 15,
+    "SbtTreeDone.splits": (1 << 16) - 1,
+    "SbtLeafSetsRequest.trees": 10_000 * 64,
 }
 
 _STRING = FieldDescriptor.TYPE_STRING

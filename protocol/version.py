@@ -13,6 +13,7 @@ from protocol.domain import ProtocolDeclaration
 from protocol.hetero_lr.service import PROTOCOL as HETERO_LR
 from protocol.jobs.service import PROTOCOL as JOBS
 from protocol.psi.service import PROTOCOL as PSI
+from protocol.secureboost.service import PROTOCOL as SECUREBOOST
 from protocol.session.messages import Hello
 from protocol.session.service import PROTOCOL as SESSION
 
@@ -29,6 +30,7 @@ PROTOCOLS: tuple[ProtocolDeclaration, ...] = (
     BINNING,
     HETERO_LR,
     PSI,
+    SECUREBOOST,
 )
 
 # Capabilities this build implements: "<protocol>/<suite>/<version>". The handshake

@@ -20,6 +20,10 @@ FILES = {
         "default_credit_hetero_guest.csv.gz",
         "default_credit_hetero_host.csv.gz",
     ),
+    "vehicle_scale": (
+        "vehicle_scale_hetero_guest.csv",
+        "vehicle_scale_hetero_host.csv",
+    ),
 }
 
 

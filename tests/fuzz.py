@@ -33,6 +33,7 @@ from protocol.proto.duet.v1 import (
     hetero_lr_pb2,
     jobs_pb2,
     psi_pb2,
+    secureboost_pb2,
     session_pb2,
 )
 
@@ -43,6 +44,7 @@ MODULES = (
     binning_pb2,
     hetero_lr_pb2,
     psi_pb2,
+    secureboost_pb2,
     health_pb2,
 )
 F = FieldDescriptor
@@ -225,6 +227,13 @@ _KINDS = {
     "duet.v1.Psi.UploadBankSet": "psi.bank_blinded",
     "duet.v1.Psi.Finish": "psi.matches",
     "duet.v1.Binning.BinSums": "binning.labels",
+    "duet.v1.SecureBoost.Gradients": "secureboost.gradients",
+}
+# Client streams that open with a request message before their chunks: the upload
+# message's field for the request, and for the chunks.
+_OPENED = {
+    "duet.v1.Binning.BinSums": ("request", "labels"),
+    "duet.v1.SecureBoost.Gradients": ("tree", "gradients"),
 }
 
 
@@ -251,10 +260,13 @@ def cases(
     for i, chunks in enumerate(_stream_mistakes(kind, session)):
         if method.input_type.full_name == "duet.v1.Chunk":
             messages = list(chunks)
-        else:  # BinSums: a fuzzed request first, then the labels' chunks
-            request = fuzzer.message(binning_pb2.BinSumsRequest.DESCRIPTOR)
-            messages = [binning_pb2.BinSumsUpload(request=request)]
-            messages += [binning_pb2.BinSumsUpload(labels=c) for c in chunks]
+        else:  # a fuzzed request first, then the chunks
+            head, body = _OPENED[method.full_name]
+            upload = GetMessageClass(method.input_type)
+            opening = method.input_type.fields_by_name[head].message_type
+            request = fuzzer.message(opening)
+            messages = [upload(**{head: request})]
+            messages += [upload(**{body: c}) for c in chunks]
         yield Case(method, f"stream-{i}", [m.SerializeToString() for m in messages])
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from models.binning import BinningModel
-from models.report import EpochMetrics
+from models.report import EpochMetrics, ReportTable
 from models.scorecard import Scorecard, ScorecardScale
 from models.woe import WoeIv
 from node_core.checkpoint import JobCheckpoints
@@ -131,6 +131,10 @@ class ModelReport:
     # indicators made or merged away, categories folded into "other").
     preparation: tuple[Mapping[str, Any], ...] = ()
     notes: tuple[str, ...] = ()  # lines the modeler should read (report, summary)
+    # The model's own report tables (feature importance, trees, ...).
+    tables: tuple[ReportTable, ...] = ()
+    # Training figures for the job summary's "training" (times by step, ...).
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Trainer(ABC, Generic[OptionsT, ModelT]):

@@ -11,12 +11,14 @@ from typing import Any
 
 from bank_node.trainers.base import Trainer
 from bank_node.trainers.hetero_lr import HeteroLrTrainer
+from bank_node.trainers.secureboost import SecureBoostTrainer
 
 DEFAULT_MODEL_TYPE = "hetero_lr"
 
 # One line per model type.
 TRAINERS: Sequence[Trainer[Any, Any]] = [
     HeteroLrTrainer(),
+    SecureBoostTrainer(),
 ]
 
 

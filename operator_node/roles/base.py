@@ -47,6 +47,17 @@ class PassiveRole(ABC, Generic[StateT]):
     def model_part(self, state: StateT) -> ModelPart:
         """The operator's part of the trained model, for its registry."""
 
+    def session_to_set_up(self, peer: Peer, job_id: str) -> JobSession:
+        """The peer's approved job, if it was proposed (and approved) for this model
+        type: a job approved for another model is refused."""
+        session = self.desk.session(peer, job_id)
+        kind = self.ctx.store.get_job(job_id).kind
+        if kind != self.model_type:
+            raise FailedPrecondition(
+                f"job {job_id} was approved for model {kind!r}, not {self.model_type!r}"
+            )
+        return session
+
     def job(self, peer: Peer, job_id: str) -> tuple[JobSession, StateT]:
         """The peer's approved job and this role's state in it, or a refusal."""
         session = self.desk.session(peer, job_id)

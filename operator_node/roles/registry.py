@@ -13,10 +13,12 @@ from node_core.node import NodeContext
 from operator_node.job_desk import JobDesk
 from operator_node.roles.base import PassiveRole
 from operator_node.roles.hetero_lr import OperatorLr
+from operator_node.roles.secureboost import OperatorSecureBoost
 
 # One line per model type.
 PASSIVE_ROLES: Sequence[type[PassiveRole[Any]]] = [
     OperatorLr,
+    OperatorSecureBoost,
 ]
 
 

@@ -1,14 +1,14 @@
 """Malformed messages and chunks to every method of every service of a running operator
 node: never INTERNAL (or UNKNOWN, or a hang), never a traceback in its log, and the node
 still serves afterwards. Calls name an approved job bound to an alignment, a job with
-logistic regression set up, and an open PSI session, so they get past "no such job"
-into the handlers; damaged copies of well-formed payloads (labels, ciphertexts) reach
-the decoders."""
+logistic regression set up, a job with SecureBoost set up, and an open PSI session, so
+they get past "no such job" into the handlers; damaged copies of well-formed payloads
+(labels, ciphertexts, gradients, node totals) reach the decoders."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from bank_node.job_runner import validation_mask
 from bank_node.jobspec import SplitSection
 from bank_node.psi import run_psi
 from bank_node.trainers.hetero_lr_driver import BankLrDriver, LrSettings
+from models.secureboost.params import BoostParams
 from protocol.binning import serde as binning_serde
 from protocol.binning.messages import LABELS_KIND, BinSumsParams
 from protocol.binning.party import encrypt_labels
@@ -34,10 +35,18 @@ from protocol.hetero_lr.party import PRODUCT_BITS, SCALE_BITS, LrHyper
 from protocol.hetero_lr.service import HeteroLrClient
 from protocol.jobs.messages import JobBinding, JobProposal, split_positions
 from protocol.jobs.service import JobsClient
-from protocol.proto.duet.v1 import binning_pb2, common_pb2, hetero_lr_pb2
+from protocol.proto.duet.v1 import (
+    binning_pb2,
+    common_pb2,
+    hetero_lr_pb2,
+    secureboost_pb2,
+)
 from protocol.psi.group import SUITE
 from protocol.psi.messages import PsiMode, PsiOpen
 from protocol.psi.service import open_session
+from protocol.secureboost import serde as sbt_serde
+from protocol.secureboost.bank_party import BankSbtParty
+from protocol.secureboost.service import SecureBoostClient
 from protocol.serde import chunk_header_to_proto
 from protocol.session.service import handshake
 from protocol.transport import health_check
@@ -49,6 +58,9 @@ from tests.nodes import Pki
 BOUND = "f022f022f022f022"  # approved and bound, nothing else done
 LR = "f0221a2bf0221a2b"  # bound, logistic regression set up
 PSI = "f0225e55f0225e55"  # approved PSI job with an open session
+SBT = "f022b005f022b005"  # bound, SecureBoost set up
+SBT_FRESH = "f022b00ef022b00e"  # a bound SecureBoost job, not set up
+OPERATOR_COLUMNS = 20  # the operator's o_* columns of breast
 CASES_PER_METHOD = 40
 TIMEOUT_S = 20.0
 BAD = ("INTERNAL", "UNKNOWN", "DEADLINE_EXCEEDED")
@@ -66,12 +78,17 @@ class Target:
     lr: BankLrDriver
     lr_positions: dict[Split, np.ndarray]
     setup: m.LrSetup  # well-formed, for BOUND
+    sbt: BankSbtParty  # SBT's bank side, set up
+    sbt_client: SecureBoostClient  # SBT's, set up
+    sbt_fresh: BankSbtParty  # SBT_FRESH's bank side, not set up
 
 
-def _bind(ctx, channel: grpc.Channel, job_id: str) -> tuple[np.ndarray, np.ndarray]:
+def _bind(
+    ctx, channel: grpc.Channel, job_id: str, model: str = "hetero_lr"
+) -> tuple[np.ndarray, np.ndarray]:
     dataset = ctx.dataset("customers")
     jobs = JobsClient(channel, 30)
-    jobs.propose(JobProposal(job_id, "credit_risk", ("o_*",), "hetero_lr", 569, 128))
+    jobs.propose(JobProposal(job_id, "credit_risk", ("o_*",), model, 569, 128))
     psi = run_psi(
         ctx, "operator", dataset, PsiMode.BOTH, channel=channel, job_id=job_id
     )
@@ -110,6 +127,9 @@ def target(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targe
             opened = open_session(
                 channel, PsiOpen(PsiMode.BOTH, 100, SUITE, job_id=PSI), 30
             )
+            sbt_bank = _sbt_bank(ctx, channel, SBT)
+            sbt_client = SecureBoostClient(channel, SBT, 60, 1 << 20)
+            sbt_bank.accept_setup(sbt_client.setup(sbt_bank.setup_request()))
             yield Target(
                 channel,
                 opened.session_id,
@@ -117,7 +137,27 @@ def target(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targe
                 driver,
                 positions,
                 setup_request,
+                sbt_bank,
+                sbt_client,
+                _sbt_bank(ctx, channel, SBT_FRESH),
             )
+
+
+def _sbt_bank(ctx, channel: grpc.Channel, job_id: str) -> BankSbtParty:
+    """A bound SecureBoost job's bank side (the operator's job columns: o_*)."""
+    dataset = ctx.dataset("customers")
+    rows, validation = _bind(ctx, channel, job_id, "secureboost")
+    x = dataset.features.iloc[rows].to_numpy(dtype=float)
+    y = dataset.label[rows]
+    positions = split_positions(validation)
+    train, valid = positions[Split.TRAIN], positions[Split.VALIDATION]
+    _, private_key = generate_keypair(2048)
+    return BankSbtParty(
+        job_id, x[train], y[train], BoostParams(n_trees=2, min_operator_rows=64),
+        private_key, names=tuple(dataset.features.columns),
+        operator_features=tuple(range(OPERATOR_COLUMNS)),
+        validation=(x[valid], y[valid]),
+    )  # fmt: skip
 
 
 SERVICES = {s.full_name: s for s in services()}
@@ -242,13 +282,75 @@ def test_hetero_lr_never_answers_internal_if_its_inputs_are_damaged(
     _assert_still_serving(target, caplog)
 
 
+def test_secureboost_never_answers_internal_if_its_inputs_are_damaged(
+    target: Target, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Prepare: damaged copies of a well-formed Setup (for the job not set up), of the
+    # first tree's gradients upload and of its root histogram request (for the job set
+    # up), each sent while the job is in the phase that accepts it.
+    fuzzer = Fuzzer(seed=12)
+    outcomes: list[tuple[str, int, str, str]] = []
+    bank = target.sbt
+    client = target.sbt_client
+
+    def damaged(method: str, make: Callable[[], list[Message]]) -> None:
+        for i in range(CASES_PER_METHOD):
+            sent = _send(target, f"duet.v1.SecureBoost.{method}", make())
+            outcomes.append((method, i, *sent))
+
+    setup = sbt_serde.setup_to_proto(target.sbt_fresh.setup_request())
+    bank.start_round()
+    bank.start_tree()
+    gradients = bank.tree_gradients()
+    assert gradients is not None
+    train_rows = bank.setup_request().train_rows
+    upload = list(sbt_serde.gradients_to_proto(SBT, gradients, train_rows, 1 << 20))
+    head, header, *data = upload
+
+    def damaged_upload() -> list[Message]:
+        if fuzzer.rng.random() < 0.5:
+            tree = secureboost_pb2.SbtGradientsUpload(tree=fuzzer.mutate(head.tree))
+            return [tree, header, *data]
+        chunk = fuzzer.rng.randrange(len(data))
+        bad = secureboost_pb2.SbtGradientsUpload(
+            gradients=fuzzer.mutate(data[chunk].gradients)
+        )
+        return [head, header, *data[:chunk], bad, *data[chunk + 1 :]]
+
+    # Execute
+    damaged("Setup", lambda: [fuzzer.mutate(setup)])
+    damaged("Gradients", damaged_upload)
+    try:  # a damaged upload may have been well-formed after all
+        client.accept_gradients(gradients)
+    except PeerCallError as exc:
+        assert exc.code == "FAILED_PRECONDITION", exc
+    request = bank.histogram_request()
+    assert request is not None
+    root = sbt_serde.histogram_request_to_proto(SBT, request)
+
+    def damaged_histograms() -> list[Message]:
+        msg = secureboost_pb2.SbtHistogramRequest()
+        msg.CopyFrom(root)
+        node = fuzzer.rng.randrange(len(msg.nodes))
+        msg.nodes[node].CopyFrom(fuzzer.mutate(msg.nodes[node]))
+        return [fuzzer.mutate(msg) if fuzzer.rng.random() < 0.3 else msg]
+
+    damaged("Histograms", damaged_histograms)
+    # Assert
+    bad = [o for o in outcomes if o[2] in BAD]
+    assert not bad, "\n".join(map(str, bad))
+    assert {o[2] for o in outcomes if o[0] == "Setup"} >= {"INVALID_ARGUMENT"}
+    assert {o[2] for o in outcomes if o[0] == "Gradients"} >= {"INVALID_ARGUMENT"}
+    _assert_still_serving(target, caplog)
+
+
 # Last: its random Jobs.Finish calls may end the jobs the tests above use.
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_service_never_answers_internal_if_every_method_gets_malformed_input(
     target: Target, service: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Prepare
-    fuzzer = Fuzzer(seed=sum(map(ord, service)), job_ids=(BOUND, LR))
+    fuzzer = Fuzzer(seed=sum(map(ord, service)), job_ids=(BOUND, LR, SBT))
     # Execute
     outcomes = [
         (case.method.name, case.name, *call(target.channel, case, TIMEOUT_S))

@@ -16,6 +16,7 @@ from models.binning import BinningModel
 from models.woe import woe_iv_table
 from node_core.model_registry import ModelRegistry
 from operator_node.job_desk import approve_job
+from operator_node.roles.registry import served_model_types
 from protocol.crypto.ckks import PRECISE, CkksContext
 from protocol.domain import JobStatus
 from protocol.errors import PeerCallError
@@ -164,13 +165,14 @@ def test_operator_refuses_model_type_without_passive_role(
             with pytest.raises(PeerCallError) as info:
                 JobsClient(channel, 10).propose(
                     JobProposal("c1b2c3d4e5f6a7b8", "credit_risk", ("o_*",),
-                                "secureboost", 569, 256)
+                                "kmeans", 569, 256)
                 )  # fmt: skip
             jobs = setup.operator.ctx.store.list_jobs(JobStatus.REFUSED)
     # Assert
     assert info.value.code == "PERMISSION_DENIED"
     assert info.value.details == (
-        "model type 'secureboost' is not served by operator (served: hetero_lr)"
+        "model type 'kmeans' is not served by operator"
+        f" (served: {', '.join(served_model_types())})"
     )
     assert [j.id for j in jobs] == ["c1b2c3d4e5f6a7b8"]
 

@@ -8,7 +8,13 @@ from google.protobuf.message import Message
 
 from protocol.errors import InvalidArgument
 from protocol.message_limits import check_message
-from protocol.proto.duet.v1 import binning_pb2, common_pb2, jobs_pb2, session_pb2
+from protocol.proto.duet.v1 import (
+    binning_pb2,
+    common_pb2,
+    jobs_pb2,
+    secureboost_pb2,
+    session_pb2,
+)
 
 
 def _proposal(**fields: object) -> jobs_pb2.JobProposal:
@@ -65,3 +71,33 @@ def test_check_message_accepts_if_every_field_is_within_bounds() -> None:
     # Execute / Assert: no exception
     for message in messages:
         check_message(message)
+
+
+def test_check_message_bounds_secureboost_fields_at_the_protocol_limits() -> None:
+    # Prepare: the largest requests a depth-16 model of 640,000 trees makes, and one
+    # item or byte more.
+    def done(splits: int) -> secureboost_pb2.SbtTreeDone:
+        nodes = [secureboost_pb2.SbtInternalNode(node=i) for i in range(splits)]
+        return secureboost_pb2.SbtTreeDone(job_id="a1b2c3d4e5f6a7b8", splits=nodes)
+
+    def leaf_sets(trees: int) -> secureboost_pb2.SbtLeafSetsRequest:
+        return secureboost_pb2.SbtLeafSetsRequest(trees=range(trees))
+
+    def histograms(total: int) -> secureboost_pb2.SbtHistogramRequest:
+        node = secureboost_pb2.SbtNodeRequest(total=b"\0" * total)
+        return secureboost_pb2.SbtHistogramRequest(nodes=[node] * (1 << 15))
+
+    # Execute
+    for message in (done(65535), leaf_sets(640_000), histograms(2048)):
+        check_message(message)
+    errors = []
+    for message in (done(65536), leaf_sets(640_001), histograms(2049)):
+        with pytest.raises(InvalidArgument) as info:
+            check_message(message)
+        errors.append(str(info.value))
+    # Assert
+    assert errors == [
+        "SbtTreeDone.splits: 65536 items, over the limit of 65535 items",
+        "SbtLeafSetsRequest.trees: 640001 items, over the limit of 640000 items",
+        "SbtNodeRequest.total: 2049 bytes, over the limit of 2048 bytes",
+    ]

@@ -30,6 +30,8 @@ PSI_STATEMENT = (
     " people are in the intersection (as in FATE and SecretFlow); no other row-level"
     " information crosses."
 )
+# No lift, gains or calibration bin of a report is a statistic of fewer rows.
+MIN_BIN_ROWS = 30
 IV_STATEMENT = (
     "Information value: the operator saw only Paillier ciphertexts of the labels; the"
     " bank learned per-bin positive/negative counts of the operator's features."
@@ -61,12 +63,15 @@ def publish(
     selection, model = out.selection, out.model
     train, validation = out.scored[Split.TRAIN], out.scored[Split.VALIDATION]
     threshold = spec.report.threshold
-    train_eval = evaluate(train.labels, train.probability, threshold=threshold)
+    train_eval = evaluate(
+        train.labels, train.probability, threshold=threshold, min_bin_rows=MIN_BIN_ROWS
+    )
     val_eval = evaluate(
         validation.labels,
         validation.probability,
         threshold=threshold,
         reference_score=train.probability,
+        min_bin_rows=MIN_BIN_ROWS,
     )
     op_names = {o.index: o.name for o in selection.operator_ivs}  # as disclosed
     bins = bin_tables(selection)
@@ -88,7 +93,9 @@ def publish(
         "train_auc": round(train_eval.auc, 6),
         "best_epoch": model.best_epoch,
         "epochs_run": len(model.history),
+        "warnings": list(model.warnings),
         "seconds_per_epoch": round(model.seconds_per_epoch, 3),
+        "epoch_evaluation_seconds": round(model.evaluation_seconds_per_epoch, 3),
         "iv_seconds": round(iv_timings["total_s"], 3),
         "iv_timings": {k: round(v, 3) for k, v in iv_timings.items()},
         "features": {
@@ -118,6 +125,7 @@ def publish(
                 "seconds_per_epoch": round(model.seconds_per_epoch, 3),
                 "bank_only_validation_auc": round(model.bank_only_auc, 4),
                 "bank_only_model": model.bank_only_note,
+                **({"warnings": "; ".join(model.warnings)} if model.warnings else {}),
             },
             operator_iv={o.name: o.table.iv for o in selection.operator_ivs},
             bank_iv={k: v.iv for k, v in selection.bank_ivs.items()},

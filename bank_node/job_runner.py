@@ -186,6 +186,9 @@ class JobRunner:
         # it computes locally (a closed channel only ends calls).
         self.interrupt: Callable[[], None] | None = None
         self.interruptible = False  # True while the job's stages run
+        # The stage that is running or failed (None between stages): a watch that
+        # trips while the runner is interrupted names it wherever the signal lands.
+        self.current_stage: str | None = None
         self.proposed = False  # the operator knows the job
         trainer = trainer_for(spec.model.type)
         if trainer is None:
@@ -201,8 +204,10 @@ class JobRunner:
 
     def aborted(self) -> JobAborted:
         """The error for a job its watch ended, wherever the runner was."""
-        reason = self.watch.reason if self.watch is not None else ""
-        return JobAborted(f"job {self.job_id} failed: {reason or 'stopped'}")
+        reason = (self.watch.reason if self.watch is not None else "") or "stopped"
+        if self.current_stage is not None:
+            return JobAborted(self._failed_in(self.current_stage, reason))
+        return JobAborted(f"job {self.job_id} failed: {reason}")
 
     def _on_trip(self) -> None:
         if self.interruptible and self.interrupt is not None:
@@ -211,6 +216,7 @@ class JobRunner:
     def _stage(self, name: str, work: Callable[[], T]) -> T:
         """Run one named stage under its deadline and record its wall time."""
         started = time.perf_counter()
+        self.current_stage = name
         watch = self.watch
         seconds = getattr(self.spec.deadlines, f"{name}_s", None)
         guard = watch.stage(name, seconds) if watch and seconds else nullcontext()
@@ -222,6 +228,7 @@ class JobRunner:
             raise self._clear_error(name, exc) from exc
         if watch is not None and watch.reason:
             raise JobAborted(self._failed_in(name, watch.reason))
+        self.current_stage = None
         self.timings[name] = round(time.perf_counter() - started, 3)
         return result
 
@@ -582,7 +589,15 @@ class JobRunner:
             progress=self.progress,
             checkpoints=self.checkpoints,
             resume=self.resuming,
+            resumed=self._resumed,
+            config=self.ctx.config,
         )
+
+    def _resumed(self) -> None:
+        """The operator accepted the resume: heartbeat it from now on, as a job run
+        does from its proposal (the score stage has no other call for a while)."""
+        if self.watch is not None:
+            self.watch.heartbeat()
 
     # ---- resume: the inputs of training, saved after select_features --------------
     def _save_inputs(

@@ -7,6 +7,10 @@ Conventions shared by every function here:
 - ``score`` is higher for rows more likely to be positive: a probability of y=1 or a
   logit. A scorecard score (higher = lower risk) must be negated before it is passed in.
 - A row is predicted positive when ``score >= threshold``.
+- Every result depends only on the multiset of (label, score) pairs, to the last bit:
+  inputs are put in one canonical order (by score, then label) before anything is
+  summed, so the bank gets the same numbers from pairs delivered unlinked from their
+  rows (protocol/evaluation) as from the rows themselves.
 
 Everything is vectorised numpy over one stable sort, so the functions are usable on
 30k–1M rows. :func:`evaluate` bundles all metrics into one JSON-ready
@@ -58,7 +62,9 @@ def _check_labels_scores(y_true: Any, score: Any) -> tuple[np.ndarray, np.ndarra
         raise ValueError("y_true must contain only 0 and 1 labels")
     if labels.dtype != bool and not np.all((labels == 0) | (labels == 1)):
         raise ValueError("y_true must contain only 0 and 1 labels")
-    return labels.astype(np.int64), values
+    labels = labels.astype(np.int64)
+    canonical = np.lexsort((labels, values))  # float sums independent of row order
+    return labels[canonical], values[canonical]
 
 
 def _require_both_classes(labels: np.ndarray, what: str) -> None:
@@ -413,12 +419,15 @@ def calibration(
     *,
     n_bins: int = 10,
     strategy: Literal["uniform", "quantile"] = "uniform",
+    min_bin_rows: int = 1,
 ) -> CalibrationResult:
     """Mean predicted probability against observed positive rate per bin.
 
     Bins are those of ``sklearn.calibration.calibration_curve``: ``uniform`` splits
     [0, 1] into equal widths, ``quantile`` uses the predictions' (linear) quantiles; a
-    prediction equal to an inner edge belongs to the lower bin. Empty bins are omitted.
+    prediction equal to an inner edge belongs to the lower bin. Empty bins are omitted,
+    and a bin with fewer than ``min_bin_rows`` rows is merged with the next (the last
+    with the one before), so that no row of the table is a statistic of a few rows.
     ``brier_score = mean((p − y)²)``; ``expected_calibration_error = Σ_b (n_b / n) ·
     |mean_predicted_b − observed_rate_b|``.
     """
@@ -434,19 +443,26 @@ def calibration(
     else:
         raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}")
     bin_ids = np.searchsorted(bin_edges[1:-1], values)
-    counts = np.bincount(bin_ids, minlength=n_bins)
-    predicted_sum = np.bincount(bin_ids, weights=values, minlength=n_bins)
-    positive_sum = np.bincount(bin_ids, weights=labels, minlength=n_bins)
-    nonempty = counts > 0
-    mean_predicted = predicted_sum[nonempty] / counts[nonempty]
-    observed = positive_sum[nonempty] / counts[nonempty]
-    weights = counts[nonempty] / values.size
+    groups = _merged_bins(np.bincount(bin_ids, minlength=n_bins), min_bin_rows)
+    first = np.array([g[0] for g in groups])
+    last = np.array([g[1] for g in groups])
+    merged = np.zeros(n_bins, dtype=np.int64)
+    for index, (a, b) in enumerate(groups):
+        merged[a : b + 1] = index
+    bin_ids = merged[bin_ids]
+    n_groups = len(groups)
+    counts = np.bincount(bin_ids, minlength=n_groups)
+    predicted_sum = np.bincount(bin_ids, weights=values, minlength=n_groups)
+    positive_sum = np.bincount(bin_ids, weights=labels, minlength=n_groups)
+    mean_predicted = predicted_sum / counts
+    observed = positive_sum / counts
+    weights = counts / values.size
     table = pd.DataFrame(
         {
-            "bin": np.flatnonzero(nonempty) + 1,
-            "lower": bin_edges[:-1][nonempty],
-            "upper": bin_edges[1:][nonempty],
-            "count": counts[nonempty],
+            "bin": first + 1,
+            "lower": bin_edges[:-1][first],
+            "upper": bin_edges[1:][last],
+            "count": counts,
             "mean_predicted": mean_predicted,
             "observed_rate": observed,
         }
@@ -458,6 +474,23 @@ def calibration(
             np.sum(weights * np.abs(mean_predicted - observed))
         ),
     )
+
+
+def _merged_bins(counts: np.ndarray, min_rows: int) -> list[tuple[int, int]]:
+    """(first, last) non-empty bins of each merged bin: consecutive non-empty bins
+    joined until they hold `min_rows` rows (a short last run joins the one before)."""
+    groups: list[tuple[int, int]] = []
+    first, held = -1, 0
+    for b in np.flatnonzero(counts).tolist():
+        first = b if first < 0 else first
+        held += int(counts[b])
+        if held >= min_rows:
+            groups.append((first, b))
+            first, held = -1, 0
+    if first >= 0:
+        last = int(np.flatnonzero(counts)[-1])
+        groups[-1:] = [(groups[-1][0] if groups else first, last)]
+    return groups
 
 
 # --- everything at once --------------------------------------------------------------
@@ -495,6 +528,7 @@ def evaluate(
     reference_score: Any = None,
     n_bins: int = 10,
     max_curve_points: int = 500,
+    min_bin_rows: int = 1,
 ) -> EvaluationReport:
     """Evaluate scores against labels with every metric of this module.
 
@@ -502,6 +536,8 @@ def evaluate(
     ``reference_score`` (typically the train scores) adds the PSI of ``score`` against
     it. ``n_bins`` applies to the lift table, calibration and PSI. The AUC and KS come
     from the full curve; only the stored ROC points are thinned to ``max_curve_points``.
+    Lift, gains and calibration bins hold at least ``min_bin_rows`` rows (fewer lift
+    bins, merged calibration bins).
     """
     labels, values = _check_labels_scores(y_true, score)
     _require_both_classes(labels, "evaluation")
@@ -519,11 +555,15 @@ def evaluate(
         roc=_roc_from_ranking(ranking, drop_intermediate=True).downsample(
             max_curve_points
         ),
-        lift=_lift_from_ranking(ranking, n_bins),
+        lift=_lift_from_ranking(
+            ranking, max(1, min(n_bins, labels.size // max(min_bin_rows, 1)))
+        ),
         confusion=confusion_at_threshold(
             labels, values, threshold=ks.threshold if threshold is None else threshold
         ),
-        calibration=calibration(labels, values, n_bins=n_bins)
+        calibration=calibration(
+            labels, values, n_bins=n_bins, min_bin_rows=min_bin_rows
+        )
         if is_probability
         else None,
         psi=None

@@ -166,14 +166,34 @@ class CounterpartPolicy:
     # Fewest training rows in any occupied bin of the information-value counts the
     # counterpart receives (smaller bins are merged first); unset = min_batch_size.
     min_bin_rows: int | None = None
-    # Fewest operator features a model may use: its partial scores, sent once per
-    # split for batch prediction, must mix several features, never expose one column.
+    # Fewest operator features a model may use: its partial scores, added into the
+    # evaluation's joint scores, must mix several features, never follow one column.
     min_model_features: int = 2
     # Training passes a job may make (each allows one evaluation of each chunk), and
     # jobs a counterpart may start per day: bounds differencing across evaluations.
     max_epochs: int = 200
     # Jobs the counterpart may propose per 24 hours.
     max_jobs_per_day: int = 20
+    # Evaluation (protocol/evaluation) shows the bank the multiset of joint scores;
+    # bunched operator scores could be read out of it for their rows
+    # (operator_node/evaluation_rules.py): at most max_score_share of a split's rows
+    # within 1/100 of the scores' spread, falling with the square root of the window
+    # (the Poisson tail where chance coincidences are few), never fewer than
+    # max_rows_per_score rows (checked on identical feature rows at setup and on the
+    # scores before answering).
+    max_rows_per_score: int = 2
+    # The share of a split's rows allowed within 1/100 of the spread in the rule
+    # above (0.15: a bunch of 2.6 standard deviations of the chance coincidences).
+    max_score_share: float = 0.15
+    # Rows the operator's scores must move each row past in the bank's order, about
+    # n * spread(operator) / spread(bank): flatter, and the joint scores' order
+    # follows the bank's (at 200, the bank's rank-matched guess is right for ~1%).
+    min_rank_mixing: float = 200.0
+    # Jobs evaluated on the same rows (>= min_batch_size in common) per period: two
+    # score vectors of the same rows could be solved for the features behind them.
+    max_models_per_rows: int = 1
+    # The period of that budget, in days.
+    model_budget_days: int = 30
     # PSI modes a PSI job (`bank-node psi`, model "psi") may use; a model job always
     # aligns in mode both within its own approval. Intersection and both tell the bank
     # which of its numbers are subscribers: enable them for a purpose that needs it.
@@ -239,6 +259,40 @@ class JobsConfig:
 
 
 @dataclass(frozen=True)
+class SplitNnConfig:
+    """Split-NN training over Flower (protocol/split_nn, model type "split_nn")."""
+
+    # Bank: the address its SuperLink listens on for the operator's SuperNode (one
+    # SuperLink per job, stopped when the job ends); it must be in the SuperLink
+    # certificate's subject alternative names.
+    superlink_host: str = "127.0.0.1"
+    # Bank: the SuperLink's port; 0 = a free port per job.
+    superlink_port: int = 0
+    # Bank: the SuperLink's TLS certificate and key, issued by the bank's CA (the one
+    # the operator pins for it) for the bank's identity and superlink_host.
+    superlink_cert: Path | None = None
+    # Bank: the private key of superlink_cert (mode 0600).
+    superlink_key: Path | None = None
+    # Bank: the CA that issued superlink_cert (unset = tls.ca).
+    superlink_ca: Path | None = None
+    # Operator: the SuperLink hosts a bank may ask its SuperNode to dial (the
+    # SuperLink must still present the bank's identity from the bank's CA).
+    allowed_superlink_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+    # Operator: where each split-NN job's aligned features and bottom model live
+    # (<data_dir>/<job id>/); unset = <state_dir>/split_nn.
+    data_dir: Path | None = None
+    # Operator: the most rounds one job may run (the bank learns one embedding per
+    # row and round).
+    max_rounds: int = 50
+    # Operator: SHA-256 digests of the Flower app bundles its SuperNode runs; empty =
+    # the bundle this build ships (protocol/split_nn/fab.py).
+    trusted_fabs: tuple[str, ...] = ()
+    # Bank: the longest a round (one message to the operator and its reply) may take
+    # before the run fails; operator: how long its SuperNode waits for the SuperLink.
+    round_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class CounterpartConfig:
     # The counterpart's party id (lowercase letters, digits, '.', '-').
     party_id: str
@@ -272,6 +326,7 @@ class NodeConfig:
     data: dict[str, DataSourceConfig] = field(default_factory=dict)
     psi: PsiConfig = field(default_factory=PsiConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
+    split_nn: SplitNnConfig = field(default_factory=SplitNnConfig)
     # Where the config was read from (not a TOML key).
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 
@@ -387,6 +442,35 @@ def _check_party(loader: TomlLoader, key: str, value: str) -> None:
         loader.fail(key, "party id must be lowercase letters, digits, '.' or '-'")
 
 
+def _validate_evaluation_policy(
+    loader: TomlLoader, key: str, policy: CounterpartPolicy
+) -> None:
+    for name in ("max_rows_per_score", "max_models_per_rows", "model_budget_days"):
+        if getattr(policy, name) < 1:
+            loader.fail(f"{key}.{name}", f"must be >= 1, got {getattr(policy, name)}")
+    if not 0 < policy.max_score_share <= 1:
+        loader.fail(
+            f"{key}.max_score_share",
+            f"must be in (0, 1], got {policy.max_score_share}",
+        )
+
+
+def _validate_split_nn(loader: TomlLoader, nn: SplitNnConfig) -> None:
+    if nn.superlink_port > 65535:
+        loader.fail("split_nn.superlink_port", "must be 0..65535")
+    if (nn.superlink_cert is None) != (nn.superlink_key is None):
+        loader.fail("split_nn.superlink_key", "set both superlink_cert and its key")
+    if not 1 <= nn.max_rounds <= 1000:
+        loader.fail("split_nn.max_rounds", "must be 1..1000")
+    if not 1 <= nn.round_timeout_s <= 3600:
+        loader.fail("split_nn.round_timeout_s", "must be between 1 and 3600")
+    for digest in nn.trusted_fabs:
+        if len(digest) != 64 or set(digest) - set("0123456789abcdef"):
+            loader.fail(
+                "split_nn.trusted_fabs", f"not a SHA-256 hex digest: {digest!r}"
+            )
+
+
 def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
     _check_party(loader, "party_id", cfg.party_id)
     _check_address(loader, "listen", cfg.listen)
@@ -403,6 +487,7 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
         loader.fail(
             "jobs.heartbeat_s", f"must be below jobs.heartbeat_timeout_s ({timeout:g})"
         )
+    _validate_split_nn(loader, cfg.split_nn)
     seen: set[tuple[str, str]] = set()
     for i, cp in enumerate(cfg.counterparts):
         key = f"counterparts[{i}]"
@@ -424,6 +509,7 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             if (what, value) in seen:
                 loader.fail(f"{key}.{what}", f"duplicate {what} {value!r}")
             seen.add((what, value))
+        _validate_evaluation_policy(loader, f"{key}.policy", cp.policy)
         if set(cp.policy.psi_without_job) - {"cardinality"}:
             loader.fail(
                 f"{key}.policy.psi_without_job",

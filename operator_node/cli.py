@@ -8,11 +8,13 @@ from collections.abc import Iterable, Sequence
 from node_core.cli import NodeCli, open_node
 from node_core.node import NodeContext, Registration
 from operator_node.binning import OperatorBinning
+from operator_node.evaluation import OperatorEvaluation
 from operator_node.job_desk import JobDesk, approve_job, describe_job, reset_quota
 from operator_node.psi.sessions import psi_registration
 from operator_node.roles.registry import passive_roles, served_model_types
 from protocol.auth import PeerDirectory
 from protocol.binning.service import binning_service
+from protocol.evaluation.service import evaluation_service
 from protocol.jobs.service import jobs_service
 
 
@@ -20,7 +22,7 @@ def operator_services(
     ctx: NodeContext, directory: PeerDirectory
 ) -> Iterable[Registration]:
     """Passive-party services the operator offers its counterparts: PSI, jobs,
-    binning, and the servicer of each model type's passive role."""
+    binning, evaluation, and the servicer of each model type's passive role."""
     desk = JobDesk(ctx, served_model_types())
     desk.start()
     return [
@@ -29,6 +31,12 @@ def operator_services(
         binning_service(
             directory,
             OperatorBinning(ctx, desk),
+            ctx.max_transfer_bytes,
+            ctx.limits.chunk_bytes,
+        ),
+        evaluation_service(
+            directory,
+            OperatorEvaluation(ctx, desk),
             ctx.max_transfer_bytes,
             ctx.limits.chunk_bytes,
         ),

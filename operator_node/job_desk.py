@@ -39,6 +39,7 @@ from node_core.reconcile import Interrupted, reconcile_jobs
 from node_core.store import Job, StoreError
 from operator_node.idle_jobs import IdleJobs
 from operator_node.job_session import JobSession
+from operator_node.model_budget import ModelBudget
 from operator_node.psi.jobs import PsiJobSessions
 from operator_node.psi.quota import DailyBudget
 from protocol.domain import ACTIVE_JOB_STATUSES, JobStatus, Peer
@@ -92,6 +93,8 @@ class JobDesk:
         # Guards the tables below only; never held for I/O or policy work.
         self._lock = threading.Lock()
         self._sessions: dict[str, JobSession] = {}
+        # Models per set of rows: checked at Bind, spent at a job's first evaluation.
+        self.budget = ModelBudget(ctx.config.state_dir)
         self._psi_jobs = PsiJobSessions(ctx.config.state_dir)
         self._propose_locks: dict[str, threading.Lock] = {}
         self.idle = IdleJobs(ctx.config.jobs.session_idle_s, self._expire)
@@ -208,7 +211,7 @@ class JobDesk:
         """A fresh session for an interrupted job, bound as its checkpoint says
         (any session left of it is dropped). FAILED_PRECONDITION unless the job is
         this peer's, running, and its policy and data are what the checkpoint was
-        taken on."""
+        taken on; PERMISSION_DENIED if the model budget of its rows is spent."""
         try:
             job = self._ctx.store.get_job(job_id)
         except StoreError:
@@ -235,6 +238,9 @@ class JobDesk:
                 f"job {job_id}: the operator's data changed since the checkpoint; it"
                 " cannot resume"
             )
+        # As at Bind: a job whose rows have no model budget left is refused before
+        # more training (its own place, if it spent one, never counts against it).
+        self.budget.check(peer.party_id, job_id, rows, policy)
         session = JobSession(job.id, job.counterpart, now_columns, kinds)
         session.rows, session.validation, session.dataset = rows, validation, dataset
         session.claimed.add("binding to an alignment")
@@ -596,6 +602,7 @@ class JobDesk:
             validation = binding.validation
             rows = np.asarray(alignment.local_rows, dtype=np.int64)
             self._check_differencing(peer, binding.job_id, rows[~validation])
+            self.budget.check(peer.party_id, binding.job_id, rows, self._policy(peer))
         except BaseException:
             session.release("binding to an alignment")
             raise

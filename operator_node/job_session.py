@@ -76,9 +76,15 @@ class JobSession:
             return cast(T | None, self._state.get(key.name))
 
     def close(self) -> None:
-        """Drop every protocol's state (keys, weights) when the job ends."""
+        """Drop every protocol's state (keys, weights) when the job ends; a state with
+        a `close()` (e.g. processes it started) is closed first."""
         with self.lock:
+            states = list(self._state.values())
             self._state.clear()
+        for value in states:
+            closer = getattr(value, "close", None)
+            if callable(closer):
+                closer()
 
     # ---- the bound data ----------------------------------------------------------
     def positions(self) -> dict[Split, np.ndarray]:

@@ -39,9 +39,12 @@ SIZES: dict[str, int] = {
     "PsiOpenRequest.cached_set_id": 64,
     # A Paillier public key: 4096-bit n and its header fit easily.
     "BinSumsRequest.public_key": 2048,
+    "EvaluateRequest.public_key": 2048,
     "SbtSetupRequest.public_key": 2048,
     # One ciphertext under a key of up to 4096 bits (1024 bytes) and its header.
     "SbtNodeRequest.total": 2048,
+    # An EC P-256 public key in PEM is under 200 bytes.
+    "NnPrepareReply.node_public_key": 1024,
 }
 # Per-field bounds on the number of items of a repeated field.
 ITEMS: dict[str, int] = {
@@ -54,6 +57,7 @@ ITEMS: dict[str, int] = {
     "SbtSplitRequest.splits": 1 << 15,
     "SbtTreeDone.splits": (1 << 16) - 1,
     "SbtLeafSetsRequest.trees": 10_000 * 64,
+    "NnPrepareRequest.operator_features": 1024,
 }
 
 _STRING = FieldDescriptor.TYPE_STRING

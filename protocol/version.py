@@ -10,12 +10,14 @@ from __future__ import annotations
 from protocol.binning.service import PROTOCOL as BINNING
 from protocol.diagnostics.service import PROTOCOL as DIAGNOSTICS
 from protocol.domain import ProtocolDeclaration
+from protocol.evaluation.service import PROTOCOL as EVALUATION
 from protocol.hetero_lr.service import PROTOCOL as HETERO_LR
 from protocol.jobs.service import PROTOCOL as JOBS
 from protocol.psi.service import PROTOCOL as PSI
 from protocol.secureboost.service import PROTOCOL as SECUREBOOST
 from protocol.session.messages import Hello
 from protocol.session.service import PROTOCOL as SESSION
+from protocol.split_nn.service import PROTOCOL as SPLIT_NN
 
 # Major version of the duet wire protocol. Two parties must speak the same major
 # version; a change that breaks a message or a protocol step increments it.
@@ -30,7 +32,9 @@ PROTOCOLS: tuple[ProtocolDeclaration, ...] = (
     BINNING,
     HETERO_LR,
     PSI,
+    EVALUATION,
     SECUREBOOST,
+    SPLIT_NN,
 )
 
 # Capabilities this build implements: "<protocol>/<suite>/<version>". The handshake

@@ -30,11 +30,13 @@ from protocol.proto.duet.v1 import (
     binning_pb2,
     common_pb2,
     diagnostics_pb2,
+    evaluation_pb2,
     hetero_lr_pb2,
     jobs_pb2,
     psi_pb2,
     secureboost_pb2,
     session_pb2,
+    split_nn_pb2,
 )
 
 MODULES = (
@@ -42,9 +44,11 @@ MODULES = (
     diagnostics_pb2,
     jobs_pb2,
     binning_pb2,
+    evaluation_pb2,
     hetero_lr_pb2,
     psi_pb2,
     secureboost_pb2,
+    split_nn_pb2,
     health_pb2,
 )
 F = FieldDescriptor
@@ -228,12 +232,14 @@ _KINDS = {
     "duet.v1.Psi.Finish": "psi.matches",
     "duet.v1.Binning.BinSums": "binning.labels",
     "duet.v1.SecureBoost.Gradients": "secureboost.gradients",
+    "duet.v1.Evaluation.Evaluate": "evaluation.values",
 }
 # Client streams that open with a request message before their chunks: the upload
 # message's field for the request, and for the chunks.
 _OPENED = {
     "duet.v1.Binning.BinSums": ("request", "labels"),
     "duet.v1.SecureBoost.Gradients": ("tree", "gradients"),
+    "duet.v1.Evaluation.Evaluate": ("request", "values"),
 }
 
 

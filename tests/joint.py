@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import tomli_w
 
 from bank_node.jobspec import JobSpec, parse_job_spec
@@ -27,7 +28,11 @@ class JointSetup:
 
 
 def operator_config(
-    root: Path, pki: Pki, files: PartyFiles, policy: dict[str, Any]
+    root: Path,
+    pki: Pki,
+    files: PartyFiles,
+    policy: dict[str, Any],
+    categorical: tuple[str, ...] = (),
 ) -> NodeConfig:
     return write_config(
         root / "operator.toml",
@@ -54,6 +59,7 @@ def operator_config(
                 "path": str(files.operator),
                 "id": "phone",
                 "numeric": ["o_*"],
+                **({"categorical": list(categorical)} if categorical else {}),
             }
         },
         transport={"max_message_mb": 64},
@@ -81,10 +87,22 @@ def bank_config(root: Path, pki: Pki, files: PartyFiles, address: str) -> NodeCo
 
 @contextmanager
 def joint_setup(
-    root: Path, pki: Pki, dataset: str = "breast", policy: dict[str, Any] | None = None
+    root: Path,
+    pki: Pki,
+    dataset: str = "breast",
+    policy: dict[str, Any] | None = None,
+    *,
+    extra_operator_columns: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    categorical: tuple[str, ...] = (),
 ) -> Iterator[JointSetup]:
+    """`extra_operator_columns` adds columns to the operator's file (given the file,
+    returns the new columns); `categorical` declares some of them categorical."""
     files = write_party_files(dataset, root / "data")
-    op_cfg = operator_config(root, pki, files, policy or {})
+    if extra_operator_columns is not None:
+        frame = pd.read_csv(files.operator, dtype={"phone": str})
+        frame = pd.concat([frame, extra_operator_columns(frame)], axis=1)
+        frame.to_csv(files.operator, index=False)
+    op_cfg = operator_config(root, pki, files, policy or {}, categorical)
     with running_node(op_cfg, operator_services) as operator:
         bank = NodeContext.open(bank_config(root, pki, files, operator.address))
         try:

@@ -36,7 +36,7 @@ from models.report import EpochMetrics, ReportTable
 from models.scorecard import Scorecard, ScorecardScale
 from models.woe import WoeIv
 from node_core.checkpoint import JobCheckpoints
-from node_core.config import TomlLoader
+from node_core.config import NodeConfig, TomlLoader
 from node_core.model_registry import ModelPart
 from protocol.domain import Split
 from protocol.transport import TransportLimits
@@ -97,6 +97,11 @@ class TrainingContext:
     # not), and whether it continues from the last checkpoint (`job resume`).
     checkpoints: JobCheckpoints | None = None
     resume: bool = False
+    # Called once the operator accepted the resume (the runner's heartbeats start
+    # then: before it, the operator knows the job only as interrupted).
+    resumed: Callable[[], None] = field(default=lambda: None)
+    # The bank node's configuration (state_dir, per-model-type sections).
+    config: NodeConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,10 @@ class ModelReport:
     # indicators made or merged away, categories folded into "other").
     preparation: tuple[Mapping[str, Any], ...] = ()
     notes: tuple[str, ...] = ()  # lines the modeler should read (report, summary)
+    # What the modeler should know about the training (e.g. no convergence signal).
+    warnings: tuple[str, ...] = ()
+    # Wall time per epoch of the per-epoch validation evaluation (e.g. its AUC).
+    evaluation_seconds_per_epoch: float = 0.0
     # The model's own report tables (feature importance, trees, ...).
     tables: tuple[ReportTable, ...] = ()
     # Training figures for the job summary's "training" (times by step, ...).

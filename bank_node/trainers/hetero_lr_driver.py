@@ -6,18 +6,26 @@ the PSI session aligned the rows in; batches of at least the operator's minimum
 size), runs the three calls per batch, evaluates the training and validation loss
 after every epoch (sums over evaluation chunks of the series loss, which is the
 logistic loss to within 0.007 per row for |z| <= 8 and 0.13 at the range's edge), keeps
-the best epoch for early stopping, and finally learns its own weights while the
-operator learns its own. Every batch and chunk also tells it whether a logit left the
-sigmoid's range: it then moves both parties to the next range level (a wider period,
-more terms) and repeats an interrupted evaluation at the new level, or stops with an
-error at the last level (protocol.hetero_lr.party, "Range levels").
+its logit shares of the validation split of every epoch (the trainer gets each epoch's
+validation AUC from them with protocol.evaluation once training is over), keeps the
+best epoch for early stopping, warns when the best epoch is the last one, and finally
+learns its own weights while the operator learns its own. Every batch and chunk also
+tells it whether a logit left the sigmoid's range: it then moves both parties to the
+next range level (a wider period, more terms) and repeats an interrupted evaluation at
+the new level, or stops with an error at the last level (protocol.hetero_lr.party,
+"Range levels").
 
 Checkpoints: after every epoch but the last (evaluation and KeepBest done, no step
 pending) the bank writes its own state (its party's, the batch generator's, the
-history and early-stopping bookkeeping) and both parties agree on the checkpoint
-(HeteroLr.Checkpoint). A resumed driver asks the operator to Resume from the most
-recent checkpoint both hold, restores the same state and continues with the next
-epoch: the same batches as an uninterrupted run, new masks.
+history and early-stopping bookkeeping, and its logit shares of the validation split
+of every epoch so far) and both parties agree on the checkpoint (HeteroLr.Checkpoint).
+A resumed driver asks the operator to Resume from the most recent checkpoint both
+hold, restores the same state and continues with the next epoch: the same batches as
+an uninterrupted run, new masks. The shares of the epochs up to the checkpoint come
+back with it (the operator's own come back with the operator's checkpoint), so a
+resumed job's report has the validation AUC of every epoch, each evaluated once; an
+epoch trained after the checkpoint but before the interruption is discarded and
+trained again, and only its new evaluation is ever answered.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ from protocol.hetero_lr.checkpoint import (
     contexts,
     party_state,
     restore_party,
+    restored_shares,
+    shares_arrays,
 )
 from protocol.hetero_lr.party import (
     DEFAULT_CLIP,
@@ -79,7 +89,10 @@ class LrHistory:
     epochs: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
+    validation_auc: list[float | None] = field(default_factory=list)  # set later
+    seconds: list[float] = field(default_factory=list)  # training batches
+    evaluation_seconds: list[float] = field(default_factory=list)  # the losses
+    auc_seconds: float = 0.0  # every epoch's validation AUC, after training
     range_level: list[int] = field(default_factory=list)
 
 
@@ -90,6 +103,22 @@ class LrResult:
     history: LrHistory
     seconds_per_epoch: float
     resumed_from: int = 0  # 0, or the checkpointed epoch a resume continued from
+    warnings: tuple[str, ...] = ()
+    # The bank's logit shares of the validation split (position order) after each
+    # epoch, and their modulus (LrHyper.evaluation_modulus), for the epochs' AUC.
+    validation_shares: dict[int, np.ndarray] = field(default_factory=dict)
+    period: float = 0.0
+
+
+def convergence_warning(best_epoch: int, epochs_run: int) -> str | None:
+    """A warning when the best validation loss came at the last epoch run."""
+    if epochs_run < 1 or best_epoch != epochs_run:
+        return None
+    return (
+        f"the best validation loss came at the last epoch ({best_epoch} of"
+        f" {epochs_run}): training may not have converged; more epochs or a larger"
+        " learning rate may give a better model"
+    )
 
 
 def draw_batches(
@@ -129,6 +158,7 @@ class BankLrDriver:
         stable_key: np.ndarray | None = None,  # bank row per aligned position
         checkpoints: JobCheckpoints | None = None,  # checkpoint every epoch here
         resume: bool = False,  # continue from the last common checkpoint
+        on_resumed: Callable[[], None] = lambda: None,  # the operator resumed
     ) -> None:
         self._client = client
         self._job = job_id
@@ -139,12 +169,14 @@ class BankLrDriver:
         self.resumed_from = 0  # the epoch a resumed job continued from
         self._start = 0
         self._state: dict[str, Any] = {}
+        self._shares: dict[int, np.ndarray] = {}  # restored validation shares
         h = settings.hyper
         saved: Checkpoint | None = None
         if resume:
             if checkpoints is None:
                 raise ValueError("a resume needs the job's checkpoints")
             reply, saved = self._resume(client, job_id, checkpoints)
+            on_resumed()
             own, peer = contexts(_party_blobs(saved))
             self._keys = own
         else:
@@ -194,6 +226,7 @@ class BankLrDriver:
             Split.VALIDATION: evaluation_chunks(len(validation), slots),
         }
         self._pending: tuple[bytes, ...] = ()
+        self.shares = np.zeros(0)  # bank's logit shares of the last evaluated split
         self._pending_epoch = 0
         self._rng = np.random.default_rng(settings.seed)
         key = np.arange(len(features)) if stable_key is None else stable_key
@@ -229,10 +262,20 @@ class BankLrDriver:
         restore_party(self.party, meta["party"], _party_blobs(saved))
         self._rng.bit_generator.state = meta["rng"]
         self._state = dict(meta["driver"])
+        try:
+            self._shares = restored_shares(
+                saved.arrays, saved.epoch, len(self._positions[Split.VALIDATION])
+            )
+        except ValueError as exc:
+            raise CheckpointError(f"job {self._job}: {exc}") from None
         self._start = self.resumed_from = saved.epoch
 
     def _checkpoint(
-        self, epoch: int, history: LrHistory, state: dict[str, Any]
+        self,
+        epoch: int,
+        history: LrHistory,
+        state: dict[str, Any],
+        shares: Mapping[int, np.ndarray],
     ) -> None:
         """Both parties checkpoint the end of `epoch` (1-based) and agree on it."""
         store = self._checkpoints
@@ -245,7 +288,9 @@ class BankLrDriver:
             "operator_dim": self.operator_dim,
             "driver": {**state, "history": asdict(history)},
         }
-        own = store.write(epoch, meta, {k: blob_array(v) for k, v in blobs.items()})
+        arrays = {k: blob_array(v) for k, v in blobs.items()}
+        arrays |= shares_arrays(shares)
+        own = store.write(epoch, meta, arrays)
         operator = self._client.checkpoint(m.LrCheckpoint(self._job, epoch, own))
         store.agree(epoch, bank=own, operator=operator, own="bank")
 
@@ -303,9 +348,11 @@ class BankLrDriver:
     def _loss(self, split: Split, epoch: int) -> float:
         """Mean logistic loss over the split's evaluation chunks, all evaluated at
         one range level (the evaluation restarts at the next level if a chunk had a
-        logit out of range)."""
+        logit out of range); keeps the bank's logit shares of the split's rows in
+        `self.shares` (validation split)."""
         while True:
             total, count = 0.0, 0
+            self.shares = np.zeros(len(self._positions[split]))
             for chunk in self._chunks[split]:
                 total += self._chunk_loss(split, chunk, epoch) * len(chunk)
                 count += len(chunk)
@@ -326,6 +373,12 @@ class BankLrDriver:
             )
         )  # fmt: skip
         terms = party.loss_terms(fwd.operator_logits)
+        if split is Split.VALIDATION:
+            # Modulo the last level's period, whatever this chunk's level: every
+            # epoch's shares then sum to the logits modulo one public number.
+            modulus = party.hyper.evaluation_modulus
+            share = party.logit_share(fwd.operator_logits, modulus)
+            self.shares[chunk] = share[: len(chunk)]
         reply = self._client.loss(m.LrLoss(self._job, tuple(terms)))
         return party.loss_value(reply.masked_loss, reply.mask_constant, reply.zone_mask)
 
@@ -333,6 +386,8 @@ class BankLrDriver:
         s = self._settings
         saved = self._state
         history = LrHistory(**saved.get("history", {}))
+        # Restored with the checkpoint: each epoch's validation shares up to it.
+        shares: dict[int, np.ndarray] = dict(self._shares)
         best = float(saved.get("best", np.inf))
         best_epoch, stale = int(saved.get("best_epoch", 0)), int(saved.get("stale", 0))
         if self.resumed_from:
@@ -347,10 +402,13 @@ class BankLrDriver:
             seconds = time.perf_counter() - started
             train_loss = self._loss(Split.TRAIN, epoch)
             val_loss = self._loss(Split.VALIDATION, epoch)
+            shares[epoch + 1] = self.shares
             history.epochs.append(epoch + 1)
             history.train_loss.append(train_loss)
             history.validation_loss.append(val_loss)
+            history.validation_auc.append(None)
             history.seconds.append(seconds)
+            history.evaluation_seconds.append(time.perf_counter() - started - seconds)
             history.range_level.append(self.party.level)
             self._progress(
                 f"epoch {epoch + 1}/{s.epochs}: train loss {train_loss:.4f}, "
@@ -367,7 +425,10 @@ class BankLrDriver:
                     break
             if epoch + 1 < s.epochs:  # the last epoch is followed by the reveal
                 state = {"best": best, "best_epoch": best_epoch, "stale": stale}
-                self._checkpoint(epoch + 1, history, state)
+                self._checkpoint(epoch + 1, history, state, shares)
+        warning = convergence_warning(best_epoch, len(history.epochs))
+        if warning is not None:
+            self._progress(f"warning: {warning}")
         # Each side sends the exact integer sum of the masked steps it sent the other
         # (computed from flooded decryptions), up to the best epoch
         # (see protocol.hetero_lr.party).
@@ -380,4 +441,7 @@ class BankLrDriver:
             history,
             float(np.mean(history.seconds)),
             resumed_from=self.resumed_from,
+            warnings=() if warning is None else (warning,),
+            validation_shares=shares,
+            period=s.hyper.evaluation_modulus,
         )

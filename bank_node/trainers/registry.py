@@ -12,6 +12,7 @@ from typing import Any
 from bank_node.trainers.base import Trainer
 from bank_node.trainers.hetero_lr import HeteroLrTrainer
 from bank_node.trainers.secureboost import SecureBoostTrainer
+from bank_node.trainers.split_nn import SplitNnTrainer
 
 DEFAULT_MODEL_TYPE = "hetero_lr"
 
@@ -19,6 +20,7 @@ DEFAULT_MODEL_TYPE = "hetero_lr"
 TRAINERS: Sequence[Trainer[Any, Any]] = [
     HeteroLrTrainer(),
     SecureBoostTrainer(),
+    SplitNnTrainer(),
 ]
 
 

@@ -5,18 +5,30 @@ its CKKS key, holds its own weights encrypted under the bank's key and answers t
 bank's calls in the only order the protocol allows (Setup once; Forward, Sigmoid,
 Backward per batch of at least the policy's minimum of distinct rows; evaluation
 chunks fixed in advance, each evaluated at most once per epoch; Reveal once, which ends
-training; PartialScores once per split). At the end it learns its own weights, stores
-its part of the model and computes its partial scores for batch prediction.
+training). At the end it learns its own weights and stores its part of the model.
+
+Evaluation goes through protocol.evaluation (operator_node/evaluation.py): after the
+reveal the role offers its partial scores of each split once, and its logit shares of
+the validation split of every training pass whose validation chunks were all
+evaluated (kept from training), once each. Setup refuses features that give too many
+rows one score under any weights (operator_node/evaluation_rules.py).
 
 After each epoch's evaluation the bank asks for a checkpoint: the operator writes its
-own state (protocol/hetero_lr/checkpoint.py, with its CKKS secret key, and the
-per-epoch records: training passes, this pass's evaluations) and both agree on the
-digest (node_core/checkpoint.py). Resume restores the most recent checkpoint both
-hold: what was done after it is discarded with its masks, and the records come back
-with it, so a resumed job gets no evaluation of a pass already evaluated and no more
-passes than policy.max_epochs counts from the checkpoint. The Reveal deletes the
-checkpoints: after it no resume is possible, so the weights and partial scores are
-revealed once per job.
+own state (protocol/hetero_lr/checkpoint.py, with its CKKS secret key, the per-epoch
+records: training passes, this pass's evaluations, and its logit shares of the
+validation split of every pass so far, which never leave its state dir) and both agree
+on the digest (node_core/checkpoint.py). Resume restores the most recent checkpoint
+both hold: what was done after it is discarded with its masks, and the records come
+back with it, so a resumed job gets no evaluation of a pass already evaluated and no
+more passes than policy.max_epochs counts from the checkpoint. The shares of the
+passes up to the checkpoint come back too, so the per-epoch validation AUC of a
+resumed job covers every epoch; those of passes after it (trained before the
+interruption, then discarded) are never offered: the pass is trained again and only
+its new evaluation is kept, so each epoch's validation multiset is answered at most
+once. No evaluation is answered before the reveal, and the Reveal deletes the
+checkpoints: after it no resume is possible, so the trained model's partial scores are
+offered once per split and job, and a resumed job spends the model budget
+(operator_node/model_budget.py) once, under its one job id.
 """
 
 from __future__ import annotations
@@ -38,12 +50,15 @@ from node_core.checkpoint import (
 )
 from node_core.model_registry import ModelPart
 from node_core.node import Registration
+from operator_node.evaluation import SCORE_ADDENDS, Addend
+from operator_node.evaluation_rules import check_feature_rows
 from operator_node.job_session import JobSession
 from operator_node.roles.base import PassiveRole
 from protocol.auth import PeerDirectory
 from protocol.crypto.ckks import PRECISE, CkksContext
 from protocol.domain import Peer, Split
 from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from protocol.evaluation.messages import FINAL_ROUND, ScoreKind
 from protocol.hetero_lr import messages as m
 from protocol.hetero_lr.checkpoint import (
     OWN_CONTEXT,
@@ -51,6 +66,8 @@ from protocol.hetero_lr.checkpoint import (
     contexts,
     party_state,
     restore_party,
+    restored_shares,
+    shares_arrays,
 )
 from protocol.hetero_lr.party import (
     MAX_CLIP,
@@ -64,12 +81,12 @@ from protocol.hetero_lr.service import PROTOCOL, hetero_lr_service
 log = logging.getLogger(__name__)
 
 # Calls allowed after each phase.
-_NEXT = {
+_NEXT: dict[str, set[str]] = {
     "ready": {"forward", "eval", "keep_best", "reveal"},
     "forward": {"sigmoid"},
     "sigmoid": {"backward"},
     "eval": {"loss"},
-    "revealed": {"scores"},
+    "revealed": set(),
 }
 
 
@@ -89,7 +106,15 @@ class _LrJob:
     evaluated: set[tuple[int, Split, int, int]] = field(default_factory=set)
     bank_logits: bytes = b""
     weights: np.ndarray | None = None
-    scored: set[Split] = field(default_factory=set)
+    # The evaluation chunk of the pending Forward; my logit shares of the validation
+    # split collected in training pass `shares_pass` (chunks done), and those of
+    # every pass whose chunks were all evaluated (kept for the evaluation rounds).
+    chunk: tuple[Split, int] | None = None
+    shares: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    shares_pass: int = -1
+    shared_chunks: set[int] = field(default_factory=set)
+    pass_shares: dict[int, np.ndarray] = field(default_factory=dict)
+    evaluated_rounds: set[tuple[str, object]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     setup: m.LrSetup | None = None  # as the bank sent it (for a checkpoint)
 
@@ -107,6 +132,74 @@ class _LrJob:
     def advance(self, call: str, then: str) -> None:
         self.allow(call)
         self.phase = then
+
+    def keep_share(self) -> None:
+        """After an evaluation Loss: my share of the chunk's logits (validation)."""
+        if self.chunk is None or self.chunk[0] is not Split.VALIDATION:
+            return
+        if self.shares_pass != self.passes:
+            validation = len(self.positions[Split.VALIDATION])
+            self.shares, self.shares_pass = np.zeros(validation), self.passes
+            self.shared_chunks = set()
+        index = self.chunk[1]
+        # Modulo the last level's period, as the bank's (LrHyper.evaluation_modulus).
+        modulus = self.party.hyper.evaluation_modulus
+        share = self.party.logit_share(self.bank_logits, modulus)
+        chunk = self.chunks[Split.VALIDATION][index]
+        self.shares[chunk] = share[: len(self.party.rows)]
+        self.shared_chunks.add(index)
+        if len(self.shared_chunks) == len(self.chunks[Split.VALIDATION]):
+            self.pass_shares[self.passes] = self.shares.copy()
+
+
+class LrAddends:
+    """The role's part of every evaluation (operator_node/evaluation.ScoreAddends)."""
+
+    def __init__(self, job: _LrJob) -> None:
+        self._job = job
+
+    def addend(self, split: Split, round: int, kind: ScoreKind) -> Addend:
+        job = self._job
+        with job.lock:
+            if kind is ScoreKind.SHARE:
+                return self._shares(job, split, round)
+            if round != FINAL_ROUND:
+                raise InvalidArgument(
+                    "EvaluateRequest.round: partial scores are the trained model's"
+                    f" (round {FINAL_ROUND})"
+                )
+            if job.weights is None:
+                raise FailedPrecondition("logistic regression weights not revealed yet")
+            if ("partial", split) in job.evaluated_rounds:
+                raise PermissionDenied(
+                    f"the {split.value} split of the trained model was already"
+                    " evaluated"
+                )
+            job.evaluated_rounds.add(("partial", split))
+            rows = job.positions[split]
+            return Addend(job.party.features[rows] @ job.weights, ScoreKind.PARTIAL)
+
+    @staticmethod
+    def _shares(job: _LrJob, split: Split, round: int) -> Addend:
+        """My logit shares of the validation split in the evaluation after training
+        pass `round` (the bank's epoch), once, after the reveal."""
+        if split is not Split.VALIDATION:
+            raise PermissionDenied(
+                "evaluations in training are of the validation split only"
+            )
+        if job.weights is None:
+            raise FailedPrecondition("logistic regression weights not revealed yet")
+        shares = job.pass_shares.get(round)
+        if shares is None:
+            raise FailedPrecondition(
+                f"the validation split was not evaluated after training pass {round}"
+            )
+        if ("share", round) in job.evaluated_rounds:
+            raise PermissionDenied(
+                f"the validation split of training pass {round} was already evaluated"
+            )
+        job.evaluated_rounds.add(("share", round))
+        return Addend(shares, ScoreKind.SHARE, job.party.hyper.evaluation_modulus)
 
 
 class OperatorLr(PassiveRole[_LrJob]):
@@ -185,10 +278,12 @@ class OperatorLr(PassiveRole[_LrJob]):
             clip=clip,
             min_count=policy.min_batch_size,
         )
+        x = pre.transform(frame)
+        check_feature_rows(x, positions, policy)
         keys = CkksContext.create(PRECISE, galois_keys=False)
         try:
             party = OperatorLrParty(
-                pre.transform(frame),
+                x,
                 request.bank_dim,
                 keys,
                 bank_context,
@@ -208,13 +303,12 @@ class OperatorLr(PassiveRole[_LrJob]):
                 len(positions[Split.VALIDATION]), PRECISE.slots
             ),
         }
-        session.attach(
-            self.state_key,
-            _LrJob(
-                party, pre, columns, positions, chunks, policy.min_batch_size,
-                policy.max_epochs, setup=request,
-            ),
+        job = _LrJob(
+            party, pre, columns, positions, chunks, policy.min_batch_size,
+            policy.max_epochs, setup=request,
         )  # fmt: skip
+        session.attach(self.state_key, job)
+        session.attach(SCORE_ADDENDS, LrAddends(job))
         self.ctx.store.append_audit(
             "lr.setup",
             counterpart=peer.party_id,
@@ -306,6 +400,7 @@ class OperatorLr(PassiveRole[_LrJob]):
             # Everything is valid: from here on the call changes the job's state.
             if evaluated is not None:
                 job.evaluated.add(evaluated)
+            job.chunk = None if evaluated is None else (evaluated[1], evaluated[2])
             job.party.set_level(request.range_level)
             if step:
                 job.party.apply_step(step, request.step_epoch)
@@ -363,6 +458,7 @@ class OperatorLr(PassiveRole[_LrJob]):
             except ValueError as exc:
                 raise InvalidArgument(f"LrLossRequest: {exc}") from None
             job.advance("loss", "ready")
+            job.keep_share()
             return m.LrLossReply(masked, constant, zone)
 
     def keep_best(self, peer: Peer, request: m.LrKeepBest) -> None:
@@ -394,26 +490,6 @@ class OperatorLr(PassiveRole[_LrJob]):
             delete_checkpoints(self.ctx.config.state_dir, request.job_id)
         self.save_model_part(peer, request.job_id, job)
         return reply
-
-    def partial_scores(self, peer: Peer, request: m.LrScores) -> np.ndarray:
-        job_id, split = request.job_id, request.split
-        job = self._job(peer, job_id)
-        with job.lock:
-            if job.phase != "revealed" or job.weights is None:
-                raise FailedPrecondition(f"job {job_id}: weights not revealed yet")
-            if split in job.scored:
-                raise PermissionDenied(
-                    f"job {job_id}: the {split.value} split was already scored once"
-                )
-            job.scored.add(split)
-            scores = job.party.features[job.positions[split]] @ job.weights
-        self.ctx.store.append_audit(
-            "lr.partial_scores",
-            counterpart=peer.party_id,
-            subject=job_id,
-            detail={"split": split.value, "rows": len(scores)},
-        )
-        return scores
 
     # ---- checkpoints and resume (node_core/checkpoint.py) -------------------------
     def checkpoint(self, peer: Peer, request: m.LrCheckpoint) -> str:
@@ -471,6 +547,8 @@ class OperatorLr(PassiveRole[_LrJob]):
             arrays = {k: blob_array(v) for k, v in blobs.items()}
             arrays["rows"] = np.asarray(session.rows, dtype=np.int64)
             arrays["validation"] = np.asarray(session.validation, dtype=bool)
+            # My logit shares of every evaluated pass so far (my own state dir only).
+            arrays |= shares_arrays(job.pass_shares)
             store = JobCheckpoints(self.ctx.config.state_dir, request.job_id)
             own = store.write(request.epoch, meta, arrays)
             digest = store.agree(
@@ -522,6 +600,7 @@ class OperatorLr(PassiveRole[_LrJob]):
         )
         job = self._restored(session, meta, saved)
         session.attach(self.state_key, job)
+        session.attach(SCORE_ADDENDS, LrAddends(job))
         self.ctx.store.append_audit(
             "job.resumed",
             counterpart=peer.party_id,
@@ -569,6 +648,14 @@ class OperatorLr(PassiveRole[_LrJob]):
             clip=float(setup["clip"]),
         )
         restore_party(party, meta["party"], blobs)
+        # Today's policy on the features, as at Setup (the data is the same).
+        policy = self.ctx.config.counterpart(session.counterpart).policy
+        check_feature_rows(party.features, positions, policy)
+        validation_rows = len(positions[Split.VALIDATION])
+        try:
+            pass_shares = restored_shares(saved.arrays, saved.epoch, validation_rows)
+        except ValueError as exc:
+            raise FailedPrecondition(f"job {session.job_id}: {exc}") from None
         slots = PRECISE.slots
         chunks = {
             Split.TRAIN: evaluation_chunks(
@@ -586,7 +673,7 @@ class OperatorLr(PassiveRole[_LrJob]):
             batch_size=0, sigmoid_terms=hyper.terms, sigmoid_range=hyper.fit_range,
             sigmoid_period=hyper.period, clip=float(setup["clip"]),
         )  # fmt: skip
-        return _LrJob(
+        job = _LrJob(
             party, pre, columns, positions, chunks, int(meta["min_batch"]),
             int(meta["max_epochs"]), epoch=int(meta["epoch"]),
             trained_rows=int(meta["trained_rows"]),
@@ -594,5 +681,9 @@ class OperatorLr(PassiveRole[_LrJob]):
                 (int(p), Split(split), int(i), int(level))
                 for p, split, i, level in meta["evaluated"]
             },
-            setup=restored,
+            setup=restored, pass_shares=pass_shares,
         )  # fmt: skip
+        if job.passes in pass_shares:  # the checkpointed pass's validation is done
+            job.shares, job.shares_pass = pass_shares[job.passes].copy(), job.passes
+            job.shared_chunks = set(range(len(chunks[Split.VALIDATION])))
+        return job

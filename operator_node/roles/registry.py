@@ -14,11 +14,13 @@ from operator_node.job_desk import JobDesk
 from operator_node.roles.base import PassiveRole
 from operator_node.roles.hetero_lr import OperatorLr
 from operator_node.roles.secureboost import OperatorSecureBoost
+from operator_node.roles.split_nn import OperatorSplitNn
 
 # One line per model type.
 PASSIVE_ROLES: Sequence[type[PassiveRole[Any]]] = [
     OperatorLr,
     OperatorSecureBoost,
+    OperatorSplitNn,
 ]
 
 

@@ -392,14 +392,20 @@ def sum_all(a: CiphertextVector) -> CiphertextVector:
     return sum_groups(a, np.zeros(len(a.ciphertexts), dtype=np.int64), 1)
 
 
-def rerandomize(a: CiphertextVector, *, uniform: bool = False) -> CiphertextVector:
+def rerandomize(
+    a: CiphertextVector, *, uniform: bool = False, extra_bits: int = 0
+) -> CiphertextVector:
     """Same plaintexts under fresh randomness: safe to send to the key holder.
 
-    The fresh exponent has STATISTICAL_SECURITY_BITS more bits than the accumulated
-    randomness bound, so the sum hides which inputs it came from (distance <= 2^-40).
+    The fresh exponent has STATISTICAL_SECURITY_BITS (+ `extra_bits`) more bits than
+    the accumulated randomness bound, so each result hides which inputs it came from
+    (distance <= 2^-(40 + extra_bits) per ciphertext; a protocol that sends 2^k of them
+    in one transcript passes extra_bits=k to keep the whole transcript within 2^-40).
     `uniform=True` multiplies by r^n with r uniform (phe's obfuscation, ~60x slower); it
     is also used whenever the inputs' randomness is unknown (vectors from phe).
     """
+    if extra_bits < 0:
+        raise ValueError(f"extra_bits must be >= 0, got {extra_bits}")
     pub = a.public_key
     noise: int | None
     if uniform or a.noise_bound is None:
@@ -413,7 +419,7 @@ def rerandomize(a: CiphertextVector, *, uniform: bool = False) -> CiphertextVect
     else:
         bits = max(
             raw.DJN_EXPONENT_BITS,
-            a.noise_bound.bit_length() + raw.STATISTICAL_SECURITY_BITS,
+            a.noise_bound.bit_length() + raw.STATISTICAL_SECURITY_BITS + extra_bits,
         )
         width = pub.ciphertext_width
         tasks = [

@@ -14,6 +14,12 @@ from data, so the packing metadata tells the key holder nothing new.
 The result's randomness exponent is multiplied by up to 2^n_bits, so it is marked as
 unknown and `paillier.rerandomize` obfuscates it with uniform r^n (phe's method): a few
 ciphertexts per result, so the cost does not matter.
+
+Many results (one ciphertext per row, as in evaluation/) make that ~10 ms per packed
+ciphertext dominate. Then re-randomize the inputs instead (DJN flooding, ~0.1 ms each)
+and pass `flooded=True`: each input's exponent is statistically independent of the
+ciphertext it came from, and a combination of them with public shifts is a function
+of those exponents only, so it hides which inputs it combined as well as they do.
 """
 
 from __future__ import annotations
@@ -37,14 +43,21 @@ def _horner(group: Sequence[mpz], shift: mpz, nsquare: mpz) -> mpz:
 
 
 def compress(
-    vec: CiphertextVector, *, max_summands: int | None = None
+    vec: CiphertextVector, *, max_summands: int | None = None, flooded: bool = False
 ) -> CiphertextVector:
     """Return the same values in as few ciphertexts as the key size allows.
 
     A packed vector keeps its slot width; an unpacked one gets slots for its declared
     value_bits with headroom for `max_summands` additions (required then, and checked
-    against the values' tracked bound).
+    against the values' tracked bound). The result must be re-randomized before it
+    leaves the party, unless `flooded=True` says that `vec` itself was re-randomized
+    after its last homomorphic operation (refused otherwise; see the module docstring).
     """
+    if flooded and (vec.needs_rerandomization or vec.noise_bound is None):
+        raise ValueError(
+            "flooded=True needs inputs re-randomized by paillier.rerandomize (DJN"
+            " flooding) after their last homomorphic operation"
+        )
     enc = vec.encoding
     if enc.packing is None:
         if max_summands is None:
@@ -76,5 +89,5 @@ def compress(
         replace(enc, value_bits=spec.value_bits, packing=spec),
         magnitude_bound=vec.magnitude_bound,
         noise_bound=None,
-        needs_rerandomization=True,
+        needs_rerandomization=not flooded,
     )

@@ -35,9 +35,17 @@ within 2^-40 of a value that does not depend on the decrypting party's secret ke
 a revealed weight sums the steps of all T batches, which by a union bound is within
 T 2^-40 (2^-32.5 per weight for the default job's 180 steps; under the Gaussian
 error heuristic the bound E itself rests on, sqrt(T) 2^-41). The loss and range sums
-stay with the bank. After training, the bank receives the operator's partial scores
-X_o w_o once per split (batch prediction; a model needs at least the policy's
-minimum of operator features).
+stay with the bank.
+
+The joint model is evaluated through protocol.evaluation, never here: once per epoch
+the bank learns the validation split's logits as an unlinkable multiset of (logit,
+label) pairs (each party adds its logit share of the evaluation pass, modulo
+LrHyper.evaluation_modulus), and after training the multiset of (score, label) pairs
+of each split (each party adds its partial score); no per-row score of the operator
+ever reaches the bank. The logit shares come from the parties' decryptions of each
+other's masked logits and are not flooded: the bank sees them only summed into a
+logit rounded to 1/2^16 of the modulus, which depends on the ~2^-30 decryption errors
+only for a logit that close to a rounding boundary.
 
 Checkpoints and resume (checkpoint.py, node_core/checkpoint.py): each party keeps
 its own state at every epoch boundary in its own state dir; what crosses is the
@@ -45,7 +53,13 @@ SHA-256 commitment of each party's checkpoint file (the peer learns only that ha
 and that the epoch ended) and, at a resume, the epoch both hold. A resume restores
 the operator's records with its state: it adds no evaluation, step or reveal an
 uninterrupted run would not have, except that the work after the checkpoint is done
-again under fresh masks (its losses are recomputed, not re-read).
+again under fresh masks (its losses are recomputed, not re-read). Each party's
+checkpoint also holds its own logit shares of the validation split of every epoch up
+to it (never sent), so the per-epoch validation AUC of a resumed job covers every
+epoch, those before the checkpoint as an uninterrupted run would have them; the shares
+of a pass done after the checkpoint are discarded with it, so no epoch's validation
+multiset can be asked for twice. Evaluations are answered only after the reveal,
+which deletes the checkpoints, so no resume can follow one.
 
 Modules: messages, serde (its only _pb2 code), party (each side's math), checkpoint
 (a party's state at an epoch boundary), service (servicer, client, declaration).

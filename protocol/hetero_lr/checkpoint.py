@@ -9,18 +9,57 @@ optimizer states (exact rationals as "num/den"), the weight bound, the range lev
 the hiding ledger and the exact integer sums of the mask parts and masked steps the
 reveal needs, with the best epoch's bookkeeping. At an epoch boundary no batch is in
 flight (the last step was carried by the first evaluation chunk), so nothing else is.
+
+`shares_arrays` / `restored_shares`: each party also keeps its own logit shares of the
+validation split of every epoch up to the checkpoint (the per-epoch validation AUC is
+computed from both parties' shares through protocol.evaluation after training). A
+share alone is uniform modulo LrHyper.evaluation_modulus; it stays in its owner's
+checkpoint and is never sent at a checkpoint or a resume.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
+
+import numpy as np
 
 from protocol.crypto.ckks import CkksContext
 from protocol.hetero_lr.party import SCALE_BITS, StepState, _Party
 
 OWN_CONTEXT = "own_context"
 PEER_CONTEXT = "peer_context"
+# Checkpoint arrays "validation_shares_<epoch>": this party's logit shares of the
+# validation split (position order) in the evaluation after training pass <epoch>.
+SHARES_PREFIX = "validation_shares_"
+
+
+def shares_arrays(shares: Mapping[int, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each epoch's validation shares as checkpoint arrays."""
+    return {
+        f"{SHARES_PREFIX}{e}": np.asarray(v, dtype=np.float64)
+        for e, v in shares.items()
+    }
+
+
+def restored_shares(
+    arrays: Mapping[str, np.ndarray], epoch: int, rows: int
+) -> dict[int, np.ndarray]:
+    """The validation shares of the epochs up to a checkpoint taken after `epoch`,
+    from its arrays (shares_arrays); ValueError if they do not fit the job."""
+    out = {}
+    for name, values in arrays.items():
+        if not name.startswith(SHARES_PREFIX):
+            continue
+        number = name[len(SHARES_PREFIX) :]
+        if not number.isdigit() or not 1 <= int(number) <= epoch:
+            raise ValueError("the checkpoint's validation shares are damaged")
+        shares = np.asarray(values, dtype=np.float64)
+        if shares.shape != (rows,) or not np.all(np.isfinite(shares)):
+            raise ValueError("the checkpoint's validation shares are damaged")
+        out[int(number)] = shares
+    return out
 
 
 def _fraction(value: Fraction) -> str:

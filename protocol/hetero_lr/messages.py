@@ -108,14 +108,6 @@ class LrKeepBest:
     epoch: int
 
 
-@dataclass(frozen=True)
-class LrScores:
-    """Ask for the operator's partial scores of one split (after the reveal)."""
-
-    job_id: str
-    split: Split
-
-
 # Agreed checkpoints a bank may offer in one Resume.
 MAX_RESUME_CANDIDATES = 8
 

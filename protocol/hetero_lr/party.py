@@ -242,6 +242,14 @@ class LrHyper:
             level += 1
         return level
 
+    @property
+    def evaluation_modulus(self) -> float:
+        """The modulus of the logit shares given to protocol.evaluation: the last
+        range level's period. A job stops when a logit leaves the last level's range
+        (0.4 of that period), so the logits of a finished job's evaluations lie within
+        it and their shares modulo it sum to the logits themselves, at any level."""
+        return self.level(self.max_level).period
+
     def level(self, level: int) -> RangeLevel:
         if not 0 <= level <= self.max_level:
             raise ValueError(f"range level must be 0..{self.max_level}")

@@ -313,29 +313,6 @@ def reveal_reply_from_proto(msg: pb.LrRevealReply) -> m.LrRevealReply:
     return m.LrRevealReply(_ints(msg.bank_step_units, "LrRevealReply.bank_step_units"))
 
 
-def scores_request_to_proto(s: m.LrScores) -> pb.LrScoresRequest:
-    return pb.LrScoresRequest(job_id=s.job_id, split=split_to_proto(s.split))
-
-
-def scores_request_from_proto(msg: pb.LrScoresRequest) -> m.LrScores:
-    return m.LrScores(
-        check_job_id(msg.job_id, "LrScoresRequest.job_id"),
-        split_from_proto(msg.split, "LrScoresRequest.split"),
-    )
-
-
-def scores_to_proto(scores: np.ndarray) -> pb.LrScoresReply:
-    return pb.LrScoresReply(partial_scores=np.asarray(scores, dtype="<f8").tobytes())
-
-
-def scores_from_proto(msg: pb.LrScoresReply, rows: int) -> np.ndarray:
-    if len(msg.partial_scores) != 8 * rows:
-        raise InvalidArgument(
-            f"LrScoresReply.partial_scores: expected {rows} float64 values"
-        )
-    return np.frombuffer(msg.partial_scores, dtype="<f8").copy()
-
-
 def ack_to_proto() -> pb.LrAck:
     return pb.LrAck()
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import grpc
-import numpy as np
 
 from protocol.auth import PeerDirectory
 from protocol.domain import Peer, ProtocolDeclaration
@@ -31,7 +30,6 @@ class HeteroLrHandler(Protocol):
     def loss(self, peer: Peer, request: m.LrLoss) -> m.LrLossReply: ...
     def keep_best(self, peer: Peer, request: m.LrKeepBest) -> None: ...
     def reveal(self, peer: Peer, request: m.LrReveal) -> m.LrRevealReply: ...
-    def partial_scores(self, peer: Peer, request: m.LrScores) -> np.ndarray: ...
     def checkpoint(self, peer: Peer, request: m.LrCheckpoint) -> str: ...
     def resume(self, peer: Peer, request: m.LrResume) -> m.LrResumeReply: ...
 
@@ -103,13 +101,6 @@ class _Servicer(pb_grpc.HeteroLrServicer):
             serde.reveal_from_proto, self._h.reveal, serde.reveal_reply_to_proto,
         )  # fmt: skip
 
-    def PartialScores(self, request, context):
-        return self._serve(
-            context, "PartialScores", request,
-            serde.scores_request_from_proto, self._h.partial_scores,
-            serde.scores_to_proto,
-        )  # fmt: skip
-
     def Checkpoint(self, request, context):
         return self._serve(
             context, "Checkpoint", request,
@@ -178,14 +169,6 @@ class HeteroLrClient:
     def reveal(self, request: m.LrReveal) -> m.LrRevealReply:
         reply = self._call("Reveal", self._stub.Reveal, serde.reveal_to_proto(request))
         return serde.reveal_reply_from_proto(reply)
-
-    def partial_scores(self, request: m.LrScores, rows: int) -> np.ndarray:
-        reply = self._call(
-            "PartialScores",
-            self._stub.PartialScores,
-            serde.scores_request_to_proto(request),
-        )
-        return serde.scores_from_proto(reply, rows)
 
     def checkpoint(self, request: m.LrCheckpoint) -> str:
         reply = self._call(

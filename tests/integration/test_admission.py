@@ -165,9 +165,10 @@ def test_full_pool_refuses_new_calls_and_health_is_served_if_every_worker_is_bus
         for stalled, count in ((bank_a, 3), (bank_b, 2)):
             for _ in range(count):
                 assert stalled.sent.acquire(timeout=10)
-        # Execute: the stalled calls reach the server in a few ms; until then a
-        # call may still find a free worker.
-        busy = _refusal_within(5.0, lambda: _hello(pki, operator, "bank-b"))
+        # Execute: the stalled calls reach the server in a few ms (seconds on a
+        # loaded machine); until then a call may still find a free worker. They
+        # trickle, so the idle timeout never frees one meanwhile.
+        busy = _refusal_within(30.0, lambda: _hello(pki, operator, "bank-b"))
         with connect(
             operator.address, "operator", _tls(pki, "bank-b"), LIMITS
         ) as channel:

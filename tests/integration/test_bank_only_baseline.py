@@ -40,8 +40,15 @@ def test_bank_only_baseline_equals_joint_model_if_operator_features_are_constant
             "early_stopping_patience": 2,
         },
     )
+    # Constant features give every row one operator score, which the operator's
+    # evaluation rules refuse by default (operator_node/evaluation_rules.py).
+    relaxed = {
+        "max_rows_per_score": 1_000_000,
+        "max_score_share": 1.0,
+        "min_rank_mixing": 0.0,
+    }
     with running_node(
-        operator_config(tmp_path, pki, files, {}), operator_services
+        operator_config(tmp_path, pki, files, relaxed), operator_services
     ) as node:
         bank = NodeContext.open(bank_config(tmp_path, pki, files, node.address))
         try:
@@ -51,9 +58,12 @@ def test_bank_only_baseline_equals_joint_model_if_operator_features_are_constant
             bank.store.close()
     report = json.loads((run.report_dir / "report.json").read_text())
     # Assert: same AUC (up to CKKS precision) and the same early-stopping decision.
+    # The breast validation split has 64 x 107 = 6,848 (positive, negative) pairs; the
+    # CKKS noise carried through 20 epochs of gradients may order a few near-tied pairs
+    # differently (one pair = 1.5e-4 of AUC; 2.9e-4 = two pairs was seen): at most 3.
     summary = run.summary
     assert summary["validation_auc"] == pytest.approx(
-        summary["bank_only_validation_auc"], abs=2e-4
+        summary["bank_only_validation_auc"], abs=3.01 / 6848
     )
     assert summary["best_epoch"] == summary["bank_only_best_epoch"]
     assert summary["epochs_run"] < 20  # early stopping decided on both sides

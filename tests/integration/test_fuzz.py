@@ -7,6 +7,7 @@ they get past "no such job" into the handlers; damaged copies of well-formed pay
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from protocol.crypto.ckks import PRECISE, CkksContext
 from protocol.crypto.paillier_keys import generate_keypair
 from protocol.domain import Split, StreamHeader
 from protocol.errors import PeerCallError
+from protocol.evaluation import serde as evaluation_serde
+from protocol.evaluation.messages import VALUES_KIND, EvaluationParams, ScoreKind
+from protocol.evaluation.party import encrypt_rows
 from protocol.hetero_lr import messages as m
 from protocol.hetero_lr import serde as lr_serde
 from protocol.hetero_lr.party import PRODUCT_BITS, SCALE_BITS, LrHyper
@@ -38,6 +42,7 @@ from protocol.jobs.service import JobsClient
 from protocol.proto.duet.v1 import (
     binning_pb2,
     common_pb2,
+    evaluation_pb2,
     hetero_lr_pb2,
     secureboost_pb2,
 )
@@ -215,6 +220,46 @@ def test_bin_sums_never_answers_internal_if_the_upload_is_damaged(
     _assert_still_serving(target, caplog)
 
 
+def test_evaluation_never_answers_internal_if_the_upload_is_damaged(
+    target: Target, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Prepare: a well-formed upload of the LR job's validation split (its model
+    # offers evaluations; its weights are not revealed, so a well-formed request is
+    # refused only after its ciphertexts were read), then damaged copies of it.
+    fuzzer = Fuzzer(seed=13)
+    public, private = generate_keypair(2048)
+    rows = len(target.lr_positions[Split.VALIDATION])
+    values = encrypt_rows(
+        private, np.zeros(rows, dtype=np.int64), np.zeros(rows), ScoreKind.PARTIAL
+    )
+    payload = common_pb2.Chunk(data=evaluation_serde.vector_to_bytes(values))
+    params = evaluation_serde.params_to_proto(
+        EvaluationParams(LR, Split.VALIDATION, 0, ScoreKind.PARTIAL, public, rows)
+    )
+    # Execute
+    outcomes = []
+    for _ in range(CASES_PER_METHOD):
+        request, damaged = fuzzer.mutate(params), fuzzer.mutate(payload)
+        header = StreamHeader(VALUES_KIND, len(damaged.data), LR)
+        outcomes.append(
+            _send(
+                target,
+                "duet.v1.Evaluation.Evaluate",
+                [
+                    evaluation_pb2.EvaluateUpload(request=request),
+                    evaluation_pb2.EvaluateUpload(values=chunk_header_to_proto(header)),
+                    evaluation_pb2.EvaluateUpload(values=damaged),
+                ],
+            )
+        )
+    # Assert
+    assert not [o for o in outcomes if o[0] in BAD], outcomes
+    assert {code for code, _ in outcomes} <= {
+        "INVALID_ARGUMENT", "FAILED_PRECONDITION", "NOT_FOUND", "PERMISSION_DENIED"
+    }, outcomes  # fmt: skip
+    _assert_still_serving(target, caplog)
+
+
 def _forward(target: Target, rows: list[int]) -> m.LrForward:
     """A well-formed training Forward of the LR job (nothing pending)."""
     party = target.lr.party
@@ -361,3 +406,19 @@ def test_service_never_answers_internal_if_every_method_gets_malformed_input(
     bad = [o for o in outcomes if o[2] in BAD]
     assert not bad, "\n".join(map(str, bad))
     _assert_still_serving(target, caplog)
+
+
+def test_fuzz_covers_every_service_if_a_proto_declares_one() -> None:
+    # Prepare: every duet service declared in the generated code
+    folder = Path(binning_pb2.__file__).parent
+    declared = {
+        s.full_name
+        for path in folder.glob("*_pb2.py")
+        for s in importlib.import_module(
+            f"{binning_pb2.__package__}.{path.stem}"
+        ).DESCRIPTOR.services_by_name.values()
+    }
+    # Execute
+    fuzzed = set(SERVICES)
+    # Assert
+    assert declared <= fuzzed, declared - fuzzed

@@ -131,12 +131,10 @@ def test_calls_out_of_order_are_refused_if_no_evaluation_is_pending(trainer) -> 
     driver, client = trainer
     # Execute
     loss = refused(lambda: client.loss(m.LrLoss(JOB, (b"x",))))
-    scores = refused(lambda: client.partial_scores(m.LrScores(JOB, Split.TRAIN), 10))
     # Assert
     assert (loss.code, loss.details) == (
         "FAILED_PRECONDITION", "HeteroLr: loss is not allowed after ready",
     )  # fmt: skip
-    assert scores.details == f"job {JOB}: weights not revealed yet"
 
 
 def test_setup_is_refused_if_the_job_is_already_set_up(trainer) -> None:
@@ -151,21 +149,6 @@ def test_setup_is_refused_if_the_job_is_already_set_up(trainer) -> None:
         )
     )  # fmt: skip
     assert error.details == f"job {JOB}: already set up"
-
-
-def test_training_scores_each_split_once_if_run_to_the_end(trainer) -> None:
-    # Prepare
-    driver, client = trainer
-    # Execute
-    result = driver.train()
-    request = m.LrScores(JOB, Split.TRAIN)
-    rows = len(driver._positions[Split.TRAIN])
-    first = client.partial_scores(request, rows)
-    again = refused(lambda: client.partial_scores(request, rows))
-    # Assert
-    assert np.isfinite(result.weights).all() and len(first) == rows == 398
-    assert again.code == "PERMISSION_DENIED"
-    assert again.details == f"job {JOB}: the train split was already scored once"
 
 
 def test_evaluation_is_refused_if_no_full_training_pass_since_the_last(

@@ -1,10 +1,14 @@
 """Resume of logistic regression at the protocol level: both parties hold the same
 agreed checkpoints; a Resume is refused for an unknown job, differing digests or a
 malformed request; a resumed job gets no evaluation of a pass already evaluated and
-no second reveal, and after the reveal no resume at all."""
+no second reveal, and after the reveal no resume at all. After a resume the joint
+evaluation (protocol.evaluation) answers every epoch's validation round once, those
+before the checkpoint from both parties' checkpointed shares, and the job spends one
+place of the model budget."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +16,24 @@ import grpc
 import numpy as np
 import pytest
 
+from bank_node.evaluation import JointEvaluation
 from bank_node.job_runner import validation_mask
 from bank_node.jobspec import SplitSection
 from bank_node.psi import run_psi
 from bank_node.trainers.hetero_lr_driver import BankLrDriver, LrSettings
+from models.metrics import roc_auc
+from models.preprocess import FeaturePreprocessor
 from node_core.checkpoint import JobCheckpoints
 from protocol.domain import Split
 from protocol.errors import PeerCallError
 from protocol.hetero_lr import messages as m
-from protocol.hetero_lr.party import LrHyper
+from protocol.hetero_lr.party import DEFAULT_CLIP, LrHyper
 from protocol.hetero_lr.service import HeteroLrClient
 from protocol.jobs.messages import JobBinding, JobProposal, split_positions
 from protocol.jobs.service import JobsClient
 from protocol.proto.duet.v1 import hetero_lr_pb2 as pb
 from protocol.proto.duet.v1 import hetero_lr_pb2_grpc as pb_grpc
+from protocol.psi.alignment import load_alignment
 from protocol.psi.messages import PsiMode
 from tests.joint import joint_setup
 from tests.nodes import Pki
@@ -59,8 +67,12 @@ def refused(call: Any) -> PeerCallError:
 def test_resumed_job_gets_no_more_evaluations_or_reveals_than_an_uninterrupted_one(
     tmp_path: Path, pki: Pki
 ) -> None:
-    # Prepare: two epochs, the first checkpointed; the runner dies before the reveal
-    with joint_setup(tmp_path, pki, policy={"min_batch_size": 64}) as setup:
+    # Prepare: two epochs, the first checkpointed; the runner dies before the reveal,
+    # after epoch 2 was trained and evaluated (that epoch is discarded by the resume).
+    # Breast data: the bank's features nearly separate it alone, so the operator's
+    # evaluation rules need a lower min_rank_mixing (as in test_evaluation.py).
+    policy = {"min_batch_size": 64, "min_rank_mixing": 30.0}
+    with joint_setup(tmp_path, pki, policy=policy) as setup:
         ctx = setup.bank
         dataset = ctx.dataset("customers")
         with ctx.channel("operator") as channel:
@@ -76,7 +88,13 @@ def test_resumed_job_gets_no_more_evaluations_or_reveals_than_an_uninterrupted_o
             labels = dataset.label[rows]
             validation = validation_mask(labels, SplitSection(0.3, 42), rows)
             jobs.bind(JobBinding(JOB, psi.alignment.alignment_id, validation))
-            x = np.c_[dataset.features.iloc[rows].to_numpy(), np.ones(len(rows))]
+            frame = dataset.features.iloc[rows].reset_index(drop=True)
+            pre = FeaturePreprocessor.fit(
+                frame.iloc[np.flatnonzero(~validation)],
+                {c: "numeric" for c in frame.columns},
+                clip=DEFAULT_CLIP,
+            )
+            x = np.c_[pre.transform(frame), np.ones(len(rows))]
             positions = split_positions(validation)
             client = HeteroLrClient(channel, 60)
             bank_points = JobCheckpoints(ctx.config.state_dir, JOB)
@@ -94,6 +112,9 @@ def test_resumed_job_gets_no_more_evaluations_or_reveals_than_an_uninterrupted_o
 
             with pytest.raises(Killed):
                 driver(False, NoReveal(client)).train()
+            # The operator's live state of the job (its shares of the discarded
+            # epoch 2 among it) goes with the session the Resume replaces, as in a
+            # restart: what the resumed job has comes from the checkpoint.
             held = (bank_points.agreed(), operator_points.agreed())
             digest = bank_points.agreed()[0].digest
             stub = pb_grpc.HeteroLrStub(channel)
@@ -106,6 +127,18 @@ def test_resumed_job_gets_no_more_evaluations_or_reveals_than_an_uninterrupted_o
             mismatch = refused(
                 lambda: client.resume(m.LrResume(JOB, (m.CheckpointRef(1, "0" * 64),)))
             )
+            # Another job evaluated on these rows since the bind (the budget is one
+            # model per set of rows): the resume is refused as a Bind would be
+            operator_state = setup.operator.ctx.config.state_dir
+            other = operator_state / "evaluated_rows" / "bank-a"
+            other.mkdir(parents=True)
+            spent = other / f"{int(time.time())}-feedface00000001.npy"
+            alignment = load_alignment(operator_state, psi.alignment.alignment_id)
+            np.save(spent, np.unique(alignment.local_rows))
+            no_budget = refused(
+                lambda: client.resume(m.LrResume(JOB, (m.CheckpointRef(1, digest),)))
+            )
+            spent.unlink()
             with pytest.raises(grpc.RpcError) as malformed:
                 stub.Resume(
                     pb.LrResumeRequest(
@@ -128,6 +161,34 @@ def test_resumed_job_gets_no_more_evaluations_or_reveals_than_an_uninterrupted_o
                 )
             )  # fmt: skip
             result = resumed.train()
+            # The score stage: the trained model first, then each epoch's round
+            evaluation = JointEvaluation(channel, JOB, ctx.limits)
+            val = positions[Split.VALIDATION]
+            val_labels = labels[val].astype(np.int64)
+            final, final_labels = evaluation.partial_scores(
+                Split.VALIDATION, x[val] @ result.weights, val_labels
+            )
+            aucs = {
+                e: roc_auc(*reversed(evaluation.logit_shares(
+                    e, result.validation_shares[e], val_labels, result.period
+                )))
+                for e in sorted(result.validation_shares)
+            }  # fmt: skip
+            epoch_again = refused(
+                lambda: evaluation.logit_shares(
+                    1, result.validation_shares[1], val_labels, result.period
+                )
+            )
+            discarded = refused(
+                lambda: evaluation.logit_shares(
+                    3, result.validation_shares[2], val_labels, result.period
+                )
+            )
+            answered = [
+                (e.detail["kind"], e.detail["round"])
+                for e in setup.operator.ctx.store.audit_entries()
+                if e.action == "evaluation.answered" and e.subject == JOB
+            ]
             second_reveal = refused(
                 lambda: client.reveal(m.LrReveal(JOB, tuple([0] * len(x[0]))))
             )
@@ -148,6 +209,8 @@ def test_resumed_job_gets_no_more_evaluations_or_reveals_than_an_uninterrupted_o
         f"job {JOB}: the epoch 1 checkpoint digests differ between the parties",
     )
     assert malformed.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert no_budget.code == "PERMISSION_DENIED"
+    assert "job feedface00000001" in no_budget.details
     assert (again.code, again.details) == (
         "PERMISSION_DENIED",
         "the validation chunk 0 was already evaluated at this range level since the"
@@ -160,3 +223,21 @@ def test_resumed_job_gets_no_more_evaluations_or_reveals_than_an_uninterrupted_o
     assert after_reveal.code == "FAILED_PRECONDITION"
     assert "holds no checkpoint" in after_reveal.details
     assert not operator_points.folder.exists()
+    # Every epoch has a validation AUC, epoch 1's from the checkpointed shares of both
+    # parties (mismatched shares would give noise, an AUC near 0.5), and the best
+    # epoch's is the trained model's up to the shares' rounding.
+    assert sorted(aucs) == [1, 2]
+    assert all(0.9 < a <= 1 for a in aucs.values())
+    assert roc_auc(final_labels, final) == pytest.approx(
+        aucs[result.best_epoch], abs=2e-3
+    )
+    # No second multiset of a round, none of a pass the resume discarded or never ran
+    assert (epoch_again.code, epoch_again.details) == (
+        "PERMISSION_DENIED",
+        "the validation split of training pass 1 was already evaluated",
+    )
+    assert discarded.code == "FAILED_PRECONDITION"
+    assert answered == [("partial", 0), ("share", 1), ("share", 2)]
+    # One place of the model budget for the job, however often it resumed
+    ledger = setup.operator.ctx.config.state_dir / "evaluated_rows"
+    assert [p.stem.partition("-")[2] for p in ledger.glob("*/*.npy")] == [JOB]

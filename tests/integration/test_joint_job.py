@@ -30,15 +30,23 @@ from tests.nodes import Pki
 
 
 @pytest.fixture(scope="module")
+def progress() -> list[str]:
+    """The job's progress output, line by line."""
+    return []
+
+
+@pytest.fixture(scope="module")
 def trained(
-    pki: Pki, tmp_path_factory: pytest.TempPathFactory
+    pki: Pki, tmp_path_factory: pytest.TempPathFactory, progress: list[str]
 ) -> Iterator[tuple[JointSetup, JobRun]]:
     root = Path(tmp_path_factory.mktemp("joint"))
-    with joint_setup(root, pki) as setup:
+    # Breast data: 569 rows that the bank's WOE features nearly separate alone, so
+    # the operator's scores mix the bank's order less than the default asks.
+    with joint_setup(root, pki, policy={"min_rank_mixing": 20.0}) as setup:
         spec = job_spec(
             root, model={"epochs": 4, "batch_size": 200, "woe_bank_features": True}
         )
-        yield setup, JobRunner(setup.bank, spec, progress=lambda _: None).run()
+        yield setup, JobRunner(setup.bank, spec, progress=progress.append).run()
 
 
 def test_job_writes_report_and_both_model_parts_if_policy_allows(
@@ -56,6 +64,13 @@ def test_job_writes_report_and_both_model_parts_if_policy_allows(
     assert run.summary["validation_auc"] > 0.95
     assert {"roc", "ks"} <= set(report["validation"])
     assert "both the bank and the operator learn" in report["metadata"]["alignment"]
+    assert any(
+        "only as multisets of (score, label) pairs" in p for p in report["privacy"]
+    )
+    assert all(a is not None for a in (h["validation_auc"] for h in report["history"]))
+    last_is_best = run.summary["best_epoch"] == run.summary["epochs_run"]
+    assert bool(run.summary["warnings"]) == last_is_best
+    assert ("warnings" in report["metadata"]) == last_is_best
     assert len(report["operator_iv"]) == 20 and len(report["bank_iv"]) == 10
     assert len(report["history"]) == run.summary["epochs_run"]
     assert report["scorecard"]["table"]  # WOE-encoded bank features: points per bin
@@ -69,6 +84,21 @@ def test_job_writes_report_and_both_model_parts_if_policy_allows(
         subjects = {e.subject for e in store.audit_entries()}
         assert run.job_id in subjects
         assert store.verify_audit().intact
+
+
+def test_progress_shows_epoch_aucs_and_warns_if_the_best_epoch_is_the_last(
+    trained: tuple[JointSetup, JobRun], progress: list[str]
+) -> None:
+    # Prepare
+    _, run = trained
+    last_is_best = run.summary["best_epoch"] == run.summary["epochs_run"]
+    # Execute
+    aucs = [line for line in progress if line.startswith("validation AUC per epoch:")]
+    warned = [line for line in progress if "came at the last epoch" in line]
+    # Assert
+    assert len(aucs) == 1
+    assert aucs[0].count(", ") == run.summary["epochs_run"] - 1
+    assert len(warned) == int(last_is_best)
 
 
 def test_job_handshakes_once_if_run_to_the_end(

@@ -50,7 +50,8 @@ def test_parse_job_spec_fills_defaults_if_minimal() -> None:
          "model.learning_rate: expected a number, got 'fast'"),
         ({"model": {"batch": 10}}, "model.batch: unknown key"),
         ({"model": {"type": "xgboost"}},
-         "model.type: must be one of 'hetero_lr', 'secureboost', got 'xgboost'"),
+         "model.type: must be one of 'hetero_lr', 'secureboost', 'split_nn',"
+         " got 'xgboost'"),
         ({"model": {"batch_size": 8192}},
          "model.batch_size: must be between 1 and 4096 (one ciphertext's slots)"),
         ({"model": {"clip": 0.0}}, "model.clip: must be > 0 and at most 32"),

@@ -371,3 +371,20 @@ def test_metrics_raise_value_error_if_input_is_bad(call, message: str) -> None:
     # Execute / Assert
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+def test_evaluate_keeps_at_least_min_bin_rows_per_bin_if_asked() -> None:
+    # Prepare: 200 rows, most predictions small, a few near 1
+    rng = np.random.default_rng(11)
+    probability = np.r_[rng.uniform(0, 0.3, 190), rng.uniform(0.8, 1.0, 10)]
+    labels = (rng.random(200) < probability).astype(int)
+    labels[:2] = [0, 1]
+    # Execute
+    report = metrics.evaluate(labels, probability, min_bin_rows=30)
+    plain = metrics.evaluate(labels, probability)
+    # Assert
+    assert len(report.lift) == 6 and report.lift["count"].min() >= 30
+    table = report.calibration.table
+    assert table["count"].min() >= 30 and table["count"].sum() == 200
+    assert len(plain.lift) == 10 and plain.calibration.table["count"].min() < 30
+    assert table["upper"].iloc[-1] == 1.0 and table["lower"].iloc[0] == 0.0

@@ -99,6 +99,12 @@ _DELETE = object()
         ("psi", {"retention_days": 0}, "psi.retention_days: must be > 0, got 0"),
         ("log", {"format": "xml"},
          "log.format: must be one of 'json', 'text', got 'xml'"),
+        ("counterparts.0.policy", {"max_rows_per_score": 0},
+         "counterparts[0].policy.max_rows_per_score: must be >= 1, got 0"),
+        ("counterparts.0.policy", {"max_models_per_rows": 0},
+         "counterparts[0].policy.max_models_per_rows: must be >= 1, got 0"),
+        ("counterparts.0.policy", {"max_score_share": 1.5},
+         "counterparts[0].policy.max_score_share: must be in (0, 1], got 1.5"),
     ],
 )  # fmt: skip
 def test_parse_config_raises_naming_key_if_invalid(

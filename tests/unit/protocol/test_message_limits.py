@@ -11,6 +11,7 @@ from protocol.message_limits import check_message
 from protocol.proto.duet.v1 import (
     binning_pb2,
     common_pb2,
+    evaluation_pb2,
     jobs_pb2,
     secureboost_pb2,
     session_pb2,
@@ -50,6 +51,9 @@ def _proposal(**fields: object) -> jobs_pb2.JobProposal:
         (binning_pb2.BinSumsUpload(
             request=binning_pb2.BinSumsRequest(public_key=b"\0" * 4096)),
          "BinSumsRequest.public_key: 4096 bytes, over the limit of 2048 bytes"),
+        (evaluation_pb2.EvaluateUpload(
+            request=evaluation_pb2.EvaluateRequest(public_key=b"\0" * 4096)),
+         "EvaluateRequest.public_key: 4096 bytes, over the limit of 2048 bytes"),
     ],
 )  # fmt: skip
 def test_check_message_refuses_naming_field_and_limit_if_a_field_is_oversized(

@@ -157,20 +157,6 @@ class LrRevealReply(_message.Message):
     bank_step_units: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, bank_step_units: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
-class LrScoresRequest(_message.Message):
-    __slots__ = ("job_id", "split")
-    JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    SPLIT_FIELD_NUMBER: _ClassVar[int]
-    job_id: str
-    split: _common_pb2.DataSplit
-    def __init__(self, job_id: _Optional[str] = ..., split: _Optional[_Union[_common_pb2.DataSplit, str]] = ...) -> None: ...
-
-class LrScoresReply(_message.Message):
-    __slots__ = ("partial_scores",)
-    PARTIAL_SCORES_FIELD_NUMBER: _ClassVar[int]
-    partial_scores: bytes
-    def __init__(self, partial_scores: _Optional[bytes] = ...) -> None: ...
-
 class LrAck(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

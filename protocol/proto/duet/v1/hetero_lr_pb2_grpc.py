@@ -69,11 +69,6 @@ class HeteroLrStub:
                 request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealRequest.SerializeToString,
                 response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealReply.FromString,
                 _registered_method=True)
-        self.PartialScores = channel.unary_unary(
-                '/duet.v1.HeteroLr/PartialScores',
-                request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrScoresRequest.SerializeToString,
-                response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrScoresReply.FromString,
-                _registered_method=True)
         self.Checkpoint = channel.unary_unary(
                 '/duet.v1.HeteroLr/Checkpoint',
                 request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrCheckpointRequest.SerializeToString,
@@ -138,13 +133,6 @@ class HeteroLrServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def PartialScores(self, request, context):
-        """After the reveal: the operator's partial scores for a split (batch prediction).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def Checkpoint(self, request, context):
         """After each epoch's evaluation: agree on both parties' checkpoints.
         """
@@ -198,11 +186,6 @@ def add_HeteroLrServicer_to_server(servicer, server):
                     servicer.Reveal,
                     request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealRequest.FromString,
                     response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealReply.SerializeToString,
-            ),
-            'PartialScores': grpc.unary_unary_rpc_method_handler(
-                    servicer.PartialScores,
-                    request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrScoresRequest.FromString,
-                    response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrScoresReply.SerializeToString,
             ),
             'Checkpoint': grpc.unary_unary_rpc_method_handler(
                     servicer.Checkpoint,
@@ -404,33 +387,6 @@ class HeteroLr:
             '/duet.v1.HeteroLr/Reveal',
             protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealRequest.SerializeToString,
             protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def PartialScores(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/duet.v1.HeteroLr/PartialScores',
-            protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrScoresRequest.SerializeToString,
-            protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrScoresReply.FromString,
             options,
             channel_credentials,
             insecure,

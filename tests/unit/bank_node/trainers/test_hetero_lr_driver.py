@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bank_node.trainers.hetero_lr_driver import draw_batches
+from bank_node.trainers.hetero_lr_driver import convergence_warning, draw_batches
 
 
 def test_draw_batches_holds_the_same_bank_rows_if_aligned_order_differs() -> None:
@@ -29,3 +29,16 @@ def test_draw_batches_covers_every_row_once_and_respects_the_minimum() -> None:
     assert sorted(np.concatenate(batches).tolist()) == list(range(1030))
     assert min(len(b) for b in batches) >= 200
     assert len(batches) == 5
+
+
+def test_convergence_warning_is_given_if_the_best_epoch_is_the_last() -> None:
+    # Execute
+    last = convergence_warning(12, 12)
+    earlier = convergence_warning(9, 12)
+    # Assert
+    assert last == (
+        "the best validation loss came at the last epoch (12 of 12): training may"
+        " not have converged; more epochs or a larger learning rate may give a"
+        " better model"
+    )
+    assert earlier is None

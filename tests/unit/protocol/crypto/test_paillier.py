@@ -388,6 +388,38 @@ def test_compress_raises_if_values_may_exceed_the_declared_slots(
         compress(counts, max_summands=16)
 
 
+def test_rerandomize_floods_extra_bits_if_a_transcript_holds_many_results(
+    public_key: PaillierPublicKey,
+):
+    # Prepare
+    summed = he.sum_all(he.encrypt_vector(public_key, [1, 2, 3]))
+
+    # Execute
+    fresh = he.rerandomize(summed, extra_bits=20)
+
+    # Assert
+    flood_bits = summed.noise_bound.bit_length() + 40 + 20
+    assert fresh.noise_bound == summed.noise_bound + 2**flood_bits - 1
+
+
+def test_compress_may_skip_rerandomizing_if_its_inputs_were_flooded(
+    public_key: PaillierPublicKey, private_key: PaillierPrivateKey
+):
+    # Prepare: one ciphertext per row plus a plaintext, as the evaluation protocol does
+    encrypted = he.encrypt_vector(public_key, [5, -7, 9], value_bits=8)
+    rows = he.add_plain(encrypted, [1] * 3)
+
+    # Execute
+    with pytest.raises(ValueError, match="^flooded=True needs inputs re-randomized"):
+        compress(rows, max_summands=2, flooded=True)
+    packed = compress(he.rerandomize(rows), max_summands=2, flooded=True)
+
+    # Assert: one ciphertext, and the wire accepts it as it is
+    assert not packed.needs_rerandomization and len(packed.ciphertexts) == 1
+    sent = vector_from_bytes(vector_to_bytes(packed), public_key)
+    assert he.decrypt_packed(private_key, sent) == [6, -6, 10]
+
+
 def test_concatenate_joins_bin_sums_if_encodings_match(
     public_key: PaillierPublicKey, private_key: PaillierPrivateKey
 ):

@@ -7,7 +7,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 
 from protocol.domain import Split
@@ -55,12 +54,10 @@ FORWARD = m.LrForward(JOB, 2, Split.VALIDATION, (4, 0, 9), b"z", (b"s1", b"s2"),
          serde.reveal_to_proto, serde.reveal_from_proto),
         (m.LrRevealReply((-(1 << 140) - 3,)),
          serde.reveal_reply_to_proto, serde.reveal_reply_from_proto),
-        (m.LrScores(JOB, Split.TRAIN),
-         serde.scores_request_to_proto, serde.scores_request_from_proto),
     ],
     ids=["setup", "setup_reply", "forward_evaluation", "forward_training",
          "forward_reply", "sigmoid", "sigmoid_reply", "backward", "backward_reply",
-         "loss", "loss_reply", "keep_best", "reveal", "reveal_reply", "scores"],
+         "loss", "loss_reply", "keep_best", "reveal", "reveal_reply"],
 )  # fmt: skip
 def test_hetero_lr_message_round_trips_if_valid(
     value: Any, to_proto: Callable[[Any], Any], from_proto: Callable[[Any], Any]
@@ -69,15 +66,6 @@ def test_hetero_lr_message_round_trips_if_valid(
     back = from_proto(through_wire(to_proto(value)))
     # Assert
     assert back == value
-
-
-def test_partial_scores_round_trip_if_length_matches() -> None:
-    # Prepare
-    scores = np.array([0.5, -1.25, 3.0])
-    # Execute
-    back = serde.scores_from_proto(through_wire(serde.scores_to_proto(scores)), 3)
-    # Assert
-    assert np.array_equal(back, scores)
 
 
 def test_ack_round_trips_if_empty() -> None:
@@ -199,14 +187,6 @@ EMPTY = "empty ciphertext"
          " bytes"),
         (serde.reveal_reply_from_proto, pb.LrRevealReply(bank_step_units=[]),
          "LrRevealReply.bank_step_units: expected 1..2048 integers"),
-        (serde.scores_request_from_proto,
-         pb.LrScoresRequest(job_id="c", split=common_pb2.DATA_SPLIT_TRAIN),
-         f"LrScoresRequest.job_id: {BAD_JOB}"),
-        (serde.scores_request_from_proto, pb.LrScoresRequest(job_id=JOB, split=7),
-         "LrScoresRequest.split: must be train or validation"),
-        (lambda msg: serde.scores_from_proto(msg, 3),
-         pb.LrScoresReply(partial_scores=b"\x00" * 16),
-         "LrScoresReply.partial_scores: expected 3 float64 values"),
     ],
 )  # fmt: skip
 def test_hetero_lr_message_from_proto_raises_if_field_malformed(

@@ -6,7 +6,9 @@ the job did to the data (rejected and unlabelled rows, missing shares, merged bi
 indicators; bank_node/data_account.py), and the bank's part of the model goes to its
 registry with a version. Model-specific content
 (history, coefficients, scorecard, the training and scoring privacy lines) comes from
-the trainer's ModelReport.
+the trainer's ModelReport. A lookalike job's report (task "lookalike") adds the seed
+audience's counts from its file to the aligned splits and how well the model finds
+the seed's members among the validation rows (AUC, top decile's capture and lift).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from typing import Any
 from bank_node.data_account import bin_tables, data_notes, missing_shares
 from bank_node.feature_selection import FeatureSelection
 from bank_node.jobspec import JobSpec
+from bank_node.lookalike import SeedCounts, lookalike_rows, lookalike_summary
 from bank_node.trainers.base import ModelReport, ScoredSplit
 from models.metrics import evaluate
-from models.report import ReportInput, write_report
+from models.report import ReportInput, ReportTable, write_report
 from node_core.model_registry import ModelPart, ModelRegistry
 from node_core.node import NodeContext
 from protocol.domain import Split
@@ -36,6 +39,13 @@ IV_STATEMENT = (
     "Information value: the operator saw only Paillier ciphertexts of the labels; the"
     " bank learned per-bin positive/negative counts of the operator's features."
 )
+SEED_STATEMENT = (
+    "Lookalike: the labels (1 = in the seed audience, 0 = every other aligned"
+    " customer) were built on the bank from its own list; the seed's numbers never"
+    " left the bank, the PSI set was the whole data source, and the operator learned"
+    " only what a credit job of this model type discloses (the job's task and"
+    " purpose, and what training discloses about labels, stated below)."
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +59,7 @@ class JobOutputs:
     scored: dict[Split, ScoredSplit]
     model: ModelReport
     model_part: ModelPart
+    seed: SeedCounts | None = None  # a lookalike job's seed audience
 
 
 def publish(
@@ -106,16 +117,46 @@ def publish(
     }
     if model.details:
         summary["training"] = dict(model.details)
+    summary["task"] = spec.model.task
+    tables = model.tables
+    privacy: tuple[str, ...] = (PSI_STATEMENT, IV_STATEMENT, *model.privacy)
+    metadata: dict[str, Any] = {"task": spec.model.task}
+    if out.seed is not None:
+        lookalike = lookalike_summary(out.seed, val_eval)
+        summary["lookalike"] = {"seed_source": spec.data.seed_source, **lookalike}
+        metadata |= {
+            "seed_source": spec.data.seed_source,
+            "seed_numbers": lookalike["seed_numbers"],
+            "aligned_seed_members": lookalike["aligned_members"],
+        }
+        tables = (
+            ReportTable(
+                "lookalike",
+                "Lookalike: the seed audience and how well the model finds it",
+                ("", "value"),
+                lookalike_rows(lookalike),
+                "Label 1 = an aligned customer in the seed audience, 0 = every other"
+                " aligned customer (unlabelled, not known negatives): the AUC and"
+                " lift measure how the model ranks seed members above the rest.",
+            ),
+            *tables,
+        )
+        privacy = (PSI_STATEMENT, SEED_STATEMENT, IV_STATEMENT, *model.privacy)
     html, _ = write_report(
         folder,
         ReportInput(
-            title=f"Joint credit model: {spec.job.name}",
+            title=(
+                f"Lookalike model: {spec.job.name}"
+                if out.seed is not None
+                else f"Joint credit model: {spec.job.name}"
+            ),
             validation=val_eval,
             train=train_eval,
             metadata={
                 "job_id": job_id,
                 "purpose": spec.job.purpose,
                 "model": spec.model.type,
+                **metadata,
                 "parties": f"{ctx.party_id} (labels) + {spec.job.counterpart}",
                 "alignment": PSI_STATEMENT,
                 "aligned_rows": out.psi_summary["intersection_size"],
@@ -133,8 +174,8 @@ def publish(
             intercept=model.intercept,
             history=model.history,
             scorecard=model.scorecard,
-            privacy=(PSI_STATEMENT, IV_STATEMENT, *model.privacy),
-            tables=model.tables,
+            privacy=privacy,
+            tables=tables,
             data=out.data,
             notes=notes,
             missing=missing_shares(bins),

@@ -4,8 +4,10 @@ Every stage is timed under its name (the summary's `timings`), and the job's sta
 audit entries are recorded in both parties' stores, with progress shown:
   approve          propose the job; the operator checks its policy and approves it
                    automatically or waits for `operator-node jobs approve ID`;
-  align            PSI in mode "both" on the bank's labelled rows: both parties learn
-                   the intersection (stated in the report) and share a row order;
+  align            PSI in mode "both" on the bank's labelled rows (a lookalike job:
+                   on all the source's rows, chosen before the seed is read): both
+                   parties learn the intersection (stated in the report) and share a
+                   row order;
   bind             a stratified train/validation split drawn by the bank (it holds the
                    labels); the operator only receives which positions are validation;
   select_features  WOE/IV of the bank's features (local) and the operator's
@@ -48,6 +50,13 @@ from bank_node.job_reconcile import runner_identity, tell_operator, write_runner
 from bank_node.job_report import JobOutputs, publish
 from bank_node.job_watch import JobAborted, JobInterrupted, JobWatch
 from bank_node.jobspec import JobSpec, SplitSection
+from bank_node.lookalike import (
+    SeedAudience,
+    SeedCounts,
+    check_aligned_members,
+    check_members_in_source,
+    seed_labels,
+)
 from bank_node.psi import PsiResult, psi_session
 from bank_node.trainers.base import (
     BankInputs,
@@ -190,6 +199,8 @@ class JobRunner:
         # trips while the runner is interrupted names it wherever the signal lands.
         self.current_stage: str | None = None
         self.proposed = False  # the operator knows the job
+        self.seed: SeedAudience | None = None  # a lookalike job's seed audience
+        self.seed_in_source = 0
         trainer = trainer_for(spec.model.type)
         if trainer is None:
             raise ConfigError(f"{spec.source}: model.type: no trainer for it")
@@ -258,6 +269,13 @@ class JobRunner:
                 f"{spec.source}: data.source: {spec.data.source!r} is not a data"
                 f" source of {ctx.config.source.name} (known: {known})"
             )
+        seed_source = spec.data.seed_source
+        if seed_source is not None and seed_source not in ctx.config.data:
+            known = ", ".join(sorted(ctx.config.data)) or "none"
+            raise ConfigError(
+                f"{spec.source}: data.seed_source: {seed_source!r} is not a data"
+                f" source of {ctx.config.source.name} (known: {known})"
+            )
         source = ctx.config.data_source(spec.data.source)
         if spec.data.label and spec.data.label != source.label:
             raise ConfigError(
@@ -271,6 +289,7 @@ class JobRunner:
             {
                 "name": spec.job.name,
                 "purpose": spec.job.purpose,
+                "task": spec.model.task,
                 "spec": str(spec.source),
                 "runner": runner_identity(),  # for the reconciler, if we are killed
             },
@@ -364,13 +383,16 @@ class JobRunner:
                 spec.data.max_rejected_share,
                 f"data.max_rejected_share of {spec.source.name}",
             )
-        dataset, labels, unlabelled = _labelled(full)
-        self.progress(
-            f"bank data: {full.report.rows_accepted} accepted rows"
-            f" ({full.report.rows_rejected} rejected: "
-            f"{dict(full.report.rejected_by_reason) or 'none'}), {unlabelled} without"
-            f" a label excluded, {len(dataset.ids)} labelled"
-        )
+        if spec.model.lookalike:
+            dataset, labels, unlabelled = self._seed_labelled(full)
+        else:
+            dataset, labels, unlabelled = _labelled(full)
+            self.progress(
+                f"bank data: {full.report.rows_accepted} accepted rows"
+                f" ({full.report.rows_rejected} rejected: "
+                f"{dict(full.report.rejected_by_reason) or 'none'}), {unlabelled}"
+                f" without a label excluded, {len(dataset.ids)} labelled"
+            )
         required = (*JOB_CAPABILITIES, *trainer.capabilities)
         with (
             ctx.link(counterpart, required) as opened,
@@ -417,6 +439,7 @@ class JobRunner:
             jobs.finish(JobOutcome(self.job_id, True, "model trained"))
         self.watch = None
         outputs = JobOutputs(
+            seed=self._seed_counts(len(labels), aligned),
             data=data_account(full.report, unlabelled, len(labels)),
             psi_summary=psi_summary,
             rows={s: len(p) for s, p in aligned.positions.items()},
@@ -437,7 +460,54 @@ class JobRunner:
             f" training: {summary['bank_only_validation_auc']:.4f}), KS"
             f" {summary['validation_ks']:.4f}; report: {html}"
         )
+        if "lookalike" in summary:
+            look = summary["lookalike"]
+            self.progress(
+                f"lookalike: top decile captures {look['top_decile_capture']:.1%} of"
+                f" the {look['validation_members']} seed members among the validation"
+                f" rows (lift {look['top_decile_lift']:.2f})"
+            )
         return JobRun(self.job_id, folder, summary)
+
+    # ---- lookalike -------------------------------------------------------------
+    def _seed_labelled(self, full: Dataset) -> tuple[Dataset, np.ndarray, int]:
+        """A lookalike job's rows and labels: every accepted row of the source,
+        labelled 1 when its number is in the seed audience (bank_node/lookalike.py).
+        Checked before anything is sent: the seed must name some, not all, of the
+        source's customers."""
+        spec = self.spec
+        assert spec.data.seed_source is not None  # the spec's validation
+        seed_data = self.ctx.dataset(spec.data.seed_source)
+        seed = SeedAudience.from_dataset(seed_data)
+        labels = seed_labels(full.ids, seed)
+        check_members_in_source(
+            labels, seed, f"{spec.source}: data.seed_source", spec.data.source
+        )
+        self.seed, self.seed_in_source = seed, int(labels.sum())
+        self.progress(
+            f"bank data: {full.report.rows_accepted} accepted rows"
+            f" ({full.report.rows_rejected} rejected: "
+            f"{dict(full.report.rejected_by_reason) or 'none'}); seed audience"
+            f" {seed.source!r}: {len(seed.numbers)} numbers, {self.seed_in_source} of"
+            " them customers (label 1), every other customer label 0"
+        )
+        return full, labels, 0
+
+    def _seed_counts(self, rows: int, aligned: AlignedRows) -> SeedCounts | None:
+        if self.seed is None:
+            return None
+        return SeedCounts(
+            seed_rows_read=self.seed.rows_read,
+            seed_numbers=len(self.seed.numbers),
+            in_source=self.seed_in_source,
+            source_rows=rows,
+            aligned=len(aligned.labels),
+            aligned_members=int(aligned.labels.sum()),
+            members={
+                split: int(aligned.labels[positions].sum())
+                for split, positions in aligned.positions.items()
+            },
+        )
 
     # ---- stages ----------------------------------------------------------------------
     def _approve(self, jobs: JobsClient, rows: int) -> JobDecision:
@@ -449,6 +519,7 @@ class JobRunner:
                 purpose=spec.job.purpose,
                 features=spec.operator.features,
                 model=spec.model.type,
+                task=spec.model.task,
                 max_rows=rows,
                 batch_size=spec.model.options.batch_size,
                 description=spec.job.description or spec.job.name,
@@ -501,6 +572,16 @@ class JobRunner:
             raise RuntimeError("a PSI session in mode both returned no alignment")
         rows = alignment.local_rows
         aligned_labels = labels[rows]
+        if self.spec.model.lookalike:
+            # Before the binding: a seed with too few aligned members ends the job
+            # here (the operator hears only that it failed).
+            check_aligned_members(
+                aligned_labels, f"{self.spec.source}: data.seed_source"
+            )
+            self.progress(
+                f"lookalike: {int(aligned_labels.sum())} of the {len(rows)} aligned"
+                " customers are in the seed audience"
+            )
         validation = validation_mask(aligned_labels, self.spec.split, rows)
         jobs.bind(JobBinding(self.job_id, alignment.alignment_id, validation))
         return AlignedRows(

@@ -2,13 +2,16 @@
 name the file and the key.
 
     [job]          name, purpose, counterpart, description
-    [data]         bank data source (declared in bank.toml) and label column
+    [data]         bank data source (declared in bank.toml) and label column; for a
+                   lookalike job the source of its seed audience instead of a label
     [alignment]    PSI mode (training needs "both": both parties learn the intersection)
     [operator]     requested operator features (names or glob patterns)
     [split]        validation fraction and seed (stratified by the bank's labels)
     [binning]      bins per feature and method, for WOE/IV
     [selection]    feature selection by IV threshold and/or top-k
-    [model]        `type` picks the trainer (bank_node/trainers/registry.py); the
+    [model]        `type` picks the trainer (bank_node/trainers/registry.py), `task`
+                   what the labels are ("credit": the label column; "lookalike":
+                   membership of the seed audience, bank_node/lookalike.py); the
                    other keys are that trainer's options, checked by it
     [report]       output folder, decision threshold, scorecard scaling
     [deadlines]    seconds each stage may take before the job fails (<stage>_s)
@@ -21,9 +24,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bank_node.trainers.base import ModelOptions
-from bank_node.trainers.registry import DEFAULT_MODEL_TYPE, model_types, trainer_for
+from bank_node.trainers.registry import (
+    DEFAULT_MODEL_TYPE,
+    model_types,
+    model_types_for,
+    trainer_for,
+)
 from node_core.config import TomlLoader, read_toml
 from protocol.binning.messages import Method
+from protocol.jobs.messages import (
+    CREDIT_TASK,
+    LOOKALIKE_PURPOSE,
+    LOOKALIKE_TASK,
+    TASKS,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,11 @@ class DataSection:
     # Fail the job if the source rejected more than this share of its rows (bad
     # phone, bad label, ...); unset = the source's own max_rejected_share.
     max_rejected_share: float | None = None
+    # Lookalike jobs (model.task = "lookalike") only: the bank data source (declared
+    # in bank.toml, its id column = phone numbers) listing the seed audience. Label 1
+    # = an aligned row of `source` whose phone is in it, 0 = every other aligned row
+    # (positive-unlabelled); built on the bank, never sent.
+    seed_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,16 +114,22 @@ class SelectionSection:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The [model] table: the trainer's model type and its own options dataclass."""
+    """The [model] table: the trainer's model type, the task (what the labels are)
+    and the trainer's own options dataclass."""
 
     type: str
     options: ModelOptions
+    task: str = CREDIT_TASK
 
     @classmethod
     def default(cls) -> ModelSpec:
         trainer = trainer_for(DEFAULT_MODEL_TYPE)
         assert trainer is not None
         return cls(DEFAULT_MODEL_TYPE, trainer.options_type())
+
+    @property
+    def lookalike(self) -> bool:
+        return self.task == LOOKALIKE_TASK
 
 
 @dataclass(frozen=True)
@@ -184,6 +209,46 @@ def _validate(loader: TomlLoader, spec: JobSpec) -> None:
     for name, seconds in vars(spec.deadlines).items():
         if seconds <= 0:
             loader.fail(f"deadlines.{name}", "must be > 0")
+    _validate_task(loader, spec)
+
+
+def _validate_task(loader: TomlLoader, spec: JobSpec) -> None:
+    """A lookalike job names its seed source and no label, and is a marketing job;
+    a credit job names no seed source."""
+    data = spec.data
+    if not spec.model.lookalike:
+        if data.seed_source is not None:
+            loader.fail(
+                "data.seed_source",
+                f'only for model.task = "{LOOKALIKE_TASK}" (this job\'s task is'
+                f' "{spec.model.task}")',
+            )
+        return
+    if data.seed_source is None or not data.seed_source.strip():
+        loader.fail(
+            "data.seed_source",
+            "a lookalike job needs the bank data source (declared in bank.toml) that"
+            " lists its seed audience's phone numbers",
+        )
+    if data.seed_source == data.source:
+        loader.fail(
+            "data.seed_source",
+            f"must differ from data.source ({data.source!r}): the seed audience is a"
+            " list of some of the source's customers",
+        )
+    if data.label is not None:
+        loader.fail(
+            "data.label",
+            "a lookalike job's label is membership of data.seed_source; remove"
+            " data.label",
+        )
+    if spec.job.purpose != LOOKALIKE_PURPOSE:
+        loader.fail(
+            "job.purpose",
+            f"a lookalike job is a marketing use: its purpose must be"
+            f' "{LOOKALIKE_PURPOSE}" (the operator refuses any other), got'
+            f" {spec.job.purpose!r}",
+        )
 
 
 def parse_model(loader: TomlLoader, table: Any) -> ModelSpec:
@@ -195,10 +260,21 @@ def parse_model(loader: TomlLoader, table: Any) -> ModelSpec:
     if trainer is None:
         allowed = ", ".join(repr(t) for t in model_types())
         loader.fail("model.type", f"must be one of {allowed}, got {model_type!r}")
+    task = table.get("task", CREDIT_TASK)
+    if task not in TASKS:
+        allowed = ", ".join(repr(t) for t in TASKS)
+        loader.fail("model.task", f"must be one of {allowed}, got {task!r}")
+    if task not in trainer.tasks:
+        able = ", ".join(repr(t) for t in model_types_for(task)) or "none"
+        loader.fail(
+            "model.task",
+            f"model type {model_type!r} does not train task {task!r} (model types"
+            f" that do: {able})",
+        )
     options = trainer.parse_options(
-        loader, {k: v for k, v in table.items() if k != "type"}
+        loader, {k: v for k, v in table.items() if k not in ("type", "task")}
     )
-    return ModelSpec(model_type, options)
+    return ModelSpec(model_type, options, task)
 
 
 def parse_job_spec(raw: dict[str, Any], source: Path) -> JobSpec:

@@ -233,7 +233,15 @@ class NodeCli:
     def _jobs_list(self, args: argparse.Namespace) -> int:
         ctx = open_node(args)
         for job in ctx.store.list_jobs(args.status):
-            print(f"{job.id}  {job.kind:<12} {job.counterpart:<12} {job.status.value}")
+            # The operator keeps the proposal, the bank its own spec: both carry the
+            # purpose, and a model job its task (what the labels are).
+            spec = job.spec.get("proposal", job.spec)
+            purpose, task = spec.get("purpose", ""), spec.get("task", "")
+            what = f"{purpose} ({task})" if task and task != "credit" else purpose
+            print(
+                f"{job.id}  {job.kind:<12} {job.counterpart:<12}"
+                f" {job.status.value:<16} {what}".rstrip()
+            )
         return 0
 
     def main(self, argv: Sequence[str] | None = None) -> int:

@@ -3,13 +3,18 @@
 Every joint job passes here before any data moves. A proposal is checked against the
 counterpart's policy (purpose, model type served, requested features, row bound,
 minimum batch size; a PSI job: its mode against `policy.psi_modes`); a refusal names
-the rule. Proposals count toward `policy.max_jobs_per_day` once accepted (approved or
-waiting for approval; a refused one does not), within the last 24 hours or since the
-operator's last `counterparts reset-quota`. Approved model jobs get a JobSession
-(job_session.py) that later services (binning, each model type's passive role) look up
-with `session(peer, job_id)`, which refuses unknown jobs, other counterparts' jobs, PSI
-jobs and jobs not (yet) approved. A model job binds only the alignment of its own PSI
-session (operator_node/psi/jobs.py).
+the rule. A model job's task says what its labels are: a lookalike model (labels =
+the bank's seed audience) is a marketing use of the operator's data, so it must
+declare purpose "marketing", which the counterpart's `policy.purposes` must allow:
+an operator that does not list "marketing" for a bank refuses its lookalike jobs
+(the task and purpose are stored with the job, for `jobs list` and the reviewer of a
+manual approval). Proposals count toward `policy.max_jobs_per_day` once accepted
+(approved or waiting for approval; a refused one does not), within the last 24 hours
+or since the operator's last `counterparts reset-quota`. Approved model jobs get a
+JobSession (job_session.py) that later services (binning, each model type's passive
+role) look up with `session(peer, job_id)`, which refuses unknown jobs, other
+counterparts' jobs, PSI jobs and jobs not (yet) approved. A model job binds only the
+alignment of its own PSI session (operator_node/psi/jobs.py).
 Lifecycle: every call of the bank on a job (the runner's heartbeats, Jobs.GetStatus,
 included) marks it seen; a job not seen for `jobs.session_idle_s` fails (or, while it
 waits for approval, is cancelled) and its session is freed (idle_jobs.py). On start
@@ -50,6 +55,8 @@ from protocol.errors import (
     PermissionDenied,
 )
 from protocol.jobs.messages import (
+    LOOKALIKE_PURPOSE,
+    LOOKALIKE_TASK,
     PSI_JOB,
     FeatureKind,
     FeatureQuery,
@@ -319,6 +326,11 @@ class JobDesk:
                 f"model type {proposal.model!r} is not served by"
                 f" {self._ctx.party_id} (served: {', '.join(self._model_types)})"
             )
+        if proposal.task == LOOKALIKE_TASK and proposal.purpose != LOOKALIKE_PURPOSE:
+            raise PermissionDenied(
+                f"task {LOOKALIKE_TASK!r} is a marketing use: its purpose must be"
+                f" {LOOKALIKE_PURPOSE!r}, not {proposal.purpose!r}"
+            )
         self._check_purpose(peer, policy, proposal)
         if proposal.max_rows > policy.max_rows:
             raise PermissionDenied(
@@ -411,6 +423,8 @@ class JobDesk:
         }
         if proposal.psi_mode is not None:
             spec["psi_mode"] = proposal.psi_mode.value
+        else:
+            spec["task"] = proposal.task
         earlier = self._existing(peer, proposal, spec)
         if earlier is not None:
             return earlier

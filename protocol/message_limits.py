@@ -28,6 +28,7 @@ DEFAULT_REPEATED_ITEMS = 4096
 SIZES: dict[str, int] = {
     "JobProposal.purpose": 64,
     "JobProposal.model": 64,
+    "JobProposal.task": 32,
     "JobProposal.features": 128,
     "JobProposal.description": 4096,
     "JobOutcome.message": 1024,

@@ -11,8 +11,8 @@ never act on a malformed message.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from protocol.domain import Split, StreamHeader, TransferSummary
 from protocol.errors import InvalidArgument, MalformedCiphertext, ProtocolError
@@ -123,3 +123,24 @@ def transfer_summary_from_proto(msg: common_pb2.TransferSummary) -> TransferSumm
     if len(msg.sha256) != 32:
         raise InvalidArgument("TransferSummary.sha256: expected 32 bytes")
     return TransferSummary(int(msg.total_bytes), int(msg.chunks), bytes(msg.sha256))
+
+
+def opened_stream(
+    messages: Iterable[Any], head: str, body: str, name: str
+) -> tuple[Any, Iterator[Any]]:
+    """A typed stream that opens with one `head` message and continues with `body`
+    chunks (its messages' oneof is named "part"): the head and an iterator over the
+    chunks. A stream opening otherwise, or a later message that is not a chunk, is
+    InvalidArgument naming `name`."""
+    iterator = iter(messages)
+    first = next(iterator, None)
+    if first is None or first.WhichOneof("part") != head:
+        raise InvalidArgument(f"{name}: the stream must start with the {head}")
+    return getattr(first, head), _chunks_after(iterator, body, name)
+
+
+def _chunks_after(messages: Iterator[Any], part: str, name: str) -> Iterator[Any]:
+    for msg in messages:
+        if msg.WhichOneof("part") != part:
+            raise InvalidArgument(f"{name}: only {part} may follow the first message")
+        yield getattr(msg, part)

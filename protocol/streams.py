@@ -156,3 +156,24 @@ def open_stream(
             f" limit of {max_bytes} bytes"
         )
     return IncomingStream(header, iterator)
+
+
+def read_exact_stream(
+    messages: Iterable[Any],
+    *,
+    kind: str,
+    max_bytes: int,
+    expected_bytes: int,
+    field: str,
+    needs: str,
+) -> bytes:
+    """Read a stream that must announce exactly `expected_bytes` (what the receiver
+    computed from the job, `needs` saying from what): a wrong announcement is refused
+    from the header, before any payload is read or allocated."""
+    incoming = open_stream(messages, expected_kinds=[kind], max_bytes=max_bytes)
+    if incoming.header.total_bytes != expected_bytes:
+        raise InvalidArgument(
+            f"{field}: the stream announces {incoming.header.total_bytes} bytes;"
+            f" {needs} need {expected_bytes}"
+        )
+    return bytes(incoming.read_all())

@@ -41,6 +41,7 @@ from scripts.fate_data import write_party_files
 from scripts.local_nodes import LocalPair
 
 ROOT = Path(__file__).resolve().parent.parent
+MIN_BATCH_SIZE = 1024  # the operator's policy; also its minimum IV bin support
 
 
 def pair_configs(files: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -57,7 +58,7 @@ def pair_configs(files: Any) -> tuple[dict[str, Any], dict[str, Any]]:
                     "purposes": ["credit_risk"],
                     "features": ["o_*"],
                     "approval": "auto",
-                    "min_batch_size": 1024,
+                    "min_batch_size": MIN_BATCH_SIZE,
                     # FATE's default_credit host features repeat: 24 training rows
                     # share all ten values, so a model gives them one score. The
                     # default (2) refuses that; this policy accepts that the bank
@@ -104,7 +105,11 @@ def baseline(
     auc = roc_auc_score(y[validation], model.decision_function(x[validation]))
     # Centralized IV of the operator's features on the same training rows.
     op_frame = joined.loc[train, files.operator_features].reset_index(drop=True)
-    binning = BinningModel.fit(op_frame, files.operator_features, n_bins=10)
+    # With the operator's minimum bin support (policy.min_bin_rows, default its
+    # min_batch_size), which merges the same small bins in the job.
+    binning = BinningModel.fit(
+        op_frame, files.operator_features, n_bins=10, min_bin_rows=MIN_BATCH_SIZE
+    )
     central = woe_iv_table(op_frame, y[train], binning=binning)
     return {
         "sklearn_auc": float(auc),

@@ -30,8 +30,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bank_node.jobspec import JobSpec
-from bank_node.trainers.registry import DEFAULT_MODEL_TYPE, model_types, trainer_for
+from bank_node.trainers.registry import (
+    DEFAULT_MODEL_TYPE,
+    model_types,
+    model_types_for,
+    trainer_for,
+)
 from node_core.config import NodeConfig
+from protocol.jobs.messages import CREDIT_TASK, LOOKALIKE_PURPOSE, TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "config.md"
@@ -182,8 +188,8 @@ def job_tables() -> list[Table]:
     out.append(
         Table(
             "`[model]`",
-            "`type` picks the trainer (bank_node/trainers/registry.py); the other"
-            " keys are that trainer's options, below.",
+            "`type` picks the trainer (bank_node/trainers/registry.py), `task` what"
+            " the labels are; the other keys are that trainer's options, below.",
             (
                 Key(
                     "`model.type`",
@@ -191,6 +197,17 @@ def job_tables() -> list[Table]:
                     toml_value(DEFAULT_MODEL_TYPE),
                     "the model type: its trainer on the bank, its passive role on the"
                     " operator",
+                ),
+                Key(
+                    "`model.task`",
+                    "one of " + ", ".join(f'`"{t}"`' for t in TASKS),
+                    toml_value(CREDIT_TASK),
+                    "what the labels are: credit = the source's label column;"
+                    " lookalike = membership of the seed audience of"
+                    " `data.seed_source` (1 = in it, 0 = every other aligned"
+                    " customer), built on the bank, never sent; needs purpose"
+                    f' "{LOOKALIKE_PURPOSE}"; trained by model types '
+                    + ", ".join(f'"{t}"' for t in model_types_for("lookalike")),
                 ),
             ),
         )

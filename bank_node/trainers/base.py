@@ -154,8 +154,13 @@ class Trainer(ABC, Generic[OptionsT, ModelT]):
     # Capabilities the operator must share for this model type (beyond jobs, PSI
     # and binning, which every job uses).
     capabilities: ClassVar[tuple[str, ...]]
-    # The dataclass the [model] table (minus `type`) is loaded into.
+    # The dataclass the [model] table (minus `type` and `task`) is loaded into.
     options_type: ClassVar[type[Any]]
+    # The tasks (`[model] task`: what the labels are) this model type trains:
+    # "credit" = the bank's label column; "lookalike" = membership of the bank's seed
+    # audience (labels built by the runner, bank_node/lookalike.py; the trainer sees
+    # 0/1 labels either way and must disclose nothing more for one than the other).
+    tasks: ClassVar[tuple[str, ...]] = ("credit",)
 
     def parse_options(self, loader: TomlLoader, table: dict[str, Any]) -> OptionsT:
         """The [model] options, loaded and checked; ConfigError names the key."""

@@ -30,3 +30,8 @@ def trainer_for(model_type: str) -> Trainer[Any, Any] | None:
 
 def model_types() -> tuple[str, ...]:
     return tuple(t.model_type for t in TRAINERS)
+
+
+def model_types_for(task: str) -> tuple[str, ...]:
+    """The model types whose trainer trains `task` ([model] task)."""
+    return tuple(t.model_type for t in TRAINERS if task in t.tasks)

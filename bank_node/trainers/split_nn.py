@@ -18,6 +18,14 @@ way (operator_node/roles/split_nn.py). The train stage:
 5. SplitNn.Complete: the operator registers its bottom model; the bank stops its
    Flower processes (in every case).
 
+The same trainer serves the lookalike task (`[model] task = "lookalike"`): the
+runner hands it labels = "this aligned customer is in the bank's seed audience"
+(bank_node/lookalike.py) in place of the label column, and nothing else changes. The
+operator learns only what a credit split-NN job discloses (the proposal's task and
+purpose aside): the seed list never crosses, its membership reaches the operator only
+through the label-protected gradients, as a credit job's labels do, so label
+protection (Marvell, `defence`) stays on for lookalike jobs too.
+
 The score stage reads the scores the ServerApp computed from the final round's
 embeddings: the bank learns nothing from the operator beyond the rounds' embeddings
 (protocol/split_nn/__init__.py). The report gets the rounds (training loss,
@@ -151,6 +159,8 @@ class SplitNnTrainer(Trainer[SplitNnOptions, NnModel]):
     model_type: ClassVar[str] = MODEL_TYPE
     capabilities: ClassVar[tuple[str, ...]] = (PROTOCOL.capability,)
     options_type: ClassVar[type[Any]] = SplitNnOptions
+    # Lookalike: the same protocol on seed-membership labels (bank_node/lookalike.py).
+    tasks: ClassVar[tuple[str, ...]] = ("credit", "lookalike")
 
     def check_options(self, loader: TomlLoader, options: SplitNnOptions) -> None:
         from models.split_nn import SplitNnSpecError

@@ -15,6 +15,10 @@ through the SplitNn service, in the only order it allows:
 - Complete (once): the operator registers its trained bottom model and stops its
   Flower processes.
 
+A lookalike job (task "lookalike", the bank's labels = its seed audience) is served
+unchanged: this role never sees labels of either kind, so it learns only what a credit
+split-NN job discloses; the task itself is known from the proposal (job_desk.py).
+
 When the job ends any other way (Jobs.Finish with a failure, the bank idle, the node
 stopping) the job session closes and so do its Flower processes; the aligned feature
 file is deleted then, the bottom model stays in the job's folder.

@@ -22,7 +22,7 @@ from protocol.crypto.paillier_keys import PaillierPublicKey
 from protocol.crypto.paillier_vector import CiphertextVector
 from protocol.errors import InvalidArgument
 from protocol.proto.duet.v1 import binning_pb2 as pb
-from protocol.serde import check_job_id, decode_crypto
+from protocol.serde import check_job_id, decode_crypto, opened_stream
 
 _METHOD_TO_PROTO: dict[Method, pb.BinningMethod] = {
     "quantile": pb.BINNING_METHOD_QUANTILE,
@@ -110,14 +110,6 @@ def labels_wire_bytes(key: PaillierPublicKey, rows: int) -> int:
     return wire.vector_wire_bytes(key, rows)
 
 
-def _payload(messages: Iterator[Any], part: str, name: str) -> Iterator[Any]:
-    """The Chunk messages after a typed stream's first message."""
-    for msg in messages:
-        if msg.WhichOneof("part") != part:
-            raise InvalidArgument(f"{name}: only {part} may follow the first message")
-        yield getattr(msg, part)
-
-
 def upload_to_proto(
     params: BinSumsParams, chunks: Iterable[Any]
 ) -> Iterator[pb.BinSumsUpload]:
@@ -130,13 +122,8 @@ def upload_from_proto(
     messages: Iterable[pb.BinSumsUpload],
 ) -> tuple[BinSumsParams, Iterator[Any]]:
     """The request and the chunks of the labels that follow it."""
-    iterator = iter(messages)
-    first = next(iterator, None)
-    if first is None or first.WhichOneof("part") != "request":
-        raise InvalidArgument("BinSumsUpload: the stream must start with the request")
-    return params_from_proto(first.request), _payload(
-        iterator, "labels", "BinSumsUpload"
-    )
+    request, chunks = opened_stream(messages, "request", "labels", "BinSumsUpload")
+    return params_from_proto(request), chunks
 
 
 def download_to_proto(
@@ -151,10 +138,5 @@ def download_from_proto(
     messages: Iterable[pb.BinSumsDownload],
 ) -> tuple[tuple[FeatureBins, ...], Iterator[Any]]:
     """The layout and the chunks of the sums that follow it."""
-    iterator = iter(messages)
-    first = next(iterator, None)
-    if first is None or first.WhichOneof("part") != "layout":
-        raise InvalidArgument("BinSumsDownload: the stream must start with the layout")
-    return layout_from_proto(first.layout), _payload(
-        iterator, "sums", "BinSumsDownload"
-    )
+    layout, chunks = opened_stream(messages, "layout", "sums", "BinSumsDownload")
+    return layout_from_proto(layout), chunks

@@ -21,7 +21,7 @@ from protocol.domain import Peer, ProtocolDeclaration, StreamHeader
 from protocol.errors import InvalidArgument
 from protocol.proto.duet.v1 import binning_pb2_grpc
 from protocol.rpc import iterate_peer, serve_stream
-from protocol.streams import chunk_stream, open_stream
+from protocol.streams import chunk_stream, open_stream, read_exact_stream
 
 # BinSums is once per job (a repeat would let a bank difference bins): never retried.
 PROTOCOL = ProtocolDeclaration(
@@ -58,18 +58,16 @@ class _Servicer(binning_pb2_grpc.BinningServicer):
             params, chunks = serde.upload_from_proto(request_iterator)
             # Authorise first, then read exactly what the job's rows need.
             rows = self._handler.admit(peer, params)
-            expected = serde.labels_wire_bytes(params.public_key, rows)
-            incoming = open_stream(
-                chunks, expected_kinds=[LABELS_KIND], max_bytes=self._max_bytes(peer)
+            data = read_exact_stream(
+                chunks,
+                kind=LABELS_KIND,
+                max_bytes=self._max_bytes(peer),
+                expected_bytes=serde.labels_wire_bytes(params.public_key, rows),
+                field="BinSumsUpload.labels",
+                needs=f"the job's {rows} training rows",
             )
-            if incoming.header.total_bytes != expected:
-                raise InvalidArgument(
-                    f"BinSumsUpload.labels: the stream announces"
-                    f" {incoming.header.total_bytes} bytes; the job's {rows} training"
-                    f" rows need {expected}"
-                )
             labels = serde.vector_from_bytes(
-                bytes(incoming.read_all()), params.public_key, "BinSumsUpload.labels"
+                data, params.public_key, "BinSumsUpload.labels"
             )
             reply = self._handler.bin_sums(peer, BinSumsRequest(params, labels))
             payload = serde.vector_to_bytes(reply.sums)

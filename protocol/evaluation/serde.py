@@ -19,7 +19,12 @@ from protocol.errors import InvalidArgument
 from protocol.evaluation.messages import EvaluationParams, ScoreKind
 from protocol.evaluation.party import pair_packing, value_bits
 from protocol.proto.duet.v1 import evaluation_pb2 as pb
-from protocol.serde import check_job_id, split_from_proto, split_to_proto
+from protocol.serde import (
+    check_job_id,
+    opened_stream,
+    split_from_proto,
+    split_to_proto,
+)
 
 _KIND_TO_PROTO = {
     ScoreKind.PARTIAL: pb.SCORE_KIND_PARTIAL,
@@ -132,14 +137,6 @@ def pairs_from_bytes(data: bytes, params: EvaluationParams) -> CiphertextVector:
     return vec
 
 
-def _payload(messages: Iterator[Any], part: str, name: str) -> Iterator[Any]:
-    """The Chunk messages after a typed stream's first message."""
-    for msg in messages:
-        if msg.WhichOneof("part") != part:
-            raise InvalidArgument(f"{name}: only {part} may follow the first message")
-        yield getattr(msg, part)
-
-
 def upload_to_proto(
     params: EvaluationParams, chunks: Iterable[Any]
 ) -> Iterator[pb.EvaluateUpload]:
@@ -152,13 +149,8 @@ def upload_from_proto(
     messages: Iterable[pb.EvaluateUpload],
 ) -> tuple[EvaluationParams, Iterator[Any]]:
     """The request and the chunks of the values that follow it."""
-    iterator = iter(messages)
-    first = next(iterator, None)
-    if first is None or first.WhichOneof("part") != "request":
-        raise InvalidArgument("EvaluateUpload: the stream must start with the request")
-    return params_from_proto(first.request), _payload(
-        iterator, "values", "EvaluateUpload"
-    )
+    request, chunks = opened_stream(messages, "request", "values", "EvaluateUpload")
+    return params_from_proto(request), chunks
 
 
 def download_to_proto(
@@ -173,8 +165,5 @@ def download_from_proto(
     messages: Iterable[pb.EvaluateDownload],
 ) -> tuple[int, Iterator[Any]]:
     """The layout's row count and the chunks of the pairs that follow it."""
-    iterator = iter(messages)
-    first = next(iterator, None)
-    if first is None or first.WhichOneof("part") != "layout":
-        raise InvalidArgument("EvaluateDownload: the stream must start with the layout")
-    return int(first.layout.rows), _payload(iterator, "pairs", "EvaluateDownload")
+    layout, chunks = opened_stream(messages, "layout", "pairs", "EvaluateDownload")
+    return int(layout.rows), chunks

@@ -21,7 +21,7 @@ from protocol.evaluation.messages import (
 )
 from protocol.proto.duet.v1 import evaluation_pb2_grpc
 from protocol.rpc import iterate_peer, serve_stream
-from protocol.streams import chunk_stream, open_stream
+from protocol.streams import chunk_stream, open_stream, read_exact_stream
 
 # Each round is answered once (a repeat would give the bank a second multiset of the
 # same scores): never retried.
@@ -59,17 +59,15 @@ class _Servicer(evaluation_pb2_grpc.EvaluationServicer):
             params, chunks = serde.upload_from_proto(request_iterator)
             # Authorise first, then read exactly what the split's rows need.
             rows = self._handler.admit(peer, params)
-            expected = serde.values_wire_bytes(params.public_key, rows)
-            incoming = open_stream(
-                chunks, expected_kinds=[VALUES_KIND], max_bytes=self._max_bytes(peer)
+            data = read_exact_stream(
+                chunks,
+                kind=VALUES_KIND,
+                max_bytes=self._max_bytes(peer),
+                expected_bytes=serde.values_wire_bytes(params.public_key, rows),
+                field="EvaluateUpload.values",
+                needs=f"the split's {rows} rows",
             )
-            if incoming.header.total_bytes != expected:
-                raise InvalidArgument(
-                    f"EvaluateUpload.values: the stream announces"
-                    f" {incoming.header.total_bytes} bytes; the split's {rows} rows"
-                    f" need {expected}"
-                )
-            values = serde.values_from_bytes(bytes(incoming.read_all()), params)
+            values = serde.values_from_bytes(data, params)
             reply = self._handler.evaluate(peer, EvaluationRequest(params, values))
             payload = serde.vector_to_bytes(reply.pairs)
             header = StreamHeader(PAIRS_KIND, len(payload))

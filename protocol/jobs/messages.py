@@ -14,6 +14,15 @@ FeatureKind = Literal["numeric", "categorical"]
 FEATURE_KINDS: tuple[FeatureKind, ...] = ("numeric", "categorical")
 # JobProposal.model of a PSI job: one PSI session in the proposal's psi_mode, no model.
 PSI_JOB = "psi"
+# JobProposal.task of a model job: what its labels are. "credit": the bank's label
+# column (e.g. default in 12 months); "lookalike": "this aligned customer is in the
+# bank's seed audience", built by the bank alone from its own list (bank_node/
+# lookalike.py). A lookalike model is a marketing use of the operator's data, so its
+# purpose must be LOOKALIKE_PURPOSE, which the operator's policy.purposes must allow.
+CREDIT_TASK = "credit"
+LOOKALIKE_TASK = "lookalike"
+TASKS = (CREDIT_TASK, LOOKALIKE_TASK)
+LOOKALIKE_PURPOSE = "marketing"
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class JobProposal:
     batch_size: int
     description: str = ""
     psi_mode: PsiMode | None = None  # PSI jobs only
+    task: str = CREDIT_TASK  # model jobs: one of TASKS
 
     @property
     def is_psi(self) -> bool:

@@ -9,8 +9,10 @@ import numpy as np
 from protocol.domain import JobStatus
 from protocol.errors import InvalidArgument
 from protocol.jobs.messages import (
+    CREDIT_TASK,
     FEATURE_KINDS,
     PSI_JOB,
+    TASKS,
     FeatureQuery,
     JobBinding,
     JobDecision,
@@ -45,6 +47,7 @@ def job_proposal_to_proto(p: JobProposal) -> jobs_pb2.JobProposal:
         batch_size=p.batch_size,
         description=p.description,
         psi_mode=p.psi_mode.value if p.psi_mode is not None else "",
+        task="" if p.is_psi else p.task,
     )
 
 
@@ -66,6 +69,20 @@ def _psi_mode(msg: jobs_pb2.JobProposal) -> PsiMode | None:
     return modes[msg.psi_mode]
 
 
+def _task(msg: jobs_pb2.JobProposal) -> str:
+    """The task of a model job ("" = credit, as banks built before it send)."""
+    if msg.model == PSI_JOB:
+        if msg.task:
+            raise InvalidArgument("JobProposal.task: a PSI job has no task")
+        return CREDIT_TASK
+    task = msg.task or CREDIT_TASK
+    if task not in TASKS:
+        raise InvalidArgument(
+            f"JobProposal.task: must be one of {', '.join(TASKS)}, got {task!r}"
+        )
+    return task
+
+
 def job_proposal_from_proto(msg: jobs_pb2.JobProposal) -> JobProposal:
     check_job_id(msg.job_id, "JobProposal.job_id")
     if not msg.purpose:
@@ -75,6 +92,7 @@ def job_proposal_from_proto(msg: jobs_pb2.JobProposal) -> JobProposal:
     psi_mode = _psi_mode(msg)
     if not msg.features and psi_mode is None:
         raise InvalidArgument("JobProposal.features: at least one feature is required")
+    task = _task(msg)
     return JobProposal(
         job_id=msg.job_id,
         purpose=msg.purpose,
@@ -84,6 +102,7 @@ def job_proposal_from_proto(msg: jobs_pb2.JobProposal) -> JobProposal:
         batch_size=int(msg.batch_size),
         description=msg.description,
         psi_mode=psi_mode,
+        task=task,
     )
 
 

@@ -12,7 +12,6 @@ bank), each a typed first message and then the chunks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +25,12 @@ from protocol.domain import Split, StreamHeader
 from protocol.errors import InvalidArgument
 from protocol.proto.duet.v1 import secureboost_pb2 as pb
 from protocol.secureboost import messages as m
-from protocol.serde import check_job_id, split_from_proto, split_to_proto
+from protocol.serde import (
+    check_job_id,
+    opened_stream,
+    split_from_proto,
+    split_to_proto,
+)
 from protocol.streams import chunk_stream, open_stream
 
 ContextFor = Callable[[str], m.SbtWireContext]
@@ -97,14 +101,6 @@ def _owner_from(value: int, field: str) -> str:
     if owner is None:
         raise InvalidArgument(f"{field}: must be bank or operator")
     return owner
-
-
-def _payload(messages: Iterator[Any], part: str, name: str) -> Iterator[Any]:
-    """The Chunk messages after a typed stream's first message."""
-    for msg in messages:
-        if msg.WhichOneof("part") != part:
-            raise InvalidArgument(f"{name}: only {part} may follow the first message")
-        yield getattr(msg, part)
 
 
 # ---- Setup ---------------------------------------------------------------------------
@@ -238,11 +234,7 @@ def gradients_from_proto(
     messages: Iterable[pb.SbtGradientsUpload], context_for: ContextFor, max_bytes: int
 ) -> tuple[str, m.TreeGradients]:
     """The tree's gradients; `context_for` checks the job before any payload is read."""
-    iterator = iter(messages)
-    first = next(iterator, None)
-    if first is None or first.WhichOneof("part") != "tree":
-        raise InvalidArgument("SbtGradientsUpload: the stream must start with the tree")
-    head = first.tree
+    head, chunks = opened_stream(messages, "tree", "gradients", "SbtGradientsUpload")
     job_id = check_job_id(head.job_id, "SbtTreeGradients.job_id")
     tree = _index(head.tree, MAX_TREES, "SbtTreeGradients.tree")
     if not head.features:
@@ -254,7 +246,7 @@ def gradients_from_proto(
     if rows.size == 0:
         raise InvalidArgument("SbtTreeGradients.sample: no row drawn")
     incoming = open_stream(
-        _payload(iterator, "gradients", "SbtGradientsUpload"),
+        chunks,
         expected_kinds=[m.GRADIENTS_KIND],
         max_bytes=max_bytes,
     )
@@ -317,17 +309,11 @@ def histogram_reply_from_proto(
     key: PaillierPublicKey,
     max_bytes: int,
 ) -> m.HistogramReply:
-    iterator = iter(messages)
-    first = next(iterator, None)
-    if first is None or first.WhichOneof("part") != "layout":
-        raise InvalidArgument(
-            "SbtHistogramDownload: the stream must start with the layout"
-        )
-    layout = first.layout
+    layout, chunks = opened_stream(messages, "layout", "sums", "SbtHistogramDownload")
     tree = _index(layout.tree, MAX_TREES, "SbtHistogramLayout.tree")
     nodes = _distinct(layout.nodes, MAX_NODE, "SbtHistogramLayout.nodes")
     incoming = open_stream(
-        _payload(iterator, "sums", "SbtHistogramDownload"),
+        chunks,
         expected_kinds=[m.HISTOGRAMS_KIND],
         max_bytes=max_bytes,
     )
@@ -504,13 +490,7 @@ def leaf_sets_reply_from_proto(
     rows: int,
 ) -> m.LeafSetsReply:
     """The sets of exactly the requested trees over the split's `rows` rows."""
-    iterator = iter(messages)
-    first = next(iterator, None)
-    if first is None or first.WhichOneof("part") != "layout":
-        raise InvalidArgument(
-            "SbtLeafSetsDownload: the stream must start with the layout"
-        )
-    layout = first.layout
+    layout, chunks = opened_stream(messages, "layout", "sets", "SbtLeafSetsDownload")
     if split_from_proto(layout.split, "SbtLeafSetsLayout.split").value != (
         request.dataset
     ):
@@ -528,7 +508,7 @@ def leaf_sets_reply_from_proto(
         widths.append(int(t.row_bytes))
     total = rows * sum(widths)
     incoming = open_stream(
-        _payload(iterator, "sets", "SbtLeafSetsDownload"),
+        chunks,
         expected_kinds=[m.LEAF_SETS_KIND],
         max_bytes=total,
     )

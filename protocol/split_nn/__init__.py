@@ -30,6 +30,10 @@ What each party learns:
   weight, a logit or a score.
 - Flower carries aligned row positions only: no phone number or other identifier
   ever reaches Flower, its messages or its logs.
+- A lookalike job (task "lookalike": labels = membership of the bank's seed audience,
+  bank_node/lookalike.py) runs this protocol unchanged: the operator learns exactly
+  what it learns in a credit job, with the seed's membership in place of the credit
+  labels (protected the same way), never the seed list.
 
 Job set-up and end go over the SplitNn gRPC service (service.py), inside an approved
 job bound to an alignment:

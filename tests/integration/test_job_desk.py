@@ -39,7 +39,15 @@ def operator(pki: Pki, tmp_path: Path) -> Iterator[RunningNode]:
         pki,
         "operator",
         "operator",
-        [{"party_id": b, "identity": b, "policy": policy} for b in BANKS],
+        [
+            {"party_id": "bank-a", "identity": "bank-a", "policy": policy},
+            # bank-b may also run marketing jobs (lookalike models)
+            {
+                "party_id": "bank-b",
+                "identity": "bank-b",
+                "policy": {**policy, "purposes": ["credit_risk", "marketing"]},
+            },
+        ],
         data={"subscribers": {"path": str(files.operator), "numeric": ["o_*"]}},
         transport={"max_message_mb": 64},
         jobs={"session_idle_s": 60},
@@ -86,6 +94,49 @@ def test_propose_refuses_naming_field_and_limit_if_a_field_is_oversized(
     assert (info.value.code, info.value.details) == ("INVALID_ARGUMENT", error)
     with pytest.raises(Exception, match="no job"):
         operator.ctx.store.get_job("aaaa0000aaaa0000")  # no state was created
+
+
+@pytest.mark.parametrize(
+    ("purpose", "error"),
+    [
+        ("credit_risk", "task 'lookalike' is a marketing use: its purpose must be"
+         " 'marketing', not 'credit_risk'"),
+        ("marketing", "purpose 'marketing' is not allowed for bank-a"
+         " (policy.purposes: credit_risk)"),
+    ],
+)  # fmt: skip
+def test_propose_refuses_a_lookalike_job_if_not_a_marketing_job_the_policy_allows(
+    pki: Pki, operator: RunningNode, purpose: str, error: str
+) -> None:
+    # Prepare: bank-a's policy allows credit_risk only
+    jobs = _jobs(pki, operator, "bank-a")
+    proposal = _proposal(
+        "bbbb0000bbbb0000", purpose=purpose, model="split_nn", task="lookalike"
+    )
+    # Execute
+    with pytest.raises(PeerCallError) as info:
+        jobs.propose(proposal)
+    # Assert: refused naming the rule, and recorded as refused
+    assert (info.value.code, info.value.details) == ("PERMISSION_DENIED", error)
+    job = operator.ctx.store.get_job("bbbb0000bbbb0000")
+    assert job.status is JobStatus.REFUSED
+    assert job.spec["proposal"]["task"] == "lookalike"
+
+
+def test_propose_approves_a_lookalike_job_if_marketing_is_allowed(
+    pki: Pki, operator: RunningNode
+) -> None:
+    # Prepare: bank-b's policy allows marketing
+    jobs = _jobs(pki, operator, "bank-b")
+    proposal = _proposal(
+        "cccc0000cccc0000", purpose="marketing", model="split_nn", task="lookalike"
+    )
+    # Execute
+    decision = jobs.propose(proposal)
+    # Assert: the operator keeps the task with the job (jobs list, reviewers)
+    assert decision.status is JobStatus.APPROVED
+    stored = operator.ctx.store.get_job("cccc0000cccc0000").spec["proposal"]
+    assert (stored["purpose"], stored["task"]) == ("marketing", "lookalike")
 
 
 def test_propose_serves_another_bank_if_one_banks_proposal_is_being_checked(

@@ -99,3 +99,96 @@ def test_load_job_spec_raises_if_not_toml(tmp_path: Path) -> None:
     # Execute / Assert
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_job_spec(path)
+
+
+# ---- lookalike ----------------------------------------------------------------------
+LOOKALIKE = {
+    "job": {"purpose": "marketing"},
+    "data": {"seed_source": "seed_audience"},
+    "model": {"type": "split_nn", "task": "lookalike"},
+}
+
+
+def lookalike_spec(**sections: dict[str, Any]) -> dict[str, Any]:
+    doc = spec(**LOOKALIKE)  # type: ignore[arg-type]
+    for key, value in sections.items():
+        doc[key] = {**doc.get(key, {}), **value}
+    return doc
+
+
+def test_parse_job_spec_reads_a_lookalike_job_if_split_nn_with_a_seed_source() -> None:
+    # Execute
+    job = parse_job_spec(lookalike_spec(), SOURCE)
+    # Assert: the task is the model's, the seed the data's; options stay the
+    # trainer's (task is not one of them)
+    assert (job.model.type, job.model.task, job.model.lookalike) == (
+        "split_nn",
+        "lookalike",
+        True,
+    )
+    assert job.data.seed_source == "seed_audience"
+    assert not hasattr(job.model.options, "task")
+
+
+def test_parse_job_spec_defaults_to_the_credit_task_if_no_task_given() -> None:
+    # Execute
+    job = parse_job_spec(spec(model={"type": "split_nn"}), SOURCE)
+    # Assert
+    assert (job.model.task, job.model.lookalike) == ("credit", False)
+
+
+def test_example_lookalike_job_loads_as_a_lookalike() -> None:
+    # Execute
+    job = load_job_spec(Path(__file__).parents[3] / "examples" / "lookalike_job.toml")
+    # Assert
+    assert (job.model.type, job.model.task) == ("split_nn", "lookalike")
+    assert (job.job.purpose, job.data.seed_source) == ("marketing", "seed_audience")
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"model": {"task": "audience"}},
+         "model.task: must be one of 'credit', 'lookalike', got 'audience'"),
+        ({"model": {"type": "hetero_lr", "task": "lookalike"}},
+         "model.task: model type 'hetero_lr' does not train task 'lookalike' (model"
+         " types that do: 'split_nn')"),
+        ({"model": {"type": "secureboost", "task": "lookalike"}},
+         "model.task: model type 'secureboost' does not train task 'lookalike' (model"
+         " types that do: 'split_nn')"),
+        ({"data": {"seed_source": ""}},
+         "data.seed_source: a lookalike job needs the bank data source (declared in"
+         " bank.toml) that lists its seed audience's phone numbers"),
+        ({"data": {"seed_source": "customers"}},
+         "data.seed_source: must differ from data.source ('customers'): the seed"
+         " audience is a list of some of the source's customers"),
+        ({"data": {"label": "default_12m"}},
+         "data.label: a lookalike job's label is membership of data.seed_source;"
+         " remove data.label"),
+        ({"job": {"purpose": "credit_risk"}},
+         'job.purpose: a lookalike job is a marketing use: its purpose must be'
+         ' "marketing" (the operator refuses any other), got \'credit_risk\''),
+        ({"model": {"task": "credit"}},
+         'data.seed_source: only for model.task = "lookalike" (this job\'s task is'
+         ' "credit")'),
+    ],
+)  # fmt: skip
+def test_parse_job_spec_refuses_a_lookalike_job_naming_the_key_if_invalid(
+    sections: dict[str, Any], message: str
+) -> None:
+    # Execute
+    with pytest.raises(ConfigError) as info:
+        parse_job_spec(lookalike_spec(**sections), SOURCE)
+    # Assert
+    assert str(info.value) == f"{SOURCE}: {message}"
+
+
+def test_parse_job_spec_refuses_a_lookalike_job_if_no_seed_source() -> None:
+    # Prepare
+    doc = lookalike_spec()
+    del doc["data"]["seed_source"]
+    # Execute
+    with pytest.raises(ConfigError) as info:
+        parse_job_spec(doc, SOURCE)
+    # Assert
+    assert str(info.value).startswith(f"{SOURCE}: data.seed_source: a lookalike job")

@@ -24,31 +24,31 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protocol/proto/duet/v1/jobs.proto\x12\x07\x64uet.v1\"\x9c\x01\n\x0bJobProposal\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x10\n\x08max_rows\x18\x05 \x01(\x04\x12\x12\n\nbatch_size\x18\x06 \x01(\r\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x10\n\x08psi_mode\x18\x08 \x01(\t\"\x18\n\x06JobRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"D\n\x0fOperatorFeature\x12\r\n\x05index\x18\x01 \x01(\r\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"\x9c\x01\n\x0bJobDecision\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\"\n\x06status\x18\x06 \x01(\x0e\x32\x12.duet.v1.JobStatus\x12\x0f\n\x07message\x18\x03 \x01(\t\x12*\n\x08\x66\x65\x61tures\x18\x04 \x03(\x0b\x32\x18.duet.v1.OperatorFeature\x12\x16\n\x0emin_batch_size\x18\x05 \x01(\rJ\x04\x08\x02\x10\x03\"[\n\nJobBinding\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61lignment_id\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x04\x12\x19\n\x11validation_bitmap\x18\x04 \x01(\x0c\" \n\x0c\x46\x65\x61tureQuery\x12\x10\n\x08patterns\x18\x01 \x03(\t\"<\n\x0e\x46\x65\x61tureCatalog\x12*\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32\x18.duet.v1.OperatorFeature\"@\n\nJobOutcome\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tsucceeded\x18\x02 \x01(\x08\x12\x0f\n\x07message\x18\x03 \x01(\t*\xf4\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATUS_CREATED\x10\x01\x12\x1f\n\x1bJOB_STATUS_PENDING_APPROVAL\x10\x02\x12\x17\n\x13JOB_STATUS_APPROVED\x10\x03\x12\x16\n\x12JOB_STATUS_REFUSED\x10\x04\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x05\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x06\x12\x15\n\x11JOB_STATUS_FAILED\x10\x07\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x08\x32\x99\x02\n\x04Jobs\x12\x35\n\x07Propose\x12\x14.duet.v1.JobProposal\x1a\x14.duet.v1.JobDecision\x12\x32\n\tGetStatus\x12\x0f.duet.v1.JobRef\x1a\x14.duet.v1.JobDecision\x12\x31\n\x04\x42ind\x12\x13.duet.v1.JobBinding\x1a\x14.duet.v1.JobDecision\x12\x33\n\x06\x46inish\x12\x13.duet.v1.JobOutcome\x1a\x14.duet.v1.JobDecision\x12>\n\x0cListFeatures\x12\x15.duet.v1.FeatureQuery\x1a\x17.duet.v1.FeatureCatalogb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protocol/proto/duet/v1/jobs.proto\x12\x07\x64uet.v1\"\xaa\x01\n\x0bJobProposal\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x10\n\x08\x66\x65\x61tures\x18\x03 \x03(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\x10\n\x08max_rows\x18\x05 \x01(\x04\x12\x12\n\nbatch_size\x18\x06 \x01(\r\x12\x13\n\x0b\x64\x65scription\x18\x07 \x01(\t\x12\x10\n\x08psi_mode\x18\x08 \x01(\t\x12\x0c\n\x04task\x18\t \x01(\t\"\x18\n\x06JobRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"D\n\x0fOperatorFeature\x12\r\n\x05index\x18\x01 \x01(\r\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"\x9c\x01\n\x0bJobDecision\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\"\n\x06status\x18\x06 \x01(\x0e\x32\x12.duet.v1.JobStatus\x12\x0f\n\x07message\x18\x03 \x01(\t\x12*\n\x08\x66\x65\x61tures\x18\x04 \x03(\x0b\x32\x18.duet.v1.OperatorFeature\x12\x16\n\x0emin_batch_size\x18\x05 \x01(\rJ\x04\x08\x02\x10\x03\"[\n\nJobBinding\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61lignment_id\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x04\x12\x19\n\x11validation_bitmap\x18\x04 \x01(\x0c\" \n\x0c\x46\x65\x61tureQuery\x12\x10\n\x08patterns\x18\x01 \x03(\t\"<\n\x0e\x46\x65\x61tureCatalog\x12*\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32\x18.duet.v1.OperatorFeature\"@\n\nJobOutcome\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tsucceeded\x18\x02 \x01(\x08\x12\x0f\n\x07message\x18\x03 \x01(\t*\xf4\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATUS_CREATED\x10\x01\x12\x1f\n\x1bJOB_STATUS_PENDING_APPROVAL\x10\x02\x12\x17\n\x13JOB_STATUS_APPROVED\x10\x03\x12\x16\n\x12JOB_STATUS_REFUSED\x10\x04\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x05\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x06\x12\x15\n\x11JOB_STATUS_FAILED\x10\x07\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x08\x32\x99\x02\n\x04Jobs\x12\x35\n\x07Propose\x12\x14.duet.v1.JobProposal\x1a\x14.duet.v1.JobDecision\x12\x32\n\tGetStatus\x12\x0f.duet.v1.JobRef\x1a\x14.duet.v1.JobDecision\x12\x31\n\x04\x42ind\x12\x13.duet.v1.JobBinding\x1a\x14.duet.v1.JobDecision\x12\x33\n\x06\x46inish\x12\x13.duet.v1.JobOutcome\x1a\x14.duet.v1.JobDecision\x12>\n\x0cListFeatures\x12\x15.duet.v1.FeatureQuery\x1a\x17.duet.v1.FeatureCatalogb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protocol.proto.duet.v1.jobs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATUS']._serialized_start=716
-  _globals['_JOBSTATUS']._serialized_end=960
+  _globals['_JOBSTATUS']._serialized_start=730
+  _globals['_JOBSTATUS']._serialized_end=974
   _globals['_JOBPROPOSAL']._serialized_start=47
-  _globals['_JOBPROPOSAL']._serialized_end=203
-  _globals['_JOBREF']._serialized_start=205
-  _globals['_JOBREF']._serialized_end=229
-  _globals['_OPERATORFEATURE']._serialized_start=231
-  _globals['_OPERATORFEATURE']._serialized_end=299
-  _globals['_JOBDECISION']._serialized_start=302
-  _globals['_JOBDECISION']._serialized_end=458
-  _globals['_JOBBINDING']._serialized_start=460
-  _globals['_JOBBINDING']._serialized_end=551
-  _globals['_FEATUREQUERY']._serialized_start=553
-  _globals['_FEATUREQUERY']._serialized_end=585
-  _globals['_FEATURECATALOG']._serialized_start=587
-  _globals['_FEATURECATALOG']._serialized_end=647
-  _globals['_JOBOUTCOME']._serialized_start=649
-  _globals['_JOBOUTCOME']._serialized_end=713
-  _globals['_JOBS']._serialized_start=963
-  _globals['_JOBS']._serialized_end=1244
+  _globals['_JOBPROPOSAL']._serialized_end=217
+  _globals['_JOBREF']._serialized_start=219
+  _globals['_JOBREF']._serialized_end=243
+  _globals['_OPERATORFEATURE']._serialized_start=245
+  _globals['_OPERATORFEATURE']._serialized_end=313
+  _globals['_JOBDECISION']._serialized_start=316
+  _globals['_JOBDECISION']._serialized_end=472
+  _globals['_JOBBINDING']._serialized_start=474
+  _globals['_JOBBINDING']._serialized_end=565
+  _globals['_FEATUREQUERY']._serialized_start=567
+  _globals['_FEATUREQUERY']._serialized_end=599
+  _globals['_FEATURECATALOG']._serialized_start=601
+  _globals['_FEATURECATALOG']._serialized_end=661
+  _globals['_JOBOUTCOME']._serialized_start=663
+  _globals['_JOBOUTCOME']._serialized_end=727
+  _globals['_JOBS']._serialized_start=977
+  _globals['_JOBS']._serialized_end=1258
 # @@protoc_insertion_point(module_scope)

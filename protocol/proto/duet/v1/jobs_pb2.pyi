@@ -29,7 +29,7 @@ JOB_STATUS_FAILED: JobStatus
 JOB_STATUS_CANCELLED: JobStatus
 
 class JobProposal(_message.Message):
-    __slots__ = ("job_id", "purpose", "features", "model", "max_rows", "batch_size", "description", "psi_mode")
+    __slots__ = ("job_id", "purpose", "features", "model", "max_rows", "batch_size", "description", "psi_mode", "task")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,7 @@ class JobProposal(_message.Message):
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     PSI_MODE_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     purpose: str
     features: _containers.RepeatedScalarFieldContainer[str]
@@ -46,7 +47,8 @@ class JobProposal(_message.Message):
     batch_size: int
     description: str
     psi_mode: str
-    def __init__(self, job_id: _Optional[str] = ..., purpose: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., max_rows: _Optional[int] = ..., batch_size: _Optional[int] = ..., description: _Optional[str] = ..., psi_mode: _Optional[str] = ...) -> None: ...
+    task: str
+    def __init__(self, job_id: _Optional[str] = ..., purpose: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., max_rows: _Optional[int] = ..., batch_size: _Optional[int] = ..., description: _Optional[str] = ..., psi_mode: _Optional[str] = ..., task: _Optional[str] = ...) -> None: ...
 
 class JobRef(_message.Message):
     __slots__ = ("job_id",)

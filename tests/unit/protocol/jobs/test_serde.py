@@ -12,6 +12,7 @@ from protocol.domain import JobStatus
 from protocol.errors import InvalidArgument
 from protocol.jobs import serde
 from protocol.jobs.messages import (
+    LOOKALIKE_TASK,
     PSI_JOB,
     FeatureQuery,
     JobBinding,
@@ -34,6 +35,9 @@ ALIGNMENT = "0123456789abcdef" * 2
         (JobProposal(JOB, "credit_risk", ("usage_*", "age"), "hetero_lr", 569, 256,
                      "a model"),
          serde.job_proposal_to_proto, serde.job_proposal_from_proto),
+        (JobProposal(JOB, "marketing", ("app_*",), "split_nn", 15000, 1024,
+                     "lookalike", task=LOOKALIKE_TASK),
+         serde.job_proposal_to_proto, serde.job_proposal_from_proto),
         (JobProposal(JOB, "marketing", (), PSI_JOB, 38844, 0, "sizing",
                      PsiMode.CARDINALITY),
          serde.job_proposal_to_proto, serde.job_proposal_from_proto),
@@ -54,8 +58,8 @@ ALIGNMENT = "0123456789abcdef" * 2
           OperatorFeature(1, "plan", "categorical")),
          serde.feature_catalog_to_proto, serde.feature_catalog_from_proto),
     ],
-    ids=["proposal", "psi_proposal", "ref", "decision", "outcome", "failed_outcome",
-         "query", "query_all", "catalog"],
+    ids=["proposal", "lookalike_proposal", "psi_proposal", "ref", "decision",
+         "outcome", "failed_outcome", "query", "query_all", "catalog"],
 )  # fmt: skip
 def test_jobs_message_round_trips_if_valid(
     value: Any, to_proto: Callable[[Any], Any], from_proto: Callable[[Any], Any]
@@ -76,6 +80,13 @@ def test_job_decision_round_trips_every_status(status: JobStatus) -> None:
     )
     # Assert
     assert back.status is status
+
+
+def test_job_proposal_reads_an_empty_task_as_credit() -> None:
+    # Execute: a bank built before tasks sends none
+    proposal = serde.job_proposal_from_proto(_proposal())
+    # Assert
+    assert proposal.task == "credit"
 
 
 @pytest.mark.parametrize("rows", [1, 8, 9, 1000])
@@ -132,6 +143,11 @@ BAD_JOB_ID = "job id must be 8-64 lowercase letters, digits or '-'"
          " PSI job"),
         (serde.job_proposal_from_proto, _proposal(model="psi", psi_mode="both"),
          "JobProposal.features: a PSI job requests no features"),
+        (serde.job_proposal_from_proto, _proposal(task="audience"),
+         "JobProposal.task: must be one of credit, lookalike, got 'audience'"),
+        (serde.job_proposal_from_proto,
+         _proposal(model="psi", features=[], psi_mode="both", task="lookalike"),
+         "JobProposal.task: a PSI job has no task"),
         (serde.job_ref_from_proto, jobs_pb2.JobRef(job_id="../etc"),
          f"JobRef.job_id: {BAD_JOB_ID}"),
         (serde.job_decision_from_proto, _decision(job_id=""),

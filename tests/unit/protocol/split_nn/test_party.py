@@ -163,8 +163,9 @@ def test_training_learns_and_operator_saves_its_model_if_run_completes(
     # Execute
     result = _driver(run, data, operator).train()
 
-    # Assert
-    assert result.validation_auc > 0.75
+    # Assert: the defence's noise is fresh per run, so the AUC varies (0.741-0.856
+    # over 100 runs; 9 of them below 0.75); chance is 0.5.
+    assert result.validation_auc > 0.7
     assert [r["round"] for r in result.rounds] == [1, 2, 3, 4]
     assert operator.state is not None and operator.state.finished
     assert (store.root / OPERATOR_MODEL_FILE).is_file()

@@ -45,7 +45,8 @@ from sklearn.model_selection import train_test_split
 from bank_node import feature_selection
 from bank_node.data_account import data_account
 from bank_node.feature_selection import FeatureSelection
-from bank_node.job_reconcile import runner_identity, tell_operator
+from bank_node.iv import OperatorIv, bank_iv
+from bank_node.job_reconcile import runner_identity, tell_operator, write_runner
 from bank_node.job_report import JobOutputs, publish
 from bank_node.job_watch import JobAborted, JobInterrupted, JobWatch
 from bank_node.jobspec import JobSpec, SplitSection
@@ -65,6 +66,8 @@ from bank_node.trainers.base import (
 )
 from bank_node.trainers.registry import trainer_for
 from models.scorecard import ScorecardScale
+from models.woe import WoeIv
+from node_core.checkpoint import CheckpointError, JobCheckpoints
 from node_core.config import ConfigError
 from node_core.ingest import Dataset
 from node_core.node import NodeContext, PeerLink
@@ -78,16 +81,19 @@ from protocol.jobs.messages import (
     JobDecision,
     JobOutcome,
     JobProposal,
+    OperatorFeature,
     split_positions,
 )
 from protocol.jobs.service import PROTOCOL as JOBS
 from protocol.jobs.service import JobsClient
+from protocol.psi.alignment import data_fingerprint
 from protocol.psi.messages import PsiMode
 from protocol.psi.service import PROTOCOL as PSI
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
 APPROVAL_POLL_S = 2.0
+INPUTS = "inputs"  # the checkpoint of training's inputs (JobRunner._save_inputs)
 # What every joint job needs the operator to speak; the trainer adds its own.
 JOB_CAPABILITIES = (JOBS.capability, PSI.capability, BINNING.capability)
 
@@ -168,12 +174,21 @@ def _labelled(dataset: Dataset) -> tuple[Dataset, np.ndarray, int]:
 
 class JobRunner:
     def __init__(
-        self, ctx: NodeContext, spec: JobSpec, progress: Progress = stderr_progress
+        self,
+        ctx: NodeContext,
+        spec: JobSpec,
+        progress: Progress = stderr_progress,
+        *,
+        resume_job: str | None = None,
     ) -> None:
         self.ctx = ctx
         self.spec = spec
         self.progress = progress
-        self.job_id = new_hex_id()
+        self.resuming = resume_job is not None
+        self.job_id = resume_job or new_hex_id()
+        self.checkpoints = JobCheckpoints(ctx.config.state_dir, self.job_id)
+        self.stage = ""  # the stage running
+        self.stopped = False  # told to stop (a signal): the job fails
         self.timings: dict[str, float] = {}
         self.watch: JobWatch | None = None  # while the job's channel is open
         # Set by the CLI: interrupts the runner's thread when the watch trips while
@@ -194,6 +209,7 @@ class JobRunner:
     def stop(self, reason: str) -> None:
         """Ask the running job to stop (from a signal handler): its watch trips, which
         ends the call in progress."""
+        self.stopped = True
         if self.watch is not None:
             self.watch.trip(reason, interrupt=False)
 
@@ -215,6 +231,7 @@ class JobRunner:
         watch = self.watch
         seconds = getattr(self.spec.deadlines, f"{name}_s", None)
         guard = watch.stage(name, seconds) if watch and seconds else nullcontext()
+        self.stage = name
         try:
             with guard:
                 result = work()
@@ -279,17 +296,67 @@ class JobRunner:
             self.job_id,
         )
         self.progress(f"job {self.job_id} ({spec.job.name}) created")
+        return self._finish(job, counterpart)
+
+    def resume(self) -> JobRun:
+        """Continue an interrupted job from its last checkpoint both parties hold
+        (`bank-node job resume ID`): training, then score and publish as usual."""
+        store = self.ctx.store
+        job = store.get_job(self.job_id)
+        write_runner(self.ctx.config.state_dir, self.job_id)
+        store.append_audit(
+            "job.resume_requested",
+            counterpart=job.counterpart,
+            subject=self.job_id,
+            detail={"agreed_epochs": [a.epoch for a in self.checkpoints.agreed()]},
+        )
+        self.proposed = True  # the operator knows the job
+        self.progress(f"job {self.job_id} ({self.spec.job.name}) resuming")
+        return self._finish(job, job.counterpart)
+
+    def _finish(self, job: Job, counterpart: str) -> JobRun:
         try:
             result = self._run(counterpart)
         except BaseException as exc:
-            self._fail(job, exc)
+            replacement = self._fail(job, exc)
+            if replacement is not None:
+                raise replacement from exc
             raise
-        store.set_job_status(self.job_id, JobStatus.SUCCEEDED, result=result.summary)
+        self.ctx.store.set_job_status(
+            self.job_id, JobStatus.SUCCEEDED, result=result.summary
+        )
+        self.checkpoints.delete()
         return result
 
-    def _fail(self, job: Job, exc: BaseException) -> None:
-        """Record the failure here and tell the operator, within a short deadline."""
+    def _resumable(self, exc: BaseException) -> int:
+        """The epoch an interrupted job can resume from: the operator went away (not
+        a stop by signal, not a refusal) in the train stage after a checkpoint both
+        parties agreed on; 0 if it cannot."""
+        if self.stopped or self.stage != "train":
+            return 0
+        gone = isinstance(exc, JobAborted) or (
+            isinstance(exc, PeerCallError) and exc.code == "UNAVAILABLE"
+        )
+        latest = self.checkpoints.latest()
+        return latest.epoch if gone and latest is not None else 0
+
+    def _fail(self, job: Job, exc: BaseException) -> Exception | None:
+        """Record the failure here and tell the operator, within a short deadline;
+        or, when the job can resume, record the interruption and return the error
+        that says how to resume."""
         self.interruptible = False
+        epoch = self._resumable(exc)
+        if epoch:
+            self.ctx.store.append_audit(
+                "job.interrupted",
+                counterpart=job.counterpart,
+                subject=self.job_id,
+                detail={"reason": str(exc)[:500], "resumable": True, "epoch": epoch},
+            )
+            return JobAborted(
+                f"{str(exc) or type(exc).__name__}; it can resume from the checkpoint"
+                f" after epoch {epoch}: bank-node job resume {self.job_id}"
+            )
         error = str(exc)[:500] or type(exc).__name__
         # The operator hears the watch's reason or the error's kind, nothing more
         # of the bank's internals.
@@ -303,6 +370,8 @@ class JobRunner:
                 " when the bank's heartbeats stop, jobs.session_idle_s)"
             )
         self.ctx.store.set_job_status(self.job_id, JobStatus.FAILED, error=error)
+        self.checkpoints.delete()
+        return None
 
     def _run(self, counterpart: str) -> JobRun:
         ctx, spec, trainer = self.ctx, self.spec, self.trainer
@@ -339,14 +408,25 @@ class JobRunner:
             # Every stage uses the watched channel (it can end them all at once).
             link = PeerLink(opened.counterpart, self.watch.channel, opened.hello)
             jobs = JobsClient(link.channel, ctx.limits.deadline_s)
-            decision = self._stage("approve", lambda: self._approve(jobs, len(labels)))
-            psi = self._stage("align", lambda: self._align(link, dataset))
-            aligned = self._stage("bind", lambda: self._bind(jobs, psi, labels))
-            bank_frame = self._bank_frame(dataset, aligned.rows)
-            selection = self._stage(
-                "select_features",
-                lambda: self._select(link, bank_frame, dataset, aligned, decision),
-            )
+            if self.resuming:
+                inputs = self.checkpoints.read_extra(INPUTS)
+                decision, aligned, selection, psi_summary = self._restore_inputs(
+                    inputs, dataset, labels
+                )
+                bank_frame = self._bank_frame(dataset, aligned.rows)
+            else:
+                decision = self._stage(
+                    "approve", lambda: self._approve(jobs, len(labels))
+                )
+                psi = self._stage("align", lambda: self._align(link, dataset))
+                aligned = self._stage("bind", lambda: self._bind(jobs, psi, labels))
+                psi_summary = psi.summary()
+                bank_frame = self._bank_frame(dataset, aligned.rows)
+                selection = self._stage(
+                    "select_features",
+                    lambda: self._select(link, bank_frame, dataset, aligned, decision),
+                )
+                self._save_inputs(decision, aligned, selection, psi_summary)
             context = self._context(
                 link, aligned, bank_frame, dataset, selection, decision
             )
@@ -361,7 +441,7 @@ class JobRunner:
         outputs = JobOutputs(
             seed=self._seed_counts(len(labels), aligned),
             data=data_account(full.report, unlabelled, len(labels)),
-            psi_summary=psi.summary(),
+            psi_summary=psi_summary,
             rows={s: len(p) for s, p in aligned.positions.items()},
             selection=selection,
             scored=scored,
@@ -373,6 +453,8 @@ class JobRunner:
             lambda: publish(ctx, spec, self.job_id, outputs, self.timings),
         )
         self.timings["total"] = round(time.perf_counter() - started, 3)
+        if self.resuming:
+            summary["resumed_from_epoch"] = model_resumed_from(model)
         self.progress(
             f"validation AUC {summary['validation_auc']:.4f} (bank only, same"
             f" training: {summary['bank_only_validation_auc']:.4f}), KS"
@@ -586,5 +668,151 @@ class JobRunner:
                 scale.base_points, scale.base_odds, scale.pdo
             ),
             progress=self.progress,
+            checkpoints=self.checkpoints,
+            resume=self.resuming,
+            resumed=self._resumed,
             config=self.ctx.config,
         )
+
+    def _resumed(self) -> None:
+        """The operator accepted the resume: heartbeat it from now on, as a job run
+        does from its proposal (the score stage has no other call for a while)."""
+        if self.watch is not None:
+            self.watch.heartbeat()
+
+    # ---- resume: the inputs of training, saved after select_features --------------
+    def _save_inputs(
+        self,
+        decision: JobDecision,
+        aligned: AlignedRows,
+        selection: FeatureSelection,
+        psi_summary: dict[str, Any],
+    ) -> None:
+        """What training needs that only the earlier stages produced, in the job's
+        checkpoint folder: a resume runs none of them again."""
+        validation = np.zeros(len(aligned.rows), dtype=bool)
+        validation[aligned.positions[Split.VALIDATION]] = True
+        self.checkpoints.write_extra(
+            INPUTS,
+            {
+                "fingerprint": self._fingerprint(),
+                "rows": aligned.rows.tolist(),
+                "validation": validation.astype(int).tolist(),
+                "features": [
+                    [f.index, f.display_name, f.kind] for f in decision.features
+                ],
+                "min_batch_size": decision.min_batch_size,
+                "operator_ivs": [
+                    operator_iv_to_dict(o) for o in selection.operator_ivs
+                ],
+                "bank": selection.bank,
+                "operator": selection.operator,
+                "iv_timings": selection.iv_timings,
+                "psi_summary": psi_summary,
+                "timings": self.timings,
+            },
+        )
+
+    def _fingerprint(self) -> str:
+        source = self.ctx.config.data_source(self.spec.data.source)
+        dataset = self.ctx.dataset(self.spec.data.source)
+        return data_fingerprint(source.path, dataset.report.rows_accepted)
+
+    def _restore_inputs(
+        self, inputs: dict[str, Any], dataset: Dataset, labels: np.ndarray
+    ) -> tuple[JobDecision, AlignedRows, FeatureSelection, dict[str, Any]]:
+        if inputs.get("fingerprint") != self._fingerprint():
+            raise CheckpointError(
+                f"job {self.job_id}: data source {self.spec.data.source!r} changed"
+                " since the job started; it cannot resume"
+            )
+        rows = np.asarray(inputs["rows"], dtype=np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(labels)):
+            raise CheckpointError(f"job {self.job_id}: its checkpoint is damaged")
+        validation = np.asarray(inputs["validation"], dtype=bool)
+        aligned = AlignedRows(
+            rows=rows, labels=labels[rows], positions=split_positions(validation)
+        )
+        decision = JobDecision(
+            self.job_id,
+            JobStatus.RUNNING,
+            features=tuple(
+                OperatorFeature(int(i), str(n), k) for i, n, k in inputs["features"]
+            ),
+            min_batch_size=int(inputs["min_batch_size"]),
+        )
+        bank_frame = self._bank_frame(dataset, rows)
+        train = aligned.positions[Split.TRAIN]
+        categorical = [
+            c for c in bank_frame if dataset.feature_types[c] == "categorical"
+        ]
+        binning = self.spec.binning
+        bank_binning, bank_ivs = bank_iv(  # local and deterministic: computed again
+            bank_frame.iloc[train],
+            aligned.labels[train],
+            categorical,
+            bins=binning.bins,
+            method=binning.method,
+            min_bin_rows=(
+                binning.min_bin_rows
+                if binning.min_bin_rows is not None
+                else decision.min_batch_size
+            ),
+        )
+        bank = [str(c) for c in inputs["bank"]]
+        if any(c not in bank_ivs for c in bank):
+            raise CheckpointError(f"job {self.job_id}: its checkpoint is damaged")
+        selection = FeatureSelection(
+            bank_binning=bank_binning,
+            bank_ivs=bank_ivs,
+            operator_ivs=[operator_iv_from_dict(o) for o in inputs["operator_ivs"]],
+            bank=bank,
+            operator=[int(i) for i in inputs["operator"]],
+            iv_timings={k: float(v) for k, v in inputs["iv_timings"].items()},
+        )
+        self.timings.update({k: float(v) for k, v in inputs["timings"].items()})
+        return decision, aligned, selection, dict(inputs["psi_summary"])
+
+
+def model_resumed_from(model: Any) -> int:
+    result = getattr(model, "result", None)
+    return int(getattr(result, "resumed_from", 0))
+
+
+def operator_iv_to_dict(o: OperatorIv) -> dict[str, Any]:
+    t = o.table
+    return {
+        "index": o.index,
+        "name": o.name,
+        "labels": list(o.labels),
+        "table": {
+            "pos_counts": t.pos_counts.tolist(),
+            "neg_counts": t.neg_counts.tolist(),
+            "dist_pos": t.dist_pos.tolist(),
+            "dist_neg": t.dist_neg.tolist(),
+            "woe": t.woe.tolist(),
+            "iv_contribution": t.iv_contribution.tolist(),
+            "iv": t.iv,
+        },
+    }
+
+
+def operator_iv_from_dict(data: dict[str, Any]) -> OperatorIv:
+    t = data["table"]
+    table = WoeIv(
+        **{
+            k: np.asarray(t[k], dtype=np.float64)
+            for k in (
+                "pos_counts",
+                "neg_counts",
+                "dist_pos",
+                "dist_neg",
+                "woe",
+                "iv_contribution",
+            )
+        },  # fmt: skip
+        iv=float(t["iv"]),
+    )
+    return OperatorIv(
+        int(data["index"]), str(data["name"]), table, tuple(data["labels"])
+    )

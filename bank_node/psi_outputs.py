@@ -23,6 +23,7 @@ from typing import Any
 
 from bank_node.psi import PsiResult
 from bank_node.psi_cache import OperatorSetCache
+from node_core.checkpoint import purge_checkpoints
 from node_core.ingest import Dataset
 from node_core.node import NodeContext
 from node_core.retention import expired, purge_alignments, write_private
@@ -120,6 +121,9 @@ def purge_psi_outputs(ctx: NodeContext, now: float) -> dict[str, int]:
         "row_files": len(old),
         "alignments": purge_alignments(ctx.config.state_dir, days, now),
     }
+    checkpoints = purge_checkpoints(ctx.config.state_dir, days, now)
+    if checkpoints:  # job checkpoints hold aligned rows too
+        removed["checkpoints"] = checkpoints
     for cp in ctx.config.counterparts:  # unbalanced epoch sets whose epoch ended
         OperatorSetCache(ctx.config.state_dir, cp.party_id).purge_expired(now)
     if any(removed.values()):

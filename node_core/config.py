@@ -252,6 +252,10 @@ class JobsConfig:
     heartbeat_timeout_s: float = 30.0
     # Bank: deadline of the Finish call that tells the operator a job failed.
     finish_deadline_s: float = 5.0
+    # Operator: a running job interrupted after an epoch checkpoint both parties
+    # agreed on (its bank or this node died) waits this long for `bank-node job
+    # resume` before it fails and its checkpoints are deleted.
+    resume_window_s: float = 86_400.0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,13 @@ only after the trained model's validation scores passed the rules, since the ope
 cannot see its scores while its weights are encrypted. Then it adds, shuffles, floods
 and packs (protocol/evaluation/party.py) and audits the answer. It never decrypts
 anything; protocol/evaluation/__init__.py states what each party learns.
+
+Resumed jobs (HeteroLr.Resume): nothing here is answered before the model's reveal,
+which deletes the job's checkpoints, so no resume can follow an evaluation and the
+once-per-round records of the addends are never reset by one. A resume attaches new
+addends restored from the operator's checkpoint, with its logit shares of the passes
+up to it (operator_node/roles/hetero_lr.py), so every epoch of a resumed job can be
+evaluated, once; the job keeps its id, so it spends one place of the model budget.
 """
 
 from __future__ import annotations

@@ -36,10 +36,11 @@ from typing import cast
 
 import numpy as np
 
+from node_core.checkpoint import delete_checkpoints, has_agreed_checkpoint
 from node_core.config import CounterpartPolicy
 from node_core.ingest import Dataset
 from node_core.node import NodeContext
-from node_core.reconcile import reconcile_jobs
+from node_core.reconcile import Interrupted, reconcile_jobs
 from node_core.store import Job, StoreError
 from operator_node.idle_jobs import IdleJobs
 from operator_node.job_session import JobSession
@@ -104,31 +105,40 @@ class JobDesk:
         self._psi_jobs = PsiJobSessions(ctx.config.state_dir)
         self._propose_locks: dict[str, threading.Lock] = {}
         self.idle = IdleJobs(ctx.config.jobs.session_idle_s, self._expire)
+        # Running jobs whose session is gone but that may resume (agreed checkpoint).
+        self._interrupted: set[str] = set()
 
     # ---- lifecycle -------------------------------------------------------------
     def start(self) -> None:
         """Reconcile what the previous process left, then end idle jobs in the
         background until the node stops."""
         store = self._ctx.store
-        reconcile_jobs(
+        resumable = reconcile_jobs(
             store,
             statuses={JobStatus.RUNNING},
             reason="the operator restarted while the job was running; its protocol"
             " state was lost",
+            decide=self._interrupted_outcome,
         )
+        self._interrupted |= {
+            r.job.id for r in resumable if r.outcome is Interrupted.RESUMABLE
+        }
         waiting = store.list_jobs(JobStatus.APPROVED)
         waiting += store.list_jobs(JobStatus.PENDING_APPROVAL)
         self.idle.give_time(job.id for job in waiting)  # for the bank to come back
+        self.idle.give_time(self._interrupted, self._resume_window)
         self.idle.start()
         self._ctx.on_stop.append(self.stop)
 
     def stop(self) -> None:
-        """The node is stopping: its running jobs end with it."""
+        """The node is stopping: its running jobs end with it (or, with an agreed
+        checkpoint, wait for a resume)."""
         self.idle.stop()
         reconcile_jobs(
             self._ctx.store,
             statuses={JobStatus.RUNNING},
             reason="the operator stopped while the job was running",
+            decide=self._interrupted_outcome,
         )
         with self._lock:
             sessions = list(self._sessions.values())
@@ -136,9 +146,18 @@ class JobDesk:
         for session in sessions:
             session.close()
 
+    def _interrupted_outcome(self, job: Job) -> Interrupted:
+        """A running job whose protocol state is lost: resumable while it holds a
+        checkpoint both parties agreed on, else failed (and its files deleted)."""
+        if has_agreed_checkpoint(self._ctx.config.state_dir, job.id):
+            return Interrupted.RESUMABLE
+        delete_checkpoints(self._ctx.config.state_dir, job.id)
+        return Interrupted.FAIL
+
     def _expire(self, job_id: str) -> None:
         """A job its bank left idle: failed (cancelled while waiting for approval),
-        its session freed."""
+        its session freed. A running job with an agreed checkpoint is first kept for
+        `jobs.resume_window_s` (its session freed, `job.interrupted` audited)."""
         with self._lock:
             session = self._sessions.pop(job_id, None)
         if session is not None:
@@ -149,6 +168,29 @@ class JobDesk:
             job = store.get_job(job_id)
             why = f"no call from {job.counterpart} for {idle:g} s (jobs.session_idle_s)"
             if job.status in ACTIVE_JOB_STATUSES:
+                state_dir = self._ctx.config.state_dir
+                if (
+                    job.status is JobStatus.RUNNING
+                    and job_id not in self._interrupted
+                    and has_agreed_checkpoint(state_dir, job_id)
+                ):
+                    self._interrupted.add(job_id)
+                    store.append_audit(
+                        "job.interrupted",
+                        counterpart=job.counterpart,
+                        subject=job_id,
+                        detail={"reason": why, "resumable": True},
+                    )
+                    self.idle.give_time([job_id], self._resume_window)
+                    log.warning("idle job kept for a resume", extra={"job": job_id})
+                    return
+                if job_id in self._interrupted:
+                    why = (
+                        f"not resumed within {self._resume_window:g} s"
+                        " (jobs.resume_window_s)"
+                    )
+                self._interrupted.discard(job_id)
+                delete_checkpoints(state_dir, job_id)
                 store.set_job_status(job_id, JobStatus.FAILED, error=why)
             elif job.status is JobStatus.PENDING_APPROVAL:
                 why += " while waiting for approval"
@@ -158,6 +200,72 @@ class JobDesk:
         except StoreError:  # finished meanwhile
             return
         log.warning("idle job ended", extra={"job": job_id, "idle_s": idle})
+
+    @property
+    def _resume_window(self) -> float:
+        return self._ctx.config.jobs.resume_window_s
+
+    def resume_session(
+        self,
+        peer: Peer,
+        job_id: str,
+        *,
+        columns: list[str],
+        rows: np.ndarray,
+        validation: np.ndarray,
+        fingerprint: str,
+    ) -> JobSession:
+        """A fresh session for an interrupted job, bound as its checkpoint says
+        (any session left of it is dropped). FAILED_PRECONDITION unless the job is
+        this peer's, running, and its policy and data are what the checkpoint was
+        taken on; PERMISSION_DENIED if the model budget of its rows is spent."""
+        try:
+            job = self._ctx.store.get_job(job_id)
+        except StoreError:
+            raise FailedPrecondition(f"no job {job_id}") from None
+        if job.counterpart != peer.party_id:
+            raise FailedPrecondition(f"no job {job_id}")
+        if job.kind == PSI_JOB or job.status is not JobStatus.RUNNING:
+            raise FailedPrecondition(
+                f"job {job_id} is {job.status.value.replace('_', ' ')}: only a running"
+                " model job can resume"
+            )
+        proposal = JobProposal(job_id=job.id, **job.spec["proposal"])
+        now_columns, kinds = self._check(peer, proposal)
+        if now_columns != columns:
+            raise FailedPrecondition(
+                f"job {job_id}: the operator's policy offers other features than when"
+                " it was checkpointed; it cannot resume"
+            )
+        policy = self._policy(peer)
+        dataset = self._ctx.served_dataset(policy.source)
+        source = self._ctx.config.data_source(policy.source)
+        if data_fingerprint(source.path, dataset.report.rows_accepted) != fingerprint:
+            raise FailedPrecondition(
+                f"job {job_id}: the operator's data changed since the checkpoint; it"
+                " cannot resume"
+            )
+        # As at Bind: a job whose rows have no model budget left is refused before
+        # more training (its own place, if it spent one, never counts against it).
+        self.budget.check(peer.party_id, job_id, rows, policy)
+        session = JobSession(job.id, job.counterpart, now_columns, kinds)
+        session.rows, session.validation, session.dataset = rows, validation, dataset
+        session.claimed.add("binding to an alignment")
+        with self._lock:
+            old = self._sessions.get(job_id)
+            self._sessions[job_id] = session
+        if old is not None:
+            old.close()
+        self._interrupted.discard(job_id)
+        self.idle.seen(job_id)
+        return session
+
+    def fingerprint(self, peer: Peer) -> str:
+        """The fingerprint of the data this peer's jobs are served from."""
+        policy = self._policy(peer)
+        dataset = self._ctx.served_dataset(policy.source)
+        source = self._ctx.config.data_source(policy.source)
+        return data_fingerprint(source.path, dataset.report.rows_accepted)
 
     # ---- policy ----------------------------------------------------------------
     def _policy(self, peer: Peer) -> CounterpartPolicy:
@@ -410,6 +518,11 @@ class JobDesk:
         """A session for a job approved from the CLI (or before a restart). A job
         that was already running loses its protocol state with the process, and with
         it the record of which once-per-job steps were taken: it fails."""
+        if job.status is JobStatus.RUNNING and job.id in self._interrupted:
+            raise FailedPrecondition(
+                f"job {job.id} was interrupted: it continues only after a resume"
+                f" (bank-node job resume {job.id})"
+            )
         if job.status is JobStatus.RUNNING:
             try:
                 self._ctx.store.set_job_status(
@@ -542,6 +655,8 @@ class JobDesk:
                     f" become {status.value}"
                 ) from None
         self.idle.forget(job.id)
+        self._interrupted.discard(job.id)
+        delete_checkpoints(self._ctx.config.state_dir, job.id)
         with self._lock:
             session = self._sessions.pop(job.id, None)
         if session is not None:

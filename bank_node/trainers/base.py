@@ -35,6 +35,7 @@ from models.binning import BinningModel
 from models.report import EpochMetrics, ReportTable
 from models.scorecard import Scorecard, ScorecardScale
 from models.woe import WoeIv
+from node_core.checkpoint import JobCheckpoints
 from node_core.config import NodeConfig, TomlLoader
 from node_core.model_registry import ModelPart
 from protocol.domain import Split
@@ -92,6 +93,13 @@ class TrainingContext:
     operator: OperatorInputs
     scorecard_scale: ScorecardScale
     progress: Progress = field(default=lambda _: None)
+    # Where the trainer checkpoints its state at epoch boundaries (none: it does
+    # not), and whether it continues from the last checkpoint (`job resume`).
+    checkpoints: JobCheckpoints | None = None
+    resume: bool = False
+    # Called once the operator accepted the resume (the runner's heartbeats start
+    # then: before it, the operator knows the job only as interrupted).
+    resumed: Callable[[], None] = field(default=lambda: None)
     # The bank node's configuration (state_dir, per-model-type sections).
     config: NodeConfig | None = None
 

@@ -185,6 +185,9 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
             settings,
             context.progress,
             stable_key=context.stable_key,
+            checkpoints=context.checkpoints,
+            resume=context.resume,
+            on_resumed=context.resumed,
         )
         result = driver.train()
         baseline = train_bank_only(
@@ -246,7 +249,8 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
             bank_only_note=BANK_ONLY_NOTE,
             bank_only_best_epoch=model.bank_only.best_epoch,
             preparation=tuple(c.to_dict() for c in model.preprocessor.preparation),
-            notes=(
+            notes=self._resume_note(model)
+            + (
                 f"operator side: its {len(context.operator.indexes)} selected features"
                 f" became {model.operator_inputs} model inputs; its indicator columns"
                 " (missing values, categories, 'other') need at least"
@@ -260,6 +264,17 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
             warnings=model.result.warnings,
             evaluation_seconds_per_epoch=history.auc_seconds
             / max(len(history.epochs), 1),
+        )
+
+    @staticmethod
+    def _resume_note(model: LrModel) -> tuple[str, ...]:
+        epoch = model.result.resumed_from
+        if not epoch:
+            return ()
+        return (
+            f"training was interrupted and resumed from the checkpoint after epoch"
+            f" {epoch} (bank-node job resume): epochs from {epoch + 1} on were"
+            " trained after the resume",
         )
 
     def model_part(

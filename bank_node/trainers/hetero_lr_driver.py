@@ -14,19 +14,47 @@ tells it whether a logit left the sigmoid's range: it then moves both parties to
 next range level (a wider period, more terms) and repeats an interrupted evaluation at
 the new level, or stops with an error at the last level (protocol.hetero_lr.party,
 "Range levels").
+
+Checkpoints: after every epoch but the last (evaluation and KeepBest done, no step
+pending) the bank writes its own state (its party's, the batch generator's, the
+history and early-stopping bookkeeping, and its logit shares of the validation split
+of every epoch so far) and both parties agree on the checkpoint (HeteroLr.Checkpoint).
+A resumed driver asks the operator to Resume from the most recent checkpoint both
+hold, restores the same state and continues with the next epoch: the same batches as
+an uninterrupted run, new masks. The shares of the epochs up to the checkpoint come
+back with it (the operator's own come back with the operator's checkpoint), so a
+resumed job's report has the validation AUC of every epoch, each evaluated once; an
+epoch trained after the checkpoint but before the interruption is discarded and
+trained again, and only its new evaluation is ever answered.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
+from node_core.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    JobCheckpoints,
+    blob_array,
+)
 from protocol.crypto.ckks import PRECISE, CkksContext
 from protocol.domain import Split
 from protocol.hetero_lr import messages as m
+from protocol.hetero_lr.checkpoint import (
+    OWN_CONTEXT,
+    PEER_CONTEXT,
+    contexts,
+    party_state,
+    restore_party,
+    restored_shares,
+    shares_arrays,
+)
 from protocol.hetero_lr.party import (
     DEFAULT_CLIP,
     BankLrParty,
@@ -37,6 +65,12 @@ from protocol.hetero_lr.party import (
 from protocol.hetero_lr.service import HeteroLrClient
 
 Progress = Callable[[str], None]
+
+
+def _party_blobs(saved: Checkpoint) -> dict[str, bytes]:
+    names = [OWN_CONTEXT, PEER_CONTEXT]
+    names += [k for k in saved.arrays if k.startswith("weight_")]
+    return {k: saved.blob(k) for k in names}
 
 
 @dataclass(frozen=True)
@@ -68,6 +102,7 @@ class LrResult:
     best_epoch: int
     history: LrHistory
     seconds_per_epoch: float
+    resumed_from: int = 0  # 0, or the checkpointed epoch a resume continued from
     warnings: tuple[str, ...] = ()
     # The bank's logit shares of the validation split (position order) after each
     # epoch, and their modulus (LrHyper.evaluation_modulus), for the epochs' AUC.
@@ -121,32 +156,50 @@ class BankLrDriver:
         progress: Progress = lambda _: None,
         *,
         stable_key: np.ndarray | None = None,  # bank row per aligned position
+        checkpoints: JobCheckpoints | None = None,  # checkpoint every epoch here
+        resume: bool = False,  # continue from the last common checkpoint
+        on_resumed: Callable[[], None] = lambda: None,  # the operator resumed
     ) -> None:
         self._client = client
         self._job = job_id
         self._positions = positions
         self._settings = settings
         self._progress = progress
-        self._keys = CkksContext.create(PRECISE, galois_keys=False)
+        self._checkpoints = checkpoints
+        self.resumed_from = 0  # the epoch a resumed job continued from
+        self._start = 0
+        self._state: dict[str, Any] = {}
+        self._shares: dict[int, np.ndarray] = {}  # restored validation shares
         h = settings.hyper
-        reply = client.setup(
-            m.LrSetup(
-                job_id=job_id,
-                bank_context=self._keys.public_bytes(),
-                bank_dim=features.shape[1],
-                operator_features=tuple(operator_features),
-                learning_rate=h.learning_rate,
-                optimizer=h.optimizer,
-                momentum=h.momentum,
-                lr_decay=h.lr_decay,
-                l2=h.l2,
-                batch_size=settings.batch_size,
-                sigmoid_terms=h.terms,
-                sigmoid_range=h.fit_range,
-                sigmoid_period=h.period,
-                clip=settings.clip,
+        saved: Checkpoint | None = None
+        if resume:
+            if checkpoints is None:
+                raise ValueError("a resume needs the job's checkpoints")
+            reply, saved = self._resume(client, job_id, checkpoints)
+            on_resumed()
+            own, peer = contexts(_party_blobs(saved))
+            self._keys = own
+        else:
+            self._keys = CkksContext.create(PRECISE, galois_keys=False)
+            reply = client.setup(
+                m.LrSetup(
+                    job_id=job_id,
+                    bank_context=self._keys.public_bytes(),
+                    bank_dim=features.shape[1],
+                    operator_features=tuple(operator_features),
+                    learning_rate=h.learning_rate,
+                    optimizer=h.optimizer,
+                    momentum=h.momentum,
+                    lr_decay=h.lr_decay,
+                    l2=h.l2,
+                    batch_size=settings.batch_size,
+                    sigmoid_terms=h.terms,
+                    sigmoid_range=h.fit_range,
+                    sigmoid_period=h.period,
+                    clip=settings.clip,
+                )
             )
-        )
+            peer = CkksContext.from_bytes(reply.operator_context)
         train, validation = positions[Split.TRAIN], positions[Split.VALIDATION]
         if (reply.train_rows, reply.validation_rows) != (len(train), len(validation)):
             raise RuntimeError(
@@ -159,7 +212,7 @@ class BankLrDriver:
             features,
             reply.operator_dim,
             self._keys,
-            CkksContext.from_bytes(reply.operator_context),
+            peer,
             h,
             own_intercept=features.shape[1] - 1,
             labels=labels,
@@ -178,6 +231,68 @@ class BankLrDriver:
         self._rng = np.random.default_rng(settings.seed)
         key = np.arange(len(features)) if stable_key is None else stable_key
         self._train_key = np.asarray(key)[train]
+        if saved is not None:
+            self._restore(saved)
+
+    # ---- checkpoints (node_core/checkpoint.py, protocol/hetero_lr/checkpoint.py) ----
+    @staticmethod
+    def _resume(
+        client: HeteroLrClient, job_id: str, checkpoints: JobCheckpoints
+    ) -> tuple[m.LrSetupReply, Checkpoint]:
+        """Ask the operator to resume from the most recent checkpoint both hold."""
+        agreed = checkpoints.agreed()[: m.MAX_RESUME_CANDIDATES]
+        if not agreed:
+            raise CheckpointError(f"job {job_id} has no checkpoint to resume from")
+        reply = client.resume(
+            m.LrResume(
+                job_id, tuple(m.CheckpointRef(a.epoch, a.digest) for a in agreed)
+            )
+        )
+        chosen = reply.checkpoint
+        return reply.setup, checkpoints.load(
+            checkpoints.find(chosen.epoch, chosen.digest)
+        )
+
+    def _restore(self, saved: Checkpoint) -> None:
+        meta = saved.meta
+        if int(meta["operator_dim"]) != self.operator_dim:
+            raise CheckpointError(
+                "the operator's dimension differs from the checkpoint"
+            )
+        restore_party(self.party, meta["party"], _party_blobs(saved))
+        self._rng.bit_generator.state = meta["rng"]
+        self._state = dict(meta["driver"])
+        try:
+            self._shares = restored_shares(
+                saved.arrays, saved.epoch, len(self._positions[Split.VALIDATION])
+            )
+        except ValueError as exc:
+            raise CheckpointError(f"job {self._job}: {exc}") from None
+        self._start = self.resumed_from = saved.epoch
+
+    def _checkpoint(
+        self,
+        epoch: int,
+        history: LrHistory,
+        state: dict[str, Any],
+        shares: Mapping[int, np.ndarray],
+    ) -> None:
+        """Both parties checkpoint the end of `epoch` (1-based) and agree on it."""
+        store = self._checkpoints
+        if store is None:
+            return
+        values, blobs = party_state(self.party)
+        meta = {
+            "party": values,
+            "rng": self._rng.bit_generator.state,
+            "operator_dim": self.operator_dim,
+            "driver": {**state, "history": asdict(history)},
+        }
+        arrays = {k: blob_array(v) for k, v in blobs.items()}
+        arrays |= shares_arrays(shares)
+        own = store.write(epoch, meta, arrays)
+        operator = self._client.checkpoint(m.LrCheckpoint(self._job, epoch, own))
+        store.agree(epoch, bank=own, operator=operator, own="bank")
 
     def _take_pending(self) -> tuple[tuple[bytes, ...], int]:
         pending, epoch = self._pending, self._pending_epoch
@@ -269,10 +384,15 @@ class BankLrDriver:
 
     def train(self) -> LrResult:
         s = self._settings
-        history = LrHistory()
-        shares: dict[int, np.ndarray] = {}
-        best, best_epoch, stale = np.inf, 0, 0
-        for epoch in range(s.epochs):
+        saved = self._state
+        history = LrHistory(**saved.get("history", {}))
+        # Restored with the checkpoint: each epoch's validation shares up to it.
+        shares: dict[int, np.ndarray] = dict(self._shares)
+        best = float(saved.get("best", np.inf))
+        best_epoch, stale = int(saved.get("best_epoch", 0)), int(saved.get("stale", 0))
+        if self.resumed_from:
+            self._progress(f"resumed after epoch {self.resumed_from}")
+        for epoch in range(self._start, s.epochs):
             started = time.perf_counter()
             batches = draw_batches(
                 self._train_key, s.batch_size, s.min_batch, self._rng
@@ -303,6 +423,9 @@ class BankLrDriver:
                 if s.patience and stale >= s.patience:
                     self._progress(f"early stop: no validation gain for {stale} epochs")
                     break
+            if epoch + 1 < s.epochs:  # the last epoch is followed by the reveal
+                state = {"best": best, "best_epoch": best_epoch, "stale": stale}
+                self._checkpoint(epoch + 1, history, state, shares)
         warning = convergence_warning(best_epoch, len(history.epochs))
         if warning is not None:
             self._progress(f"warning: {warning}")
@@ -317,7 +440,8 @@ class BankLrDriver:
             best_epoch,
             history,
             float(np.mean(history.seconds)),
-            () if warning is None else (warning,),
-            shares,
-            s.hyper.evaluation_modulus,
+            resumed_from=self.resumed_from,
+            warnings=() if warning is None else (warning,),
+            validation_shares=shares,
+            period=s.hyper.evaluation_modulus,
         )

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from node_core.checkpoint import purge_checkpoints
 from node_core.config import ConfigError, CounterpartConfig
 from node_core.ingest import IngestionError
 from node_core.node import NodeContext, Registration
@@ -539,11 +540,15 @@ class OperatorPsi:
         old = purge_alignments(
             self._ctx.config.state_dir, self._psi.retention_days, now
         )
-        if old:
-            self._ctx.store.append_audit(
-                "retention.deleted",
-                detail={"alignments": old, "retention_days": self._psi.retention_days},
-            )
+        # Job checkpoints hold aligned rows too.
+        checkpoints = purge_checkpoints(
+            self._ctx.config.state_dir, self._psi.retention_days, now
+        )
+        if old or checkpoints:
+            detail = {"alignments": old, "retention_days": self._psi.retention_days}
+            if checkpoints:
+                detail["checkpoints"] = checkpoints
+            self._ctx.store.append_audit("retention.deleted", detail=detail)
         current = epoch_of(now, self._psi.epoch_days)
         for counterpart, epoch in self._epochs.expire(current):
             self._ctx.store.append_audit(

@@ -12,6 +12,23 @@ reveal the role offers its partial scores of each split once, and its logit shar
 the validation split of every training pass whose validation chunks were all
 evaluated (kept from training), once each. Setup refuses features that give too many
 rows one score under any weights (operator_node/evaluation_rules.py).
+
+After each epoch's evaluation the bank asks for a checkpoint: the operator writes its
+own state (protocol/hetero_lr/checkpoint.py, with its CKKS secret key, the per-epoch
+records: training passes, this pass's evaluations, and its logit shares of the
+validation split of every pass so far, which never leave its state dir) and both agree
+on the digest (node_core/checkpoint.py). Resume restores the most recent checkpoint
+both hold: what was done after it is discarded with its masks, and the records come
+back with it, so a resumed job gets no evaluation of a pass already evaluated and no
+more passes than policy.max_epochs counts from the checkpoint. The shares of the
+passes up to the checkpoint come back too, so the per-epoch validation AUC of a
+resumed job covers every epoch; those of passes after it (trained before the
+interruption, then discarded) are never offered: the pass is trained again and only
+its new evaluation is kept, so each epoch's validation multiset is answered at most
+once. No evaluation is answered before the reveal, and the Reveal deletes the
+checkpoints: after it no resume is possible, so the trained model's partial scores are
+offered once per split and job, and a resumed job spends the model budget
+(operator_node/model_budget.py) once, under its one job id.
 """
 
 from __future__ import annotations
@@ -19,15 +36,23 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from models.preprocess import FeaturePreprocessor
+from node_core.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    JobCheckpoints,
+    blob_array,
+    delete_checkpoints,
+)
 from node_core.model_registry import ModelPart
 from node_core.node import Registration
 from operator_node.evaluation import SCORE_ADDENDS, Addend
 from operator_node.evaluation_rules import check_feature_rows
+from operator_node.job_session import JobSession
 from operator_node.roles.base import PassiveRole
 from protocol.auth import PeerDirectory
 from protocol.crypto.ckks import PRECISE, CkksContext
@@ -35,6 +60,15 @@ from protocol.domain import Peer, Split
 from protocol.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from protocol.evaluation.messages import FINAL_ROUND, ScoreKind
 from protocol.hetero_lr import messages as m
+from protocol.hetero_lr.checkpoint import (
+    OWN_CONTEXT,
+    PEER_CONTEXT,
+    contexts,
+    party_state,
+    restore_party,
+    restored_shares,
+    shares_arrays,
+)
 from protocol.hetero_lr.party import (
     MAX_CLIP,
     LrHyper,
@@ -82,6 +116,7 @@ class _LrJob:
     pass_shares: dict[int, np.ndarray] = field(default_factory=dict)
     evaluated_rounds: set[tuple[str, object]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    setup: m.LrSetup | None = None  # as the bank sent it (for a checkpoint)
 
     def allow(self, call: str) -> None:
         if call not in _NEXT[self.phase]:
@@ -270,7 +305,7 @@ class OperatorLr(PassiveRole[_LrJob]):
         }
         job = _LrJob(
             party, pre, columns, positions, chunks, policy.min_batch_size,
-            policy.max_epochs,
+            policy.max_epochs, setup=request,
         )  # fmt: skip
         session.attach(self.state_key, job)
         session.attach(SCORE_ADDENDS, LrAddends(job))
@@ -451,5 +486,204 @@ class OperatorLr(PassiveRole[_LrJob]):
             job.weights = weights
             job.advance("reveal", "revealed")
             reply = m.LrRevealReply(tuple(job.party.reveal_sum()))
+            # Training is over: no resume can go back to before the reveal.
+            delete_checkpoints(self.ctx.config.state_dir, request.job_id)
         self.save_model_part(peer, request.job_id, job)
         return reply
+
+    # ---- checkpoints and resume (node_core/checkpoint.py) -------------------------
+    def checkpoint(self, peer: Peer, request: m.LrCheckpoint) -> str:
+        """Write the operator's state at the epoch boundary the bank names and agree
+        on it; returns the operator's commitment."""
+        session, job = self.job(peer, request.job_id)
+        if session.rows is None or session.validation is None or job.setup is None:
+            raise FailedPrecondition(f"job {request.job_id}: not bound or set up")
+        with job.lock:
+            job.allow("keep_best")  # the phase after an evaluation's Loss
+            if job.step_due or job.passes != request.epoch:
+                raise FailedPrecondition(
+                    "HeteroLr: a checkpoint is taken at the end of an epoch only"
+                    f" (the operator counts {job.passes} training passes)"
+                )
+            validated = {
+                i for p, split, i, _ in job.evaluated
+                if p == job.passes and split is Split.VALIDATION
+            }  # fmt: skip
+            if len(validated) != len(job.chunks[Split.VALIDATION]):
+                raise FailedPrecondition(
+                    "HeteroLr: a checkpoint follows the epoch's validation"
+                )
+            values, blobs = party_state(job.party)
+            setup = job.setup
+            meta = {
+                "party": values,
+                "setup": {
+                    "bank_dim": setup.bank_dim,
+                    "learning_rate": setup.learning_rate,
+                    "optimizer": setup.optimizer,
+                    "momentum": setup.momentum,
+                    "lr_decay": setup.lr_decay,
+                    "l2": setup.l2,
+                    "sigmoid_terms": setup.sigmoid_terms,
+                    "sigmoid_range": setup.sigmoid_range,
+                    "sigmoid_period": setup.sigmoid_period,
+                    "clip": job.party.clip,
+                },
+                "columns": job.columns,
+                "session_columns": session.columns,
+                "preprocessor": job.preprocessor.to_dict(),
+                "min_batch": job.min_batch,
+                "max_epochs": job.max_epochs,
+                "epoch": job.epoch,
+                "trained_rows": job.trained_rows,
+                # Evaluations of the current pass (older ones can never recur).
+                "evaluated": sorted(
+                    [p, split.value, i, level]
+                    for p, split, i, level in job.evaluated
+                    if p == job.passes
+                ),
+                "fingerprint": self.desk.fingerprint(peer),
+            }
+            arrays = {k: blob_array(v) for k, v in blobs.items()}
+            arrays["rows"] = np.asarray(session.rows, dtype=np.int64)
+            arrays["validation"] = np.asarray(session.validation, dtype=bool)
+            # My logit shares of every evaluated pass so far (my own state dir only).
+            arrays |= shares_arrays(job.pass_shares)
+            store = JobCheckpoints(self.ctx.config.state_dir, request.job_id)
+            own = store.write(request.epoch, meta, arrays)
+            digest = store.agree(
+                request.epoch, bank=request.bank_commitment, operator=own,
+                own="operator",
+            )  # fmt: skip
+        self.ctx.store.append_audit(
+            "lr.checkpoint",
+            counterpart=peer.party_id,
+            subject=request.job_id,
+            detail={"epoch": request.epoch, "digest": digest},
+        )
+        return own
+
+    def resume(self, peer: Peer, request: m.LrResume) -> m.LrResumeReply:
+        """Restore the job from the most recent checkpoint both parties hold (the
+        bank's list), with its once-per-job and per-epoch records: nothing done after
+        that checkpoint counts, nothing before it can be done again."""
+        job_id = request.job_id
+        store = JobCheckpoints(self.ctx.config.state_dir, job_id)
+        held = {a.epoch: a for a in store.agreed()}
+        common = sorted(
+            (c for c in request.checkpoints if c.epoch in held), key=lambda c: -c.epoch
+        )
+        if not held:
+            raise FailedPrecondition(
+                f"job {job_id} is not resumable: the operator holds no checkpoint of it"
+                " (unknown job, ended, or interrupted before its first epoch)"
+            )
+        if not common:
+            raise FailedPrecondition(
+                f"job {job_id}: no checkpoint both parties hold (the operator holds"
+                f" epochs {sorted(held)})"
+            )
+        chosen = common[0]
+        try:
+            agreement = store.find(chosen.epoch, chosen.digest)
+            saved = store.load(agreement)
+        except CheckpointError as exc:
+            raise FailedPrecondition(str(exc)) from None
+        meta, arrays = saved.meta, saved.arrays
+        session = self.desk.resume_session(
+            peer,
+            job_id,
+            columns=list(meta["session_columns"]),
+            rows=np.asarray(arrays["rows"], dtype=np.int64),
+            validation=np.asarray(arrays["validation"], dtype=bool),
+            fingerprint=str(meta["fingerprint"]),
+        )
+        job = self._restored(session, meta, saved)
+        session.attach(self.state_key, job)
+        session.attach(SCORE_ADDENDS, LrAddends(job))
+        self.ctx.store.append_audit(
+            "job.resumed",
+            counterpart=peer.party_id,
+            subject=job_id,
+            detail={"epoch": agreement.epoch, "digest": agreement.digest},
+        )
+        return m.LrResumeReply(
+            m.CheckpointRef(agreement.epoch, agreement.digest),
+            m.LrSetupReply(
+                job.party.keys.public_bytes(),
+                len(job.preprocessor.output_names),
+                len(job.positions[Split.TRAIN]),
+                len(job.positions[Split.VALIDATION]),
+            ),
+        )
+
+    def _restored(
+        self, session: JobSession, meta: dict[str, Any], saved: Checkpoint
+    ) -> _LrJob:
+        setup = meta["setup"]
+        hyper = LrHyper(
+            learning_rate=setup["learning_rate"],
+            optimizer=setup["optimizer"],
+            momentum=setup["momentum"],
+            lr_decay=setup["lr_decay"],
+            l2=setup["l2"],
+            terms=setup["sigmoid_terms"],
+            fit_range=setup["sigmoid_range"],
+            period=setup["sigmoid_period"],
+        )
+        columns = list(meta["columns"])
+        pre = FeaturePreprocessor.from_dict(meta["preprocessor"])
+        positions = session.positions()
+        blobs = {k: saved.blob(k) for k in (OWN_CONTEXT, PEER_CONTEXT)}
+        blobs |= {k: saved.blob(k) for k in saved.arrays if k.startswith("weight_")}
+        keys, bank_context = contexts(blobs)
+        bank_dim = int(setup["bank_dim"])
+        party = OperatorLrParty(
+            pre.transform(session.features()[columns]),
+            bank_dim,
+            keys,
+            bank_context,
+            hyper,
+            peer_intercept=bank_dim - 1,
+            clip=float(setup["clip"]),
+        )
+        restore_party(party, meta["party"], blobs)
+        # Today's policy on the features, as at Setup (the data is the same).
+        policy = self.ctx.config.counterpart(session.counterpart).policy
+        check_feature_rows(party.features, positions, policy)
+        validation_rows = len(positions[Split.VALIDATION])
+        try:
+            pass_shares = restored_shares(saved.arrays, saved.epoch, validation_rows)
+        except ValueError as exc:
+            raise FailedPrecondition(f"job {session.job_id}: {exc}") from None
+        slots = PRECISE.slots
+        chunks = {
+            Split.TRAIN: evaluation_chunks(
+                min(slots, len(positions[Split.TRAIN])), slots
+            ),
+            Split.VALIDATION: evaluation_chunks(
+                len(positions[Split.VALIDATION]), slots
+            ),
+        }
+        restored = m.LrSetup(
+            job_id=session.job_id, bank_context=bank_context.public_bytes(),
+            bank_dim=bank_dim, operator_features=(),
+            learning_rate=hyper.learning_rate, optimizer=hyper.optimizer,
+            momentum=hyper.momentum, lr_decay=hyper.lr_decay, l2=hyper.l2,
+            batch_size=0, sigmoid_terms=hyper.terms, sigmoid_range=hyper.fit_range,
+            sigmoid_period=hyper.period, clip=float(setup["clip"]),
+        )  # fmt: skip
+        job = _LrJob(
+            party, pre, columns, positions, chunks, int(meta["min_batch"]),
+            int(meta["max_epochs"]), epoch=int(meta["epoch"]),
+            trained_rows=int(meta["trained_rows"]),
+            evaluated={
+                (int(p), Split(split), int(i), int(level))
+                for p, split, i, level in meta["evaluated"]
+            },
+            setup=restored, pass_shares=pass_shares,
+        )  # fmt: skip
+        if job.passes in pass_shares:  # the checkpointed pass's validation is done
+            job.shares, job.shares_pass = pass_shares[job.passes].copy(), job.passes
+            job.shared_chunks = set(range(len(chunks[Split.VALIDATION])))
+        return job

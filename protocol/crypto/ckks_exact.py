@@ -326,12 +326,14 @@ class ExactCkks:
             raise ValueError("need one weight row per ciphertext")
         total: Ciphertext | None = None
         for ciphertext, row in zip(ciphertexts, w, strict=True):
-            if not row.any():
-                continue  # SEAL refuses a product by zero (a transparent result)
+            plain = self._plain(row, weight_scale_bits)
+            if not row.any() or plain.is_zero():
+                # SEAL refuses a product by zero (a transparent result); weights below
+                # the encoding's resolution 2^-weight_scale_bits encode to zero too
+                # (e.g. a one-row batch of a column that is almost constant).
+                continue
             product = sealapi.Ciphertext()
-            self._evaluator.multiply_plain(
-                ciphertext, self._plain(row, weight_scale_bits), product
-            )
+            self._evaluator.multiply_plain(ciphertext, plain, product)
             if total is None:
                 total = product
             else:

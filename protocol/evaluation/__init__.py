@@ -13,8 +13,10 @@ reads the pairs. Two kinds of parts (party.py gives the encodings):
 - SHARE: additive shares of the logit modulo the model's period (the bank reduces the
   sum to the centred range): one round per training epoch on the validation split,
   where neither party knows its part of the logit, only a share of the sum; the
-  parties keep their shares of every epoch, and the operator answers these rounds
-  once the trained model's validation scores (PARTIAL) passed its rules.
+  parties keep their shares of every epoch (in their own checkpoints too, so a
+  resumed job keeps those of the epochs before its checkpoint), and the operator
+  answers these rounds once the trained model's validation scores (PARTIAL) passed
+  its rules.
 Any model type whose operator side can give a per-row addend uses it
 (operator_node/evaluation.py serves it generically).
 

@@ -47,6 +47,20 @@ other's masked logits and are not flooded: the bank sees them only summed into a
 logit rounded to 1/2^16 of the modulus, which depends on the ~2^-30 decryption errors
 only for a logit that close to a rounding boundary.
 
-Modules: messages, serde (its only _pb2 code), party (each side's math), service
-(servicer, client, declaration).
+Checkpoints and resume (checkpoint.py, node_core/checkpoint.py): each party keeps
+its own state at every epoch boundary in its own state dir; what crosses is the
+SHA-256 commitment of each party's checkpoint file (the peer learns only that hash
+and that the epoch ended) and, at a resume, the epoch both hold. A resume restores
+the operator's records with its state: it adds no evaluation, step or reveal an
+uninterrupted run would not have, except that the work after the checkpoint is done
+again under fresh masks (its losses are recomputed, not re-read). Each party's
+checkpoint also holds its own logit shares of the validation split of every epoch up
+to it (never sent), so the per-epoch validation AUC of a resumed job covers every
+epoch, those before the checkpoint as an uninterrupted run would have them; the shares
+of a pass done after the checkpoint are discarded with it, so no epoch's validation
+multiset can be asked for twice. Evaluations are answered only after the reveal,
+which deletes the checkpoints, so no resume can follow one.
+
+Modules: messages, serde (its only _pb2 code), party (each side's math), checkpoint
+(a party's state at an epoch boundary), service (servicer, client, declaration).
 """

@@ -106,3 +106,32 @@ class LrRevealReply:
 class LrKeepBest:
     job_id: str
     epoch: int
+
+
+# Agreed checkpoints a bank may offer in one Resume.
+MAX_RESUME_CANDIDATES = 8
+
+
+@dataclass(frozen=True)
+class LrCheckpoint:
+    job_id: str
+    epoch: int
+    bank_commitment: str
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    epoch: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class LrResume:
+    job_id: str
+    checkpoints: tuple[CheckpointRef, ...]
+
+
+@dataclass(frozen=True)
+class LrResumeReply:
+    checkpoint: CheckpointRef
+    setup: LrSetupReply

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -318,3 +319,81 @@ def ack_to_proto() -> pb.LrAck:
 
 def ack_from_proto(msg: pb.LrAck) -> None:
     """An empty acknowledgement: nothing to convert or check."""
+
+
+MAX_RESUME_CANDIDATES = m.MAX_RESUME_CANDIDATES
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _hash_hex(value: str, field: str) -> str:
+    if not _HEX64.fullmatch(value):
+        raise InvalidArgument(f"{field}: expected 64 lowercase hex characters")
+    return value
+
+
+def checkpoint_to_proto(c: m.LrCheckpoint) -> pb.LrCheckpointRequest:
+    return pb.LrCheckpointRequest(
+        job_id=c.job_id, epoch=c.epoch, bank_commitment=c.bank_commitment
+    )
+
+
+def checkpoint_from_proto(msg: pb.LrCheckpointRequest) -> m.LrCheckpoint:
+    check_job_id(msg.job_id, "LrCheckpointRequest.job_id")
+    if msg.epoch < 1:
+        raise InvalidArgument("LrCheckpointRequest.epoch: must be >= 1")
+    commitment = _hash_hex(msg.bank_commitment, "LrCheckpointRequest.bank_commitment")
+    return m.LrCheckpoint(msg.job_id, int(msg.epoch), commitment)
+
+
+def checkpoint_reply_to_proto(commitment: str) -> pb.LrCheckpointReply:
+    return pb.LrCheckpointReply(operator_commitment=commitment)
+
+
+def checkpoint_reply_from_proto(msg: pb.LrCheckpointReply) -> str:
+    return _hash_hex(msg.operator_commitment, "LrCheckpointReply.operator_commitment")
+
+
+def _ref_from(msg: pb.LrCheckpointRef, field: str) -> m.CheckpointRef:
+    if msg.epoch < 1:
+        raise InvalidArgument(f"{field}.epoch: must be >= 1")
+    return m.CheckpointRef(int(msg.epoch), _hash_hex(msg.digest, f"{field}.digest"))
+
+
+def resume_to_proto(r: m.LrResume) -> pb.LrResumeRequest:
+    return pb.LrResumeRequest(
+        job_id=r.job_id,
+        checkpoints=[
+            pb.LrCheckpointRef(epoch=c.epoch, digest=c.digest) for c in r.checkpoints
+        ],
+    )
+
+
+def resume_from_proto(msg: pb.LrResumeRequest) -> m.LrResume:
+    check_job_id(msg.job_id, "LrResumeRequest.job_id")
+    if not 0 < len(msg.checkpoints) <= MAX_RESUME_CANDIDATES:
+        raise InvalidArgument(
+            f"LrResumeRequest.checkpoints: expected 1..{MAX_RESUME_CANDIDATES}"
+        )
+    return m.LrResume(
+        msg.job_id,
+        tuple(
+            _ref_from(c, f"LrResumeRequest.checkpoints[{i}]")
+            for i, c in enumerate(msg.checkpoints)
+        ),
+    )
+
+
+def resume_reply_to_proto(r: m.LrResumeReply) -> pb.LrResumeReply:
+    return pb.LrResumeReply(
+        checkpoint=pb.LrCheckpointRef(
+            epoch=r.checkpoint.epoch, digest=r.checkpoint.digest
+        ),
+        setup=setup_reply_to_proto(r.setup),
+    )
+
+
+def resume_reply_from_proto(msg: pb.LrResumeReply) -> m.LrResumeReply:
+    return m.LrResumeReply(
+        _ref_from(msg.checkpoint, "LrResumeReply.checkpoint"),
+        setup_reply_from_proto(msg.setup),
+    )

@@ -30,6 +30,8 @@ class HeteroLrHandler(Protocol):
     def loss(self, peer: Peer, request: m.LrLoss) -> m.LrLossReply: ...
     def keep_best(self, peer: Peer, request: m.LrKeepBest) -> None: ...
     def reveal(self, peer: Peer, request: m.LrReveal) -> m.LrRevealReply: ...
+    def checkpoint(self, peer: Peer, request: m.LrCheckpoint) -> str: ...
+    def resume(self, peer: Peer, request: m.LrResume) -> m.LrResumeReply: ...
 
 
 class _Servicer(pb_grpc.HeteroLrServicer):
@@ -99,6 +101,19 @@ class _Servicer(pb_grpc.HeteroLrServicer):
             serde.reveal_from_proto, self._h.reveal, serde.reveal_reply_to_proto,
         )  # fmt: skip
 
+    def Checkpoint(self, request, context):
+        return self._serve(
+            context, "Checkpoint", request,
+            serde.checkpoint_from_proto, self._h.checkpoint,
+            serde.checkpoint_reply_to_proto,
+        )  # fmt: skip
+
+    def Resume(self, request, context):
+        return self._serve(
+            context, "Resume", request,
+            serde.resume_from_proto, self._h.resume, serde.resume_reply_to_proto,
+        )  # fmt: skip
+
 
 def hetero_lr_service(
     directory: PeerDirectory, handler: HeteroLrHandler
@@ -154,3 +169,13 @@ class HeteroLrClient:
     def reveal(self, request: m.LrReveal) -> m.LrRevealReply:
         reply = self._call("Reveal", self._stub.Reveal, serde.reveal_to_proto(request))
         return serde.reveal_reply_from_proto(reply)
+
+    def checkpoint(self, request: m.LrCheckpoint) -> str:
+        reply = self._call(
+            "Checkpoint", self._stub.Checkpoint, serde.checkpoint_to_proto(request)
+        )
+        return serde.checkpoint_reply_from_proto(reply)
+
+    def resume(self, request: m.LrResume) -> m.LrResumeReply:
+        reply = self._call("Resume", self._stub.Resume, serde.resume_to_proto(request))
+        return serde.resume_reply_from_proto(reply)

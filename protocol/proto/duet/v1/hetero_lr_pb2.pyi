@@ -2,7 +2,7 @@ from protocol.proto.duet.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -160,3 +160,43 @@ class LrRevealReply(_message.Message):
 class LrAck(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class LrCheckpointRequest(_message.Message):
+    __slots__ = ("job_id", "epoch", "bank_commitment")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    BANK_COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    epoch: int
+    bank_commitment: str
+    def __init__(self, job_id: _Optional[str] = ..., epoch: _Optional[int] = ..., bank_commitment: _Optional[str] = ...) -> None: ...
+
+class LrCheckpointReply(_message.Message):
+    __slots__ = ("operator_commitment",)
+    OPERATOR_COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    operator_commitment: str
+    def __init__(self, operator_commitment: _Optional[str] = ...) -> None: ...
+
+class LrCheckpointRef(_message.Message):
+    __slots__ = ("epoch", "digest")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    digest: str
+    def __init__(self, epoch: _Optional[int] = ..., digest: _Optional[str] = ...) -> None: ...
+
+class LrResumeRequest(_message.Message):
+    __slots__ = ("job_id", "checkpoints")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    checkpoints: _containers.RepeatedCompositeFieldContainer[LrCheckpointRef]
+    def __init__(self, job_id: _Optional[str] = ..., checkpoints: _Optional[_Iterable[_Union[LrCheckpointRef, _Mapping]]] = ...) -> None: ...
+
+class LrResumeReply(_message.Message):
+    __slots__ = ("checkpoint", "setup")
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    SETUP_FIELD_NUMBER: _ClassVar[int]
+    checkpoint: LrCheckpointRef
+    setup: LrSetupReply
+    def __init__(self, checkpoint: _Optional[_Union[LrCheckpointRef, _Mapping]] = ..., setup: _Optional[_Union[LrSetupReply, _Mapping]] = ...) -> None: ...

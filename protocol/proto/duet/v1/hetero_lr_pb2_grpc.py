@@ -69,6 +69,16 @@ class HeteroLrStub:
                 request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealRequest.SerializeToString,
                 response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealReply.FromString,
                 _registered_method=True)
+        self.Checkpoint = channel.unary_unary(
+                '/duet.v1.HeteroLr/Checkpoint',
+                request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrCheckpointRequest.SerializeToString,
+                response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrCheckpointReply.FromString,
+                _registered_method=True)
+        self.Resume = channel.unary_unary(
+                '/duet.v1.HeteroLr/Resume',
+                request_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrResumeRequest.SerializeToString,
+                response_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrResumeReply.FromString,
+                _registered_method=True)
 
 
 class HeteroLrServicer:
@@ -123,6 +133,22 @@ class HeteroLrServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Checkpoint(self, request, context):
+        """After each epoch's evaluation: agree on both parties' checkpoints.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Resume(self, request, context):
+        """An interrupted job continues from the last common checkpoint (bank-node job
+        resume): FAILED_PRECONDITION for an unknown job, one that is not resumable (not
+        running, revealed, no checkpoint) or whose checkpoint digests differ.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HeteroLrServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +186,16 @@ def add_HeteroLrServicer_to_server(servicer, server):
                     servicer.Reveal,
                     request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealRequest.FromString,
                     response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealReply.SerializeToString,
+            ),
+            'Checkpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.Checkpoint,
+                    request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrCheckpointRequest.FromString,
+                    response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrCheckpointReply.SerializeToString,
+            ),
+            'Resume': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resume,
+                    request_deserializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrResumeRequest.FromString,
+                    response_serializer=protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrResumeReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -351,6 +387,60 @@ class HeteroLr:
             '/duet.v1.HeteroLr/Reveal',
             protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealRequest.SerializeToString,
             protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrRevealReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Checkpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/duet.v1.HeteroLr/Checkpoint',
+            protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrCheckpointRequest.SerializeToString,
+            protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrCheckpointReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/duet.v1.HeteroLr/Resume',
+            protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrResumeRequest.SerializeToString,
+            protocol_dot_proto_dot_duet_dot_v1_dot_hetero__lr__pb2.LrResumeReply.FromString,
             options,
             channel_credentials,
             insecure,

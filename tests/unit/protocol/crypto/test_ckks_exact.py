@@ -494,3 +494,21 @@ def test_symmetric_encryption_is_used_and_decrypts_if_the_party_holds_the_key(
         slots = seal_slots(owner, ciphertext)
         assert np.abs(slots[:2].real - [1.25, -2.5]).max() < 2.0**-50
     assert owner._symmetric is not None and peer._symmetric is None
+
+
+def test_weighted_sum_skips_weights_below_the_encoding_resolution(
+    owner: ExactCkks, peer: ExactCkks
+) -> None:
+    # Prepare: one row's feature value so small that it encodes to the zero
+    # polynomial at 2^B (a one-row batch of an almost-constant column); SEAL refuses
+    # a product by a zero plaintext as a transparent ciphertext.
+    e = np.zeros(SLOTS)
+    e[:2] = (0.5, -0.25)
+    encrypted = send(owner, peer, owner.encrypt(e, scale_bits=A), A)
+    weights = np.zeros((2, SLOTS))
+    weights[0, 0] = 2.0**-40  # nonzero, below the 2^-19 resolution
+    weights[1, 0] = 3.0
+    # Execute
+    value = peer.weighted_sum([encrypted, encrypted], weights, weight_scale_bits=B)
+    # Assert: the tiny weight contributes nothing, the other one its product
+    assert seal_slots(owner, value)[0].real == pytest.approx(1.5, abs=1e-4)

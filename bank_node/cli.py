@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 
+from bank_node.consent_command import add_consent_command
 from bank_node.features_command import add_features_command
 from bank_node.job_command import add_job_command
 from bank_node.job_reconcile import reconcile_bank_jobs
@@ -54,6 +55,7 @@ def build_cli() -> NodeCli:
     add_job_command(cli)
     add_models_command(cli)
     add_features_command(cli)
+    add_consent_command(cli)
     return cli
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from node_core.consent import load_verification_key
 from protocol.ids import is_party_id
 from protocol.transport import TransportLimits
 
@@ -142,6 +143,13 @@ class CounterpartLimits:
     # Unbalanced mode: the counterpart may use the operator's per-epoch cached set
     # (its sessions of an epoch become linkable: protocol/psi/__init__.py).
     psi_allow_unbalanced: bool = False
+    # Real-time scoring (protocol/scoring): queries per second (a token bucket of
+    # this many tokens, refilled at this rate); more are refused
+    # (RESOURCE_EXHAUSTED).
+    scoring_per_second: float = 50.0
+    # Real-time scoring: queries per UTC day, each one a consented number the
+    # operator looks up; more are refused (RESOURCE_EXHAUSTED).
+    scoring_daily: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -300,6 +308,9 @@ class CounterpartConfig:
     # intermediate): the only anchor trusted for it, as server and as client.
     # Unset = tls.ca (which must then hold a single certificate).
     ca: Path | None = None
+    # Operator: PEM of the Ed25519 key that verifies this bank's consent proofs
+    # (`bank-node consent key`); unset = no real-time scoring for this bank.
+    consent_key: Path | None = None
     limits: CounterpartLimits = field(default_factory=CounterpartLimits)
     policy: CounterpartPolicy = field(default_factory=CounterpartPolicy)
 
@@ -492,6 +503,11 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             loader.fail(f"{key}.party_id", "a node cannot be its own counterpart")
         if cp.address is not None:
             _check_address(loader, f"{key}.address", cp.address)
+        if cp.consent_key is not None:
+            try:
+                load_verification_key(cp.consent_key)
+            except ValueError as exc:
+                loader.fail(f"{key}.consent_key", str(exc))
         if cp.ca is None and cfg.tls.ca is None:
             loader.fail(
                 f"{key}.ca",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bank_node.consents import BankConsents
 from node_core.cli import NodeCli, open_node, print_json
-from node_core.consent import MAX_USES, SCORING_SCOPE
 from node_core.node import NodeContext
+from protocol.scoring.consent import MAX_USES, SCORING_SCOPE
 
 
 def consents_of(ctx: NodeContext) -> BankConsents:

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node_core.consent import (
+from node_core.store import SqliteStateStore
+from protocol.identifiers import normalize_phone
+from protocol.ids import new_hex_id
+from protocol.scoring.consent import (
     MISSING,
     REVOKED,
     WRONG_NUMBER,
@@ -31,9 +34,6 @@ from node_core.consent import (
     sign_consent,
     with_phone,
 )
-from node_core.store import SqliteStateStore
-from protocol.identifiers import normalize_phone
-from protocol.ids import new_hex_id
 
 SIGNING_KEY_FILE = "consent_signing.key"
 _SCHEMA = """

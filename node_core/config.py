@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from node_core.consent import load_verification_key
 from protocol.ids import is_party_id
+from protocol.scoring.consent import load_verification_key
 from protocol.transport import TransportLimits
 
 PsiModeName = Literal["intersection", "both", "cardinality"]

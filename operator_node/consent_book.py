@@ -15,14 +15,14 @@ import sqlite3
 import threading
 from collections.abc import Callable
 
-from node_core.consent import (
+from node_core.store import SqliteStateStore
+from protocol.scoring.consent import (
     REPLAYED,
     REVOKED,
     USED_UP,
     ConsentRecord,
     ConsentRefused,
 )
-from node_core.store import SqliteStateStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS consent_revocations (

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bank_node.consents import BankConsents
-from node_core import consent as c
 from node_core.store import SqliteStateStore
+from protocol.scoring import consent as c
 
 PHONE = "13800138000"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from node_core import consent as c
 from node_core.store import SqliteStateStore
 from operator_node.consent_book import ConsentBook
+from protocol.scoring import consent as c
 
 RECORD = c.ConsentRecord(
     "cd" * 16, "13800138000", "credit_risk", ("score",), 1, 10**10, "bank-a",

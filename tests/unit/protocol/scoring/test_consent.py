@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node_core import consent as c
+from protocol.scoring import consent as c
 
 NOW = 1_800_000_000
 PHONE = "13800138000"

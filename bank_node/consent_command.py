@@ -15,8 +15,11 @@ import time
 from pathlib import Path
 
 from bank_node.consents import BankConsents
+from bank_node.scoring.engine import ScoringEngine
+from bank_node.scoring.model import ScoringError
 from node_core.cli import NodeCli, open_node, print_json
 from node_core.node import NodeContext
+from protocol.errors import ProtocolError
 from protocol.scoring.consent import MAX_USES, SCORING_SCOPE
 
 
@@ -63,8 +66,16 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def push_revocation(ctx: NodeContext, consent_id: str) -> str:
-    """Tell each counterpart with an address; returns what happened, per party."""
-    return "not pushed (no scoring protocol in this build)"
+    """Tell the scoring operator (Scoring.Revoke); the bank refuses the consent
+    itself in any case, so a failed push is reported, not fatal."""
+    engine = ScoringEngine(ctx)
+    try:
+        used = engine.revoke(consent_id)
+    except (ScoringError, ProtocolError) as exc:
+        return f"not pushed to {engine.counterpart or 'any operator'}: {exc}"
+    finally:
+        engine.close()
+    return f"revoked at {engine.counterpart} (had been used there: {used})"
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -297,6 +297,43 @@ class SplitNnConfig:
 
 
 @dataclass(frozen=True)
+class ApiKeyConfig:
+    """One caller of the bank's scoring API."""
+
+    # Who holds the key (written to the audit log with each call).
+    name: str
+    # scorer (POST /v1/scores, GET /v1/models), auditor (GET /v1/models,
+    # GET /v1/audit) or admin (all of them).
+    role: Literal["scorer", "auditor", "admin"]
+    # SHA-256 of the key, lowercase hex (the key itself is never stored):
+    # printf %s "$KEY" | sha256sum
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Bank: the real-time scoring API (bank_node/scoring; issue 14, logistic
+    regression models only)."""
+
+    # Serve the HTTP/JSON scoring API from `bank-node serve`.
+    enabled: bool = False
+    # host:port of the HTTP API (port 0 = any free port, written to
+    # state_dir/scoring.json).
+    listen: str = "127.0.0.1:8080"
+    # The operator to ask for its partial scores; unset = the first counterpart
+    # with an address.
+    counterpart: str | None = None
+    # Deadline of one query to the operator, milliseconds; past it the API answers
+    # operator_unreachable (HTTP 504).
+    deadline_ms: float = 1000.0
+    # Bank features listed in each score's reason codes (by the size of their
+    # share of the logit).
+    reason_codes: int = 4
+    # Callers and their roles; a request without a listed key is refused (401).
+    api_keys: tuple[ApiKeyConfig, ...] = ()
+
+
+@dataclass(frozen=True)
 class CounterpartConfig:
     # The counterpart's party id (lowercase letters, digits, '.', '-').
     party_id: str
@@ -334,6 +371,7 @@ class NodeConfig:
     psi: PsiConfig = field(default_factory=PsiConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     split_nn: SplitNnConfig = field(default_factory=SplitNnConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
     # Where the config was read from (not a TOML key).
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 
@@ -495,6 +533,7 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             "jobs.heartbeat_s", f"must be below jobs.heartbeat_timeout_s ({timeout:g})"
         )
     _validate_split_nn(loader, cfg.split_nn)
+    _validate_scoring(loader, cfg)
     seen: set[tuple[str, str]] = set()
     for i, cp in enumerate(cfg.counterparts):
         key = f"counterparts[{i}]"
@@ -564,6 +603,24 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
                 loader.fail(
                     f"{key}.resident_id_columns", f"{col!r} must also be in identity"
                 )
+
+
+def _validate_scoring(loader: TomlLoader, cfg: NodeConfig) -> None:
+    sc = cfg.scoring
+    _check_address(loader, "scoring.listen", sc.listen)
+    if not 1 <= sc.deadline_ms <= 60_000:
+        loader.fail("scoring.deadline_ms", "must be between 1 and 60000")
+    if sc.counterpart is not None and sc.counterpart not in {
+        cp.party_id for cp in cfg.counterparts
+    }:
+        loader.fail("scoring.counterpart", f"no counterpart {sc.counterpart!r}")
+    if sc.enabled and cfg.role != "bank":
+        loader.fail("scoring.enabled", "the scoring API runs on the bank node")
+    if sc.enabled and not sc.api_keys:
+        loader.fail("scoring.api_keys", "at least one key is needed to call the API")
+    for i, key in enumerate(sc.api_keys):
+        if not re.fullmatch(r"[0-9a-f]{64}", key.sha256):
+            loader.fail(f"scoring.api_keys[{i}].sha256", "not a SHA-256 hex digest")
 
 
 def _validate_psi(loader: TomlLoader, cfg: NodeConfig) -> None:

@@ -62,9 +62,12 @@ class LrPart:
     preprocessor: FeaturePreprocessor
     purpose: str
 
-    def partial_logit(self, dataset: Dataset, row: int) -> float:
-        frame = dataset.features.iloc[[row]][self.columns]
-        return float(self.preprocessor.transform(frame)[0] @ self.weights)
+    def partial_logits(self, dataset: Dataset) -> np.ndarray:
+        """The partial logit of every row of the data source: computed once per
+        model and data file, so a query is a lookup (nothing in it depends on the
+        request)."""
+        frame = dataset.features[self.columns]
+        return np.asarray(self.preprocessor.transform(frame) @ self.weights)
 
 
 class ScoringQuota:
@@ -125,6 +128,8 @@ class OperatorScoring:
         }
         self._parts: dict[tuple[str, str], LrPart] = {}
         self._index: tuple[int, dict[str, int]] | None = None  # id(dataset), rows
+        # (party, job) -> (id(dataset), partial logit per row of the dataset)
+        self._logits: dict[tuple[str, str], tuple[int, np.ndarray]] = {}
         self._lock = threading.Lock()
 
     def _answered_since(self, party: str, since: float) -> int:
@@ -183,6 +188,18 @@ class OperatorScoring:
             purpose,
         )
 
+    def _logits_of(
+        self, key: tuple[str, str], part: LrPart, dataset: Dataset
+    ) -> np.ndarray:
+        with self._lock:
+            cached = self._logits.get(key)
+        if cached is not None and cached[0] == id(dataset):
+            return cached[1]
+        logits = part.partial_logits(dataset)
+        with self._lock:
+            self._logits[key] = (id(dataset), logits)
+        return logits
+
     def _row(self, dataset: Dataset, phone: str) -> int | None:
         with self._lock:
             if self._index is None or self._index[0] != id(dataset):
@@ -220,7 +237,8 @@ class OperatorScoring:
                     query.request_id, ScoreStatus.NOT_SUBSCRIBER, 0.0, part.version
                 )
             else:
-                z = part.partial_logit(dataset, row)
+                logits = self._logits_of((party, query.job_id), part, dataset)
+                z = float(logits[row])
                 answer = ScoreAnswer(query.request_id, ScoreStatus.OK, z, part.version)
         except ProtocolError as exc:
             reason = exc.reason if isinstance(exc, ConsentRefused) else exc.code

@@ -35,8 +35,9 @@ from models.scorecard import ScorecardScale, score_from_logit
 from models.woe import woe_transform
 from node_core.config import load_config
 from node_core.logs import JsonFormatter, RedactingFilter
-from node_core.model_registry import ModelRegistry
+from node_core.model_registry import ModelPart, ModelRegistry
 from node_core.node import NodeContext
+from protocol.domain import JobStatus
 from protocol.errors import PeerCallError
 from protocol.ids import new_hex_id
 from protocol.scoring import consent as c
@@ -137,7 +138,11 @@ def _offline(scored: Scored) -> pd.DataFrame:
         .load()
     )
     op_ctx = setup.operator.ctx
-    op_doc = ModelRegistry(op_ctx.config.state_dir, op_ctx.store).list()[-1].load()
+    op_doc = next(
+        r.load()
+        for r in ModelRegistry(op_ctx.config.state_dir, op_ctx.store).list()
+        if r.job_id == scored.run.job_id
+    )
     bank_data = setup.bank.dataset("customers")
     bins = BinningModel.from_dict(bank_doc["binning"]).transform(bank_data.features)
     encoded = woe_transform(bins, bank_doc["woe"])
@@ -426,6 +431,35 @@ def test_both_audit_logs_record_queries_by_pseudonym_and_verify(
     assert theirs[0].detail["outcome"] == "ok" and mine[0].detail["outcome"] == "ok"
     assert any(e.detail["outcome"].startswith("refused") for e in op_entries)
     assert scored.bank.store.verify_audit().intact and op.store.verify_audit().intact
+
+
+def test_model_types_without_scoring_get_a_clear_error_at_both_nodes(
+    scored: Scored,
+) -> None:
+    # Prepare: a finished SecureBoost job's parts on both sides
+    job_id = "5b5b5b5b5b5b5b5b"
+    op = scored.setup.operator.ctx
+    op.store.create_job(
+        "secureboost", "bank-a", {"proposal": {"purpose": "credit_risk"}}, job_id
+    )
+    for status in (JobStatus.RUNNING, JobStatus.SUCCEEDED):
+        op.store.set_job_status(job_id, status)
+    ModelRegistry(op.config.state_dir, op.store).save(
+        job_id=job_id, counterpart="bank-a", part=ModelPart("secureboost.operator", {})
+    )
+    ModelRegistry(scored.bank.config.state_dir, scored.bank.store).save(
+        job_id=job_id, counterpart="operator", name="trees",
+        part=ModelPart("secureboost.bank", {}),
+    )  # fmt: skip
+    phone = _aligned(scored, 1, skip=18)[0]
+    # Execute
+    at_operator = _refusal(scored, _proof(scored, phone), job_id=job_id)
+    at_bank = scored.post(_body(scored, phone, scored.consent(phone), model="trees"))
+    # Assert
+    message = "scoring not yet available for model type secureboost"
+    assert at_operator == f"FAILED_PRECONDITION: {message}"
+    assert at_bank.status_code == 409
+    assert at_bank.json()["error"] == {"code": "model_unavailable", "message": message}
 
 
 def test_operator_quota_refuses_past_the_daily_volume(scored: Scored) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from protocol.ids import is_party_id
+from protocol.scoring.consent import load_verification_key
 from protocol.transport import TransportLimits
 
 PsiModeName = Literal["intersection", "both", "cardinality"]
@@ -142,6 +143,13 @@ class CounterpartLimits:
     # Unbalanced mode: the counterpart may use the operator's per-epoch cached set
     # (its sessions of an epoch become linkable: protocol/psi/__init__.py).
     psi_allow_unbalanced: bool = False
+    # Real-time scoring (protocol/scoring): queries per second (a token bucket of
+    # this many tokens, refilled at this rate); more are refused
+    # (RESOURCE_EXHAUSTED).
+    scoring_per_second: float = 50.0
+    # Real-time scoring: queries per UTC day, each one a consented number the
+    # operator looks up; more are refused (RESOURCE_EXHAUSTED).
+    scoring_daily: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -293,6 +301,43 @@ class SplitNnConfig:
 
 
 @dataclass(frozen=True)
+class ApiKeyConfig:
+    """One caller of the bank's scoring API."""
+
+    # Who holds the key (written to the audit log with each call).
+    name: str
+    # scorer (POST /v1/scores, GET /v1/models), auditor (GET /v1/models,
+    # GET /v1/audit) or admin (all of them).
+    role: Literal["scorer", "auditor", "admin"]
+    # SHA-256 of the key, lowercase hex (the key itself is never stored):
+    # printf %s "$KEY" | sha256sum
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Bank: the real-time scoring API (bank_node/scoring; issue 14, logistic
+    regression models only)."""
+
+    # Serve the HTTP/JSON scoring API from `bank-node serve`.
+    enabled: bool = False
+    # host:port of the HTTP API (port 0 = any free port, written to
+    # state_dir/scoring.json).
+    listen: str = "127.0.0.1:8080"
+    # The operator to ask for its partial scores; unset = the first counterpart
+    # with an address.
+    counterpart: str | None = None
+    # Deadline of one query to the operator, milliseconds; past it the API answers
+    # operator_unreachable (HTTP 504).
+    deadline_ms: float = 1000.0
+    # Bank features listed in each score's reason codes (by the size of their
+    # share of the logit).
+    reason_codes: int = 4
+    # Callers and their roles; a request without a listed key is refused (401).
+    api_keys: tuple[ApiKeyConfig, ...] = ()
+
+
+@dataclass(frozen=True)
 class CounterpartConfig:
     # The counterpart's party id (lowercase letters, digits, '.', '-').
     party_id: str
@@ -304,6 +349,9 @@ class CounterpartConfig:
     # intermediate): the only anchor trusted for it, as server and as client.
     # Unset = tls.ca (which must then hold a single certificate).
     ca: Path | None = None
+    # Operator: PEM of the Ed25519 key that verifies this bank's consent proofs
+    # (`bank-node consent key`); unset = no real-time scoring for this bank.
+    consent_key: Path | None = None
     limits: CounterpartLimits = field(default_factory=CounterpartLimits)
     policy: CounterpartPolicy = field(default_factory=CounterpartPolicy)
 
@@ -327,6 +375,7 @@ class NodeConfig:
     psi: PsiConfig = field(default_factory=PsiConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     split_nn: SplitNnConfig = field(default_factory=SplitNnConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
     # Where the config was read from (not a TOML key).
     source: Path = field(default=Path("<memory>"), metadata={"internal": True})
 
@@ -488,6 +537,7 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             "jobs.heartbeat_s", f"must be below jobs.heartbeat_timeout_s ({timeout:g})"
         )
     _validate_split_nn(loader, cfg.split_nn)
+    _validate_scoring(loader, cfg)
     seen: set[tuple[str, str]] = set()
     for i, cp in enumerate(cfg.counterparts):
         key = f"counterparts[{i}]"
@@ -496,6 +546,11 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
             loader.fail(f"{key}.party_id", "a node cannot be its own counterpart")
         if cp.address is not None:
             _check_address(loader, f"{key}.address", cp.address)
+        if cp.consent_key is not None:
+            try:
+                load_verification_key(cp.consent_key)
+            except ValueError as exc:
+                loader.fail(f"{key}.consent_key", str(exc))
         if cp.ca is None and cfg.tls.ca is None:
             loader.fail(
                 f"{key}.ca",
@@ -552,6 +607,24 @@ def _validate(loader: TomlLoader, cfg: NodeConfig) -> None:
                 loader.fail(
                     f"{key}.resident_id_columns", f"{col!r} must also be in identity"
                 )
+
+
+def _validate_scoring(loader: TomlLoader, cfg: NodeConfig) -> None:
+    sc = cfg.scoring
+    _check_address(loader, "scoring.listen", sc.listen)
+    if not 1 <= sc.deadline_ms <= 60_000:
+        loader.fail("scoring.deadline_ms", "must be between 1 and 60000")
+    if sc.counterpart is not None and sc.counterpart not in {
+        cp.party_id for cp in cfg.counterparts
+    }:
+        loader.fail("scoring.counterpart", f"no counterpart {sc.counterpart!r}")
+    if sc.enabled and cfg.role != "bank":
+        loader.fail("scoring.enabled", "the scoring API runs on the bank node")
+    if sc.enabled and not sc.api_keys:
+        loader.fail("scoring.api_keys", "at least one key is needed to call the API")
+    for i, key in enumerate(sc.api_keys):
+        if not re.fullmatch(r"[0-9a-f]{64}", key.sha256):
+            loader.fail(f"scoring.api_keys[{i}].sha256", "not a SHA-256 hex digest")
 
 
 def _validate_psi(loader: TomlLoader, cfg: NodeConfig) -> None:

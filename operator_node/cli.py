@@ -12,17 +12,20 @@ from operator_node.evaluation import OperatorEvaluation
 from operator_node.job_desk import JobDesk, approve_job, describe_job, reset_quota
 from operator_node.psi.sessions import psi_registration
 from operator_node.roles.registry import passive_roles, served_model_types
+from operator_node.scoring import OperatorScoring
 from protocol.auth import PeerDirectory
 from protocol.binning.service import binning_service
 from protocol.evaluation.service import evaluation_service
 from protocol.jobs.service import jobs_service
+from protocol.scoring.service import scoring_service
 
 
 def operator_services(
     ctx: NodeContext, directory: PeerDirectory
 ) -> Iterable[Registration]:
     """Passive-party services the operator offers its counterparts: PSI, jobs,
-    binning, evaluation, and the servicer of each model type's passive role."""
+    binning, evaluation, the servicer of each model type's passive role, and
+    real-time scoring of consented applicants."""
     desk = JobDesk(ctx, served_model_types())
     desk.start()
     return [
@@ -41,6 +44,7 @@ def operator_services(
             ctx.limits.chunk_bytes,
         ),
         *(role.service(directory) for role in passive_roles(ctx, desk).values()),
+        scoring_service(directory, OperatorScoring(ctx)),
     ]
 
 

@@ -46,6 +46,18 @@ SIZES: dict[str, int] = {
     "SbtNodeRequest.total": 2048,
     # An EC P-256 public key in PEM is under 200 bytes.
     "NnPrepareReply.node_public_key": 1024,
+    # Scoring: a consent record's fields (protocol/scoring/consent.py checks
+    # their shapes).
+    "ConsentProof.consent_id": 32,
+    "ConsentProof.phone": 11,
+    "ConsentProof.purpose": 64,
+    "ConsentProof.scope": 64,
+    "ConsentProof.bank_id": 63,
+    "ConsentProof.document_sha256": 64,
+    "ConsentProof.signature": 64,  # Ed25519
+    "ScoreRequest.request_id": 32,
+    "ScoreRequest.job_id": 64,
+    "ConsentRevocation.consent_id": 32,
 }
 # Per-field bounds on the number of items of a repeated field.
 ITEMS: dict[str, int] = {
@@ -59,6 +71,7 @@ ITEMS: dict[str, int] = {
     "SbtTreeDone.splits": (1 << 16) - 1,
     "SbtLeafSetsRequest.trees": 10_000 * 64,
     "NnPrepareRequest.operator_features": 1024,
+    "ConsentProof.scope": 16,
 }
 
 _STRING = FieldDescriptor.TYPE_STRING

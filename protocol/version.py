@@ -14,6 +14,7 @@ from protocol.evaluation.service import PROTOCOL as EVALUATION
 from protocol.hetero_lr.service import PROTOCOL as HETERO_LR
 from protocol.jobs.service import PROTOCOL as JOBS
 from protocol.psi.service import PROTOCOL as PSI
+from protocol.scoring.service import PROTOCOL as SCORING
 from protocol.secureboost.service import PROTOCOL as SECUREBOOST
 from protocol.session.messages import Hello
 from protocol.session.service import PROTOCOL as SESSION
@@ -35,6 +36,7 @@ PROTOCOLS: tuple[ProtocolDeclaration, ...] = (
     EVALUATION,
     SECUREBOOST,
     SPLIT_NN,
+    SCORING,
 )
 
 # Capabilities this build implements: "<protocol>/<suite>/<version>". The handshake

@@ -34,6 +34,7 @@ from protocol.proto.duet.v1 import (
     hetero_lr_pb2,
     jobs_pb2,
     psi_pb2,
+    scoring_pb2,
     secureboost_pb2,
     session_pb2,
     split_nn_pb2,
@@ -49,6 +50,7 @@ MODULES = (
     psi_pb2,
     secureboost_pb2,
     split_nn_pb2,
+    scoring_pb2,
     health_pb2,
 )
 F = FieldDescriptor

@@ -33,7 +33,10 @@ def operator_config(
     files: PartyFiles,
     policy: dict[str, Any],
     categorical: tuple[str, ...] = (),
+    counterpart: dict[str, Any] | None = None,
 ) -> NodeConfig:
+    extra = dict(counterpart or {})
+    limits = {"psi_min_set_size": 10, **extra.pop("limits", {})}
     return write_config(
         root / "operator.toml",
         pki,
@@ -43,7 +46,8 @@ def operator_config(
             {
                 "party_id": "bank-a",
                 "identity": "bank-a",
-                "limits": {"psi_min_set_size": 10},
+                **extra,
+                "limits": limits,
                 "policy": {
                     "purposes": ["credit_risk"],
                     "features": ["o_*"],
@@ -66,7 +70,9 @@ def operator_config(
     )
 
 
-def bank_config(root: Path, pki: Pki, files: PartyFiles, address: str) -> NodeConfig:
+def bank_config(
+    root: Path, pki: Pki, files: PartyFiles, address: str, **sections: Any
+) -> NodeConfig:
     return write_config(
         root / "bank.toml",
         pki,
@@ -82,6 +88,7 @@ def bank_config(root: Path, pki: Pki, files: PartyFiles, address: str) -> NodeCo
             }
         },
         transport={"max_message_mb": 64},
+        **sections,
     )
 
 
@@ -94,17 +101,23 @@ def joint_setup(
     *,
     extra_operator_columns: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     categorical: tuple[str, ...] = (),
+    counterpart: dict[str, Any] | None = None,
+    bank_sections: dict[str, Any] | None = None,
 ) -> Iterator[JointSetup]:
     """`extra_operator_columns` adds columns to the operator's file (given the file,
-    returns the new columns); `categorical` declares some of them categorical."""
+    returns the new columns); `categorical` declares some of them categorical;
+    `counterpart` adds keys to the operator's entry for bank-a and `bank_sections`
+    sections to the bank's config."""
     files = write_party_files(dataset, root / "data")
     if extra_operator_columns is not None:
         frame = pd.read_csv(files.operator, dtype={"phone": str})
         frame = pd.concat([frame, extra_operator_columns(frame)], axis=1)
         frame.to_csv(files.operator, index=False)
-    op_cfg = operator_config(root, pki, files, policy or {}, categorical)
+    op_cfg = operator_config(root, pki, files, policy or {}, categorical, counterpart)
     with running_node(op_cfg, operator_services) as operator:
-        bank = NodeContext.open(bank_config(root, pki, files, operator.address))
+        bank = NodeContext.open(
+            bank_config(root, pki, files, operator.address, **(bank_sections or {}))
+        )
         try:
             yield JointSetup(files, operator, bank, root)
         finally:

@@ -291,6 +291,16 @@ class HeteroLrTrainer(Trainer[HeteroLrOptions, LrModel]):
                 "woe_bank_features": options.woe_bank_features,
                 "binning": context.bank.binning.to_dict(),
                 "operator_features": list(context.operator.indexes),
+                # What real-time scoring (bank_node/scoring) needs beyond the
+                # weights: the WOE of each bin of WOE-encoded inputs, and the
+                # scorecard's scale.
+                "woe": {
+                    c: np.asarray(context.bank.ivs[c].woe, dtype=float).tolist()
+                    for c in (
+                        context.bank.frame.columns if options.woe_bank_features else ()
+                    )
+                },
+                "scorecard_scale": vars(context.scorecard_scale),
             },
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
 
 from bank_node.job_runner import validation_mask
@@ -37,6 +39,7 @@ from protocol.hetero_lr import messages as m
 from protocol.hetero_lr import serde as lr_serde
 from protocol.hetero_lr.party import PRODUCT_BITS, SCALE_BITS, LrHyper
 from protocol.hetero_lr.service import HeteroLrClient
+from protocol.ids import new_hex_id
 from protocol.jobs.messages import JobBinding, JobProposal, split_positions
 from protocol.jobs.service import JobsClient
 from protocol.proto.duet.v1 import (
@@ -49,6 +52,9 @@ from protocol.proto.duet.v1 import (
 from protocol.psi.group import SUITE
 from protocol.psi.messages import PsiMode, PsiOpen
 from protocol.psi.service import open_session
+from protocol.scoring import serde as scoring_serde
+from protocol.scoring.consent import ConsentRecord, sign_consent
+from protocol.scoring.messages import ScoreQuery
 from protocol.secureboost import serde as sbt_serde
 from protocol.secureboost.bank_party import BankSbtParty
 from protocol.secureboost.service import SecureBoostClient
@@ -386,6 +392,34 @@ def test_secureboost_never_answers_internal_if_its_inputs_are_damaged(
     assert not bad, "\n".join(map(str, bad))
     assert {o[2] for o in outcomes if o[0] == "Setup"} >= {"INVALID_ARGUMENT"}
     assert {o[2] for o in outcomes if o[0] == "Gradients"} >= {"INVALID_ARGUMENT"}
+    _assert_still_serving(target, caplog)
+
+
+def test_scoring_never_answers_internal_if_a_well_formed_request_is_damaged(
+    target: Target, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Prepare: a signed, well-formed query for the LR job (still training, so the
+    # best a query gets is NOT_FOUND; damaged copies must never get INTERNAL)
+    fuzzer = Fuzzer(seed=14)
+    now = int(time.time())
+    record = ConsentRecord(
+        new_hex_id(), "13800138000", "credit_risk", ("score",), now - 5, now + 600,
+        "bank-a", "0" * 64, 5,
+    )  # fmt: skip
+    proof = sign_consent(record, Ed25519PrivateKey.generate())
+    query = ScoreQuery(new_hex_id(), LR, proof)
+    well_formed = scoring_serde.score_query_to_proto(query)
+    # Execute
+    outcomes = [
+        _send(target, "duet.v1.Scoring.Score", [fuzzer.mutate(well_formed)])
+        for _ in range(CASES_PER_METHOD)
+    ]
+    outcomes.append(_send(target, "duet.v1.Scoring.Score", [well_formed]))
+    # Assert
+    bad = [o for o in outcomes if o[0] in BAD]
+    assert not bad, "\n".join(map(str, bad))
+    assert {o[0] for o in outcomes} >= {"INVALID_ARGUMENT"}
+    assert outcomes[-1][0] == "NOT_FOUND"  # the LR job has no model part yet
     _assert_still_serving(target, caplog)
 
 

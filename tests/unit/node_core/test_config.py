@@ -105,6 +105,19 @@ _DELETE = object()
          "counterparts[0].policy.max_models_per_rows: must be >= 1, got 0"),
         ("counterparts.0.policy", {"max_score_share": 1.5},
          "counterparts[0].policy.max_score_share: must be in (0, 1], got 1.5"),
+        ("scoring", {"enabled": True},
+         "scoring.api_keys: at least one key is needed to call the API"),
+        ("scoring", {"api_keys": [{"name": "r", "role": "scorer", "sha256": "x"}]},
+         "scoring.api_keys[0].sha256: not a SHA-256 hex digest"),
+        ("scoring", {"api_keys": [{"name": "r", "role": "root", "sha256": "x"}]},
+         "scoring.api_keys[0].role: must be one of 'scorer', 'auditor', 'admin',"
+         " got 'root'"),
+        ("scoring", {"deadline_ms": 0},
+         "scoring.deadline_ms: must be between 1 and 60000"),
+        ("scoring", {"counterpart": "operator-b"},
+         "scoring.counterpart: no counterpart 'operator-b'"),
+        ("counterparts.0.limits", {"scoring_daily": 0},
+         "counterparts[0].limits.scoring_daily: must be > 0"),
     ],
 )  # fmt: skip
 def test_parse_config_raises_naming_key_if_invalid(
@@ -162,3 +175,18 @@ def test_load_config_raises_if_file_missing(tmp_path: Path) -> None:
     # Execute / Assert
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_parse_config_raises_naming_key_if_consent_key_unreadable(
+    tmp_path: Path,
+) -> None:
+    # Prepare
+    bad = tmp_path / "key.pem"
+    bad.write_text("not a key")
+    # Execute
+    with pytest.raises(ConfigError) as info:
+        parse_config(_with("counterparts.0.consent_key", str(bad)), SOURCE)
+    # Assert
+    assert str(info.value).startswith(
+        f"{SOURCE}: counterparts[0].consent_key: {bad}: not a readable PEM public key"
+    )

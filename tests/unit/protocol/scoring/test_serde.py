@@ -112,3 +112,34 @@ def test_scoring_replies_refused_naming_the_field_if_malformed(
     with pytest.raises(InvalidArgument) as info:
         convert(msg)
     assert str(info.value).startswith(message)
+
+
+def test_score_request_carries_nothing_of_the_banks_features_or_score() -> None:
+    # Prepare: what the README and protocol/scoring say the operator receives per query:
+    # the consent proof (with the number), the model (job) and a request id.
+    def fields(descriptor) -> set[str]:
+        names = set()
+        for field in descriptor.fields:
+            names.add(f"{descriptor.name}.{field.name}")
+            if field.message_type is not None:
+                names |= fields(field.message_type)
+        return names
+
+    # Execute
+    sent = fields(scoring_pb2.ScoreRequest.DESCRIPTOR)
+    # Assert: a new field (bank features, a score, a decision) must be argued for here
+    assert sent == {
+        "ScoreRequest.request_id",
+        "ScoreRequest.job_id",
+        "ScoreRequest.consent",
+        "ConsentProof.consent_id",
+        "ConsentProof.phone",
+        "ConsentProof.purpose",
+        "ConsentProof.scope",
+        "ConsentProof.issued_at",
+        "ConsentProof.expires_at",
+        "ConsentProof.bank_id",
+        "ConsentProof.document_sha256",
+        "ConsentProof.max_uses",
+        "ConsentProof.signature",
+    }

@@ -282,6 +282,9 @@ class JobRunner:
                 f"{spec.source}: data.label: {spec.data.label!r} is not the label of"
                 f" data source {spec.data.source!r} ({source.label!r})"
             )
+        problem = self.trainer.check_node(ctx.config)
+        if problem is not None:
+            raise ConfigError(f"{ctx.config.source}: {problem}")
         store = ctx.store
         job = store.create_job(
             spec.model.type,

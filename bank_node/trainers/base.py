@@ -172,6 +172,12 @@ class Trainer(ABC, Generic[OptionsT, ModelT]):
     def check_options(self, loader: TomlLoader, options: OptionsT) -> None:
         """Refuse values the model cannot train with (`loader.fail(key, why)`)."""
 
+    def check_node(self, config: NodeConfig) -> str | None:
+        """What the bank node's config lacks for this model type (None: nothing). Asked
+        before the job is proposed, so a job that could not train spends no approval,
+        PSI budget or model budget."""
+        return None
+
     @abstractmethod
     def train(self, context: TrainingContext, options: OptionsT) -> ModelT:
         """The train stage: run the training protocol with the operator."""

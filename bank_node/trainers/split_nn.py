@@ -191,6 +191,20 @@ class SplitNnTrainer(Trainer[SplitNnOptions, NnModel]):
         pre = FeaturePreprocessor.fit(frame.iloc[train], kinds, clip=options.clip)
         return pre.transform(frame).astype(np.float32), pre
 
+    def check_node(self, config: NodeConfig) -> str | None:
+        settings = config.split_nn
+        ca = settings.superlink_ca or config.tls.ca
+        if (
+            settings.superlink_cert is None
+            or settings.superlink_key is None
+            or ca is None
+        ):
+            return (
+                "split_nn: a split-NN job needs the SuperLink's certificate"
+                " (split_nn.superlink_cert, superlink_key, superlink_ca)"
+            )
+        return None
+
     def train(self, context: TrainingContext, options: SplitNnOptions) -> NnModel:
         from models.split_nn import SplitNnSpecError
         from protocol.split_nn.bank import BankData
@@ -200,11 +214,9 @@ class SplitNnTrainer(Trainer[SplitNnOptions, NnModel]):
         settings = config.split_nn
         cert, key = settings.superlink_cert, settings.superlink_key
         ca = settings.superlink_ca or config.tls.ca
-        if cert is None or key is None or ca is None:
-            raise ConfigError(
-                f"{config.source}: split_nn: a split-NN job needs the SuperLink's"
-                " certificate (split_nn.superlink_cert, superlink_key, superlink_ca)"
-            )
+        problem = self.check_node(config)
+        if problem is not None or cert is None or key is None or ca is None:
+            raise ConfigError(f"{config.source}: {problem}")
         inputs, pre = self._inputs(context, options)
         client = SplitNnClient(context.channel, context.limits.compute_deadline_s)
         prepared = client.prepare(
